@@ -1,0 +1,75 @@
+"""What a person may do at an institution: roles plus delegations in force.
+
+These helpers feed Ticket.objects.visible_to() and the services; they are the
+only place that turns memberships and delegations into rights.
+"""
+
+from django.utils import timezone
+
+from accounts.models import INSTITUTION_WIDE_ROLES, Delegation, Membership, Role
+
+
+def _cache(user, key, compute):
+    # Memoised on the user object, which lives for one request: a revoked
+    # delegation is honoured on the very next request.
+    store = user.__dict__.setdefault("_hd_rights", {})
+    if key not in store:
+        store[key] = compute()
+    return store[key]
+
+
+def member_roles(user) -> dict[int, str]:
+    """Return {institution_id: role} for the user's memberships."""
+    if not user.is_authenticated:
+        return {}
+    return _cache(
+        user,
+        "roles",
+        lambda: dict(Membership.objects.filter(user=user).values_list("institution_id", "role")),
+    )
+
+
+def active_delegations(user, at=None) -> list[Delegation]:
+    if not user.is_authenticated:
+        return []
+    if at is not None:
+        return list(Delegation.objects.active(at).filter(delegate=user))
+    return _cache(
+        user,
+        "delegations",
+        lambda: list(Delegation.objects.active(timezone.now()).filter(delegate=user)),
+    )
+
+
+def followed_institution_ids(user, at=None) -> set[int]:
+    """Institutions whose every request the user may follow."""
+    ids = {iid for iid, role in member_roles(user).items() if role in INSTITUTION_WIDE_ROLES}
+    for delegation in active_delegations(user, at):
+        if Delegation.Right.FOLLOW in delegation.rights:
+            ids.add(delegation.institution_id)
+    return ids
+
+
+def filing_institution_ids(user, at=None) -> set[int]:
+    """Institutions the user may file requests for."""
+    ids = set(member_roles(user))
+    for delegation in active_delegations(user, at):
+        if Delegation.Right.FILE in delegation.rights:
+            ids.add(delegation.institution_id)
+    return ids
+
+
+def can_set_priority(user, institution_id: int) -> bool:
+    if user.is_agent or user.is_superuser:
+        return True
+    if member_roles(user).get(institution_id) in INSTITUTION_WIDE_ROLES:
+        return True
+    return any(
+        d.institution_id == institution_id and Delegation.Right.FILE in d.rights
+        for d in active_delegations(user)
+    )
+
+
+def directed_institution_ids(user) -> set[int]:
+    """Institutions where the user is the director (and so may delegate)."""
+    return {iid for iid, role in member_roles(user).items() if role == Role.DIRECTOR}

@@ -1,0 +1,164 @@
+"""Shared test set-up: settings for tests and a fixed cast of people.
+
+The cast follows STYLE.md: a director and a teacher of school A, a teacher of
+school B (another region), an expert of region X with competence C, an expert
+of region Y, central support, supervisors and an outsider who must see nothing.
+"""
+
+import datetime
+import os
+
+import pytest
+
+os.environ.setdefault("HELPDESK_TESTING", "true")
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings, tmp_path):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "uploads"), "base_url": None},
+        },
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    from helpdesk.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    from django.core.cache import cache
+
+    cache.clear()
+    from tickets import sla
+
+    sla.clear_caches()
+    yield
+
+
+class Cast:
+    """The fixed people and places of the tests, built once per test."""
+
+
+@pytest.fixture
+def cast(db):
+    from accounts.models import AgentProfile, Institution, Membership, Role, User
+    from accounts.regions import ensure_regions
+    from tickets.catalogue import ensure_competences
+
+    c = Cast()
+    regions = ensure_regions()
+    c.region_x = regions["22"]  # София-град
+    c.region_y = regions["16"]  # Пловдив
+    c.competences = ensure_competences()
+    c.diplomas = c.competences["diplomas"]
+    c.technical = c.competences["technical"]
+    c.school_a = Institution.objects.create(code="2206409", name="138 СУ", region=c.region_x)
+    c.school_a2 = Institution.objects.create(code="2200777", name="ДГ Слънце", region=c.region_x)
+    c.school_b = Institution.objects.create(
+        code="1600101", name="ОУ Христо Ботев", region=c.region_y
+    )
+
+    def person(email, name="", **extra):
+        return User.objects.create_user(
+            email=email, password="pw-Secret-123", full_name=name, **extra
+        )
+
+    c.director_a = person("director.a@edu.mon.bg", "Директор А")
+    c.deputy_a = person("deputy.a@edu.mon.bg", "Заместник А")
+    c.ict_a = person("ict.a@edu.mon.bg", "ИКТ А")
+    c.teacher_a = person("teacher.a@edu.mon.bg", "Учител А")
+    c.teacher_a_colleague = person("teacher2.a@edu.mon.bg", "Учител А2")
+    c.secretary_a = person("secretary.a@edu.mon.bg", "Секретар А")
+    c.teacher_b = person("teacher.b@edu.mon.bg", "Учител Б")
+    c.director_b = person("director.b@edu.mon.bg", "Директор Б")
+    for user, school, role in [
+        (c.director_a, c.school_a, Role.DIRECTOR),
+        (c.deputy_a, c.school_a, Role.DEPUTY_DIRECTOR),
+        (c.ict_a, c.school_a, Role.ICT_LEAD),
+        (c.teacher_a, c.school_a, Role.TEACHER),
+        (c.teacher_a_colleague, c.school_a, Role.TEACHER),
+        (c.secretary_a, c.school_a, Role.SECRETARY),
+        (c.teacher_b, c.school_b, Role.TEACHER),
+        (c.director_b, c.school_b, Role.DIRECTOR),
+    ]:
+        Membership.objects.create(user=user, institution=school, role=role)
+
+    def agent(email, name, **profile):
+        competences = profile.pop("competences", [])
+        user = person(email, name)
+        p = AgentProfile.objects.create(user=user, **profile)
+        p.competences.set(competences)
+        return user
+
+    c.expert_x = agent(
+        "expert.x@ruo.bg",
+        "Експерт X",
+        tier="regional",
+        region=c.region_x,
+        competences=[c.diplomas, c.competences["general"]],
+        capacity=10,
+    )
+    c.expert_x2 = agent(
+        "expert.x2@ruo.bg",
+        "Експерт X2",
+        tier="regional",
+        region=c.region_x,
+        competences=[c.competences["login"], c.competences["delegation"]],
+        capacity=10,
+    )
+    c.expert_y = agent(
+        "expert.y@ruo.bg",
+        "Експерт Y",
+        tier="regional",
+        region=c.region_y,
+        competences=list(c.competences.values()),
+        capacity=10,
+    )
+    c.central = agent(
+        "central@mon.bg",
+        "Централна поддръжка",
+        tier="central",
+        competences=[c.technical],
+        capacity=20,
+    )
+    c.supervisor_x = agent(
+        "supervisor.x@ruo.bg", "Началник X", tier="regional", kind="supervisor", region=c.region_x
+    )
+    c.supervisor_all = agent("supervisor@mon.bg", "Координатор", tier="central", kind="supervisor")
+    c.admin = User.objects.create_superuser(email="admin@mon.bg", password="pw-Secret-123")
+    c.outsider = person("outsider@example.com", "Външен")
+    return c
+
+
+@pytest.fixture
+def now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+@pytest.fixture
+def make_ticket(cast):
+    """Create a ticket through the one write path; defaults to teacher A, diplomas."""
+    from tickets import services
+
+    def make(**kwargs):
+        kwargs.setdefault("actor", cast.teacher_a)
+        kwargs.setdefault("institution", cast.school_a)
+        kwargs.setdefault("competence", cast.diplomas)
+        kwargs.setdefault("subject", "Диплома не се качва")
+        kwargs.setdefault("text", "Сканираното изображение на дипломата се отхвърля.")
+        kwargs.setdefault("channel", "portal")
+        return services.create_ticket(**kwargs)
+
+    return make
+
+
+def days(n):
+    return datetime.timedelta(days=n)

@@ -1,0 +1,166 @@
+"""Routing with the database: feed tickets.routing the facts, apply its decision.
+
+The decision itself is the pure function tickets.routing.route(); this module
+only gathers plain data (institutions, competences, agents with their current
+load) and writes the result. Candidate agents are locked (select_for_update)
+while their load is counted, so two tickets routed at the same moment cannot
+both push one expert past capacity.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from accounts.models import Absence, AgentProfile, Institution, InstitutionDomain, Region
+from tickets import routing
+from tickets.models import OPEN_STATUSES, Competence, Ticket, TicketEvent
+
+
+def institution_info(institution: Institution) -> routing.InstitutionInfo:
+    return routing.InstitutionInfo(
+        id=institution.pk,
+        code=institution.code,
+        region_code=institution.region.code,
+    )
+
+
+class DatabaseDirectory:
+    """routing.Directory over the Institution tables."""
+
+    def institution_by_code(self, code):
+        institution = Institution.objects.select_related("region").filter(code=code).first()
+        return institution_info(institution) if institution else None
+
+    def institution_by_domain(self, domain):
+        row = (
+            InstitutionDomain.objects.select_related("institution__region")
+            .filter(domain=domain.lower())
+            .first()
+        )
+        return institution_info(row.institution) if row else None
+
+
+def competence_infos() -> list[routing.CompetenceInfo]:
+    return [
+        routing.CompetenceInfo(code=c.code, tier=c.tier, keywords=c.keyword_list(), name=c.name)
+        for c in Competence.objects.filter(is_active=True)
+    ]
+
+
+def agent_infos(*, region_id: int | None, now: datetime.datetime, lock: bool = True):
+    """Return AgentInfo for the experts who could take a ticket of this region.
+
+    That is the region's experts and central support. With `lock`, their
+    profile rows stay locked until the transaction ends.
+    """
+    scope = Q(tier=AgentProfile.Tier.CENTRAL)
+    if region_id is not None:
+        scope |= Q(tier=AgentProfile.Tier.REGIONAL, region_id=region_id)
+    profiles = AgentProfile.objects.filter(
+        scope, kind=AgentProfile.Kind.EXPERT, user__is_active=True
+    ).order_by("pk")
+    if lock:
+        profiles = profiles.select_for_update(of=("self",))
+    profiles = list(profiles.select_related("user", "region"))
+    if not profiles:
+        return []
+    ids = [p.pk for p in profiles]
+    user_ids = [p.user_id for p in profiles]
+    competences: dict[int, set[str]] = {}
+    for agent_id, code in AgentProfile.competences.through.objects.filter(
+        agentprofile_id__in=ids
+    ).values_list("agentprofile_id", "competence__code"):
+        competences.setdefault(agent_id, set()).add(code)
+    absent = set(
+        Absence.objects.filter(agent_id__in=ids, starts_at__lte=now, ends_at__gt=now).values_list(
+            "agent_id", flat=True
+        )
+    )
+    loads = dict(
+        Ticket.objects.filter(assignee_id__in=user_ids, status__in=OPEN_STATUSES)
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+        .values_list("assignee_id", "n")
+    )
+    return [
+        routing.AgentInfo(
+            id=p.user_id,
+            name=str(p.user),
+            tier=p.tier,
+            region_code=p.region.code if p.region_id else None,
+            competences=frozenset(competences.get(p.pk, ())),
+            capacity=p.capacity,
+            open_load=loads.get(p.user_id, 0),
+            absent=p.pk in absent,
+            last_assigned_at=p.last_assigned_at,
+        )
+        for p in profiles
+    ]
+
+
+def previous_assignee_id(ticket: Ticket, now) -> int | None:
+    """The expert of the same requester's recent request, for follow-ups."""
+    days = settings.HELPDESK["FOLLOWUP_WINDOW_DAYS"]
+    if days == 0:
+        return None
+    recent = (
+        Ticket.objects.filter(created_at__gte=now - datetime.timedelta(days=days))
+        .exclude(pk=ticket.pk)
+        .exclude(assignee=None)
+    )
+    if ticket.requester_id:
+        recent = recent.filter(requester_id=ticket.requester_id)
+    elif ticket.requester_email:
+        recent = recent.filter(requester_email=ticket.requester_email)
+    else:
+        return None
+    return recent.order_by("-created_at").values_list("assignee_id", flat=True).first()
+
+
+def route_new_ticket(ticket: Ticket, *, channel: str, now=None, keep_competence=False) -> None:
+    """Decide region, competence, tier and assignee of `ticket` (unsaved changes).
+
+    Writes a ROUTED history row that explains the decision. The caller saves
+    the ticket inside its transaction.
+    """
+    now = now or timezone.now()
+    first = ticket.messages.order_by("created_at", "id").only("body_text").first()
+    facts = routing.RequestFacts(
+        institution=institution_info(ticket.institution) if ticket.institution_id else None,
+        competence_code=ticket.competence.code if ticket.competence_id else None,
+        subject=ticket.subject,
+        text=first.body_text if first else "",
+        sender_email=ticket.requester_email or None,
+        previous_assignee_id=previous_assignee_id(ticket, now),
+    )
+    directory = DatabaseDirectory()
+    # Resolve the institution first, so that only that region's experts are
+    # locked while we count their load.
+    institution, _why = routing.resolve_institution(facts, directory)
+    region = None
+    if institution is not None:
+        region = Region.objects.filter(code=institution.region_code).first()
+    agents = agent_infos(region_id=region.pk if region else None, now=now)
+    decision = routing.route(facts, directory, competence_infos(), agents)
+
+    if decision.institution is not None and not ticket.institution_id:
+        ticket.institution_id = decision.institution.id
+        ticket.institution_verified = False
+    ticket.region = region if decision.region_code else None
+    if decision.competence_code and not (keep_competence and ticket.competence_id):
+        ticket.competence = Competence.objects.get(code=decision.competence_code)
+    ticket.tier = decision.tier
+    ticket.assignee_id = decision.assignee_id
+    if decision.assignee_id:
+        AgentProfile.objects.filter(user_id=decision.assignee_id).update(last_assigned_at=now)
+    TicketEvent.objects.create(
+        ticket=ticket,
+        channel=channel,
+        kind=TicketEvent.Kind.ROUTED,
+        field="queue",
+        new_value=decision.queue,
+        note="; ".join(r for r in decision.reasons if r),
+        created_at=now,
+    )

@@ -1,0 +1,538 @@
+"""The ticket domain: competences, tickets, messages, attachments, history."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tickets.querysets import TicketQuerySet
+
+
+class Tier(models.TextChoices):
+    REGIONAL = "regional", _("regional office (РУО)")
+    CENTRAL = "central", _("central support")
+
+
+class Competence(models.Model):
+    """An area of questions that a set of experts answers."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name (Bulgarian)"), max_length=120)
+    name_en = models.CharField(_("name (English)"), max_length=120, blank=True)
+    hint = models.CharField(_("hint (Bulgarian)"), max_length=255, blank=True)
+    hint_en = models.CharField(_("hint (English)"), max_length=255, blank=True)
+    keywords = models.TextField(
+        _("keywords"),
+        blank=True,
+        help_text=_("Comma-separated word stems used to guess the area of an e-mail."),
+    )
+    tier = models.CharField(_("handled by"), max_length=10, choices=Tier.choices)
+    order = models.PositiveSmallIntegerField(_("order"), default=100)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["order", "code"]
+        verbose_name = _("competence")
+        verbose_name_plural = _("competences")
+
+    def __str__(self):
+        return self.name
+
+    def keyword_list(self) -> tuple[str, ...]:
+        return tuple(k.strip().lower() for k in self.keywords.split(",") if k.strip())
+
+    def localized_name(self, language: str) -> str:
+        return self.name_en if language == "en" and self.name_en else self.name
+
+    def localized_hint(self, language: str) -> str:
+        return self.hint_en if language == "en" and self.hint_en else self.hint
+
+
+class ReferenceCounter(models.Model):
+    """The last ticket number issued in a year; references are YY-NNNNNN."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("new")
+    OPEN = "open", _("open")
+    WAITING = "waiting", _("waiting on requester")
+    RESOLVED = "resolved", _("resolved")
+    CLOSED = "closed", _("closed")
+
+
+OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.WAITING)
+
+# Allowed status changes. Reopening is resolved -> open; closed is final
+# (a new message on a closed ticket opens a linked follow-up instead).
+TRANSITIONS = {
+    Status.NEW: {Status.OPEN, Status.WAITING, Status.RESOLVED, Status.CLOSED},
+    Status.OPEN: {Status.WAITING, Status.RESOLVED, Status.CLOSED},
+    Status.WAITING: {Status.OPEN, Status.RESOLVED, Status.CLOSED},
+    Status.RESOLVED: {Status.OPEN, Status.CLOSED},
+    Status.CLOSED: set(),
+}
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("low")
+    NORMAL = "normal", _("normal")
+    HIGH = "high", _("high")
+    URGENT = "urgent", _("urgent")
+
+
+PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
+
+
+class Channel(models.TextChoices):
+    PORTAL = "portal", _("portal")
+    EMAIL = "email", _("e-mail")
+    API = "api", _("API")
+    CONSOLE = "console", _("agent console")
+    SYSTEM = "system", _("system")
+
+
+class Ticket(models.Model):
+    """A request for help from an institution or an e-mail sender."""
+
+    reference = models.CharField(_("reference"), max_length=16, unique=True)
+    institution = models.ForeignKey(
+        "accounts.Institution",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        verbose_name=_("institution"),
+    )
+    institution_verified = models.BooleanField(
+        _("institution confirmed"),
+        default=True,
+        help_text=_("False when the institution was guessed from an e-mail."),
+    )
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="requests",
+        verbose_name=_("requester"),
+    )
+    requester_email = models.EmailField(_("requester e-mail"), blank=True)
+    requester_name = models.CharField(_("requester name"), max_length=150, blank=True)
+    cc_emails = models.JSONField(_("copies to"), default=list, blank=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    subject = models.CharField(_("subject"), max_length=200)
+    competence = models.ForeignKey(
+        Competence,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        verbose_name=_("competence"),
+    )
+    region = models.ForeignKey(
+        "accounts.Region",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        verbose_name=_("region"),
+    )
+    tier = models.CharField(_("tier"), max_length=10, choices=Tier.choices, default=Tier.REGIONAL)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.NEW
+    )
+    priority = models.CharField(
+        _("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+        verbose_name=_("assignee"),
+    )
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("incident"),
+    )
+    is_incident = models.BooleanField(_("mass incident"), default=False)
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_from",
+        verbose_name=_("merged into"),
+    )
+    related = models.ManyToManyField("self", blank=True, verbose_name=_("related requests"))
+
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("last update"), default=timezone.now)
+    first_response_at = models.DateTimeField(_("first response"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    # SLA: due times are stored so that the queues can sort and index them.
+    first_response_due = models.DateTimeField(_("first response due"), null=True, blank=True)
+    resolution_due = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    sla_paused_at = models.DateTimeField(_("SLA paused since"), null=True, blank=True)
+    sla_paused_seconds = models.PositiveIntegerField(_("SLA paused seconds"), default=0)
+    sla_breached = models.BooleanField(_("SLA breached"), default=False)
+    sla_warned_at = models.DateTimeField(null=True, blank=True)
+    sla_breach_notified_at = models.DateTimeField(null=True, blank=True)
+
+    has_attachments = models.BooleanField(_("has attachments"), default=False)
+    message_count = models.PositiveIntegerField(default=0)
+    last_message_id = models.BigIntegerField(null=True, blank=True)
+
+    satisfaction = models.PositiveSmallIntegerField(_("satisfaction"), null=True, blank=True)
+    satisfaction_comment = models.TextField(_("satisfaction comment"), blank=True)
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        verbose_name = _("request")
+        verbose_name_plural = _("requests")
+        indexes = [
+            # The console's queues: each starts with what the queue filters on
+            # and ends with what it sorts by, so a page is an index range scan.
+            models.Index(fields=["assignee", "status", "resolution_due"], name="q_mine"),
+            models.Index(
+                fields=["region", "competence", "status", "resolution_due"], name="q_region"
+            ),
+            models.Index(fields=["tier", "status", "resolution_due"], name="q_tier"),
+            models.Index(fields=["status", "resolution_due"], name="q_due"),
+            models.Index(fields=["status", "first_response_due"], name="q_first_due"),
+            models.Index(fields=["region", "status", "updated_at"], name="q_region_updated"),
+            models.Index(fields=["institution", "updated_at"], name="q_institution"),
+            models.Index(fields=["requester", "updated_at"], name="q_requester"),
+            models.Index(fields=["updated_at", "id"], name="q_updated"),
+            models.Index(fields=["created_at"], name="q_created"),
+            models.Index(fields=["requester_email", "created_at"], name="q_req_email"),
+            models.Index(
+                fields=["status", "updated_at"],
+                name="q_open_updated",
+                condition=Q(status__in=["new", "open", "waiting"]),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.reference} {self.subject}"
+
+    def get_absolute_url(self):
+        from django.urls import reverse
+
+        return reverse("portal:ticket", args=[self.reference])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def requester_display(self) -> str:
+        if self.requester_id:
+            return str(self.requester)
+        return self.requester_name or self.requester_email
+
+
+class Message(models.Model):
+    """One entry in a ticket's conversation: a public reply or an internal note."""
+
+    class Kind(models.TextChoices):
+        PUBLIC = "public", _("reply")
+        INTERNAL = "internal", _("internal note")
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="messages", verbose_name=_("request")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.PUBLIC)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    sender_email = models.EmailField(_("sender e-mail"), blank=True)
+    sender_name = models.CharField(_("sender name"), max_length=150, blank=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    body_text = models.TextField(_("text"))
+    body_html = models.TextField(_("HTML (sanitised)"), blank=True)
+    quoted_text = models.TextField(_("quoted earlier text"), blank=True)
+    email_message_id = models.CharField(_("e-mail Message-ID"), max_length=255, blank=True)
+    is_auto_reply = models.BooleanField(_("automatic reply"), default=False)
+    from_staff = models.BooleanField(_("from support staff"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["ticket", "created_at"]),
+            models.Index(fields=["email_message_id"]),
+        ]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+
+    def __str__(self):
+        return f"{self.ticket.reference} #{self.pk}"
+
+    @property
+    def author_display(self) -> str:
+        if self.author_id:
+            return str(self.author)
+        return self.sender_name or self.sender_email
+
+
+class MailThreadKey(models.Model):
+    """A Message-ID the helpdesk sent or received, for threading e-mail replies."""
+
+    class Direction(models.TextChoices):
+        IN = "in", _("received")
+        OUT = "out", _("sent")
+
+    mail_id = models.CharField(_("Message-ID"), max_length=255, unique=True)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="thread_keys")
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    recipient = models.EmailField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("e-mail thread key")
+        verbose_name_plural = _("e-mail thread keys")
+
+
+def attachment_path(instance, filename):
+    # Content-addressed layout under the private uploads folder: the stored
+    # name never comes from the user.
+    digest = instance.sha256
+    return f"attachments/{digest[:2]}/{digest[2:4]}/{digest}"
+
+
+class Attachment(models.Model):
+    """A file on a ticket, checked by content; or the record of a rejected one."""
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("request")
+    )
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="attachments",
+        verbose_name=_("message"),
+    )
+    file = models.FileField(_("file"), upload_to=attachment_path, blank=True, max_length=200)
+    original_name = models.CharField(_("file name"), max_length=255)
+    size = models.PositiveBigIntegerField(_("size"), default=0)
+    content_type = models.CharField(_("detected type"), max_length=100, blank=True)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, blank=True)
+    content_id = models.CharField(max_length=255, blank=True)
+    inline = models.BooleanField(default=False)
+    rejected_reason = models.CharField(_("rejected because"), max_length=255, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+
+    def __str__(self):
+        return self.original_name
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.content_type == "application/pdf"
+
+
+class TicketEvent(models.Model):
+    """One line of a ticket's history: who changed what, from what, to what."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("created")
+        ROUTED = "routed", _("routed")
+        MESSAGE = "message", _("reply")
+        NOTE = "note", _("internal note")
+        STATUS = "status", _("status changed")
+        ASSIGNED = "assigned", _("assigned")
+        PRIORITY = "priority", _("priority changed")
+        COMPETENCE = "competence", _("competence changed")
+        ESCALATED = "escalated", _("tier changed")
+        INSTITUTION = "institution", _("institution changed")
+        MERGED = "merged", _("merged")
+        LINKED = "linked", _("linked")
+        ATTACHMENT_REJECTED = "attachment_rejected", _("attachment rejected")
+        SLA = "sla", _("SLA")
+        RATED = "rated", _("rated")
+        MAIL = "mail", _("e-mail")
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("request")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
+    field = models.CharField(_("field"), max_length=40, blank=True)
+    old_value = models.CharField(_("from"), max_length=255, blank=True)
+    new_value = models.CharField(_("to"), max_length=255, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"])]
+        verbose_name = _("history entry")
+        verbose_name_plural = _("history")
+
+    def __str__(self):
+        return f"{self.ticket_id} {self.kind} {self.old_value} → {self.new_value}"
+
+
+class SLAPolicy(models.Model):
+    """Response and resolution targets in business minutes, per priority.
+
+    A policy with a competence overrides the general one for that priority.
+    """
+
+    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices)
+    competence = models.ForeignKey(
+        Competence,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="sla_policies",
+        verbose_name=_("competence"),
+    )
+    first_response_minutes = models.PositiveIntegerField(_("first response (business minutes)"))
+    resolution_minutes = models.PositiveIntegerField(_("resolution (business minutes)"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["priority", "competence"], name="one_policy_per_priority_competence"
+            ),
+            models.UniqueConstraint(
+                fields=["priority"],
+                condition=Q(competence__isnull=True),
+                name="one_general_policy_per_priority",
+            ),
+        ]
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+
+    def __str__(self):
+        scope = self.competence or _("all competences")
+        return f"{self.get_priority_display()} / {scope}"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.first_response_minutes == 0 or self.resolution_minutes == 0:
+            raise ValidationError(_("Targets must be positive."))
+        if self.resolution_minutes < self.first_response_minutes:
+            raise ValidationError(
+                _("The resolution target cannot be shorter than the first response target.")
+            )
+
+
+class WorkingHours(models.Model):
+    """Business hours of a region (or the default, without a region)."""
+
+    region = models.OneToOneField(
+        "accounts.Region",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="working_hours",
+        verbose_name=_("region"),
+    )
+    weekdays = models.CharField(
+        _("working weekdays"),
+        max_length=20,
+        default="0,1,2,3,4",
+        help_text=_("Comma-separated, 0 = Monday … 6 = Sunday."),
+    )
+    opens_at = models.TimeField(_("opens at"), default="09:00")
+    closes_at = models.TimeField(_("closes at"), default="17:30")
+
+    class Meta:
+        verbose_name = _("working hours")
+        verbose_name_plural = _("working hours")
+
+    def __str__(self):
+        return f"{self.region or _('default')}: {self.opens_at:%H:%M}–{self.closes_at:%H:%M}"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        try:
+            days = [int(d) for d in self.weekdays.split(",") if d.strip()]
+        except ValueError:
+            raise ValidationError({"weekdays": _("Use numbers 0–6 separated by commas.")}) from None
+        if not days or any(d < 0 or d > 6 for d in days):
+            raise ValidationError({"weekdays": _("Use numbers 0–6 separated by commas.")})
+        if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
+            raise ValidationError({"closes_at": _("Closing must be after opening.")})
+
+    def weekday_set(self) -> frozenset[int]:
+        return frozenset(int(d) for d in self.weekdays.split(",") if d.strip())
+
+
+class CalendarException(models.Model):
+    """An extra non-working day (or a working Saturday), nationwide or for a region."""
+
+    class Kind(models.TextChoices):
+        CLOSED = "closed", _("non-working day")
+        OPEN = "open", _("working day")
+
+    date = models.DateField(_("date"))
+    kind = models.CharField(_("kind"), max_length=6, choices=Kind.choices, default=Kind.CLOSED)
+    region = models.ForeignKey(
+        "accounts.Region",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="calendar_exceptions",
+        verbose_name=_("region"),
+        help_text=_("Empty for the whole country."),
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["date", "region"], name="one_exception_per_day_region")
+        ]
+        verbose_name = _("calendar exception")
+        verbose_name_plural = _("calendar exceptions")
+
+    def __str__(self):
+        return f"{self.date} {self.get_kind_display()}"
