@@ -10,14 +10,26 @@ export DEBIAN_FRONTEND=noninteractive
 
 PACKAGES=(dovecot-imapd chromium chromium-driver openssl)
 
-if [ "$(id -u)" -ne 0 ]; then
-    echo "install-test-deps: must run as root" >&2
-    exit 1
-fi
-
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
 }
+
+if [ "$(id -u)" -ne 0 ]; then
+    all_there=yes
+    for pkg in "${PACKAGES[@]}"; do is_installed "$pkg" || all_there=no; done
+    if [ "$all_there" = yes ]; then
+        echo "install-test-deps: everything already installed"
+        exit 0
+    fi
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+        exec sudo -n "$0" "$@"
+    fi
+    # Without root the tests that need these services skip with a reason
+    # (and fail under CI=true, where a missing service is an error).
+    echo "install-test-deps: not root; cannot install ${PACKAGES[*]}" >&2
+    [ "${CI:-}" = "true" ] && exit 1
+    exit 0
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -5,7 +5,9 @@ consumer checks Ticket.objects.visible_to() before it forwards anything, so a
 group membership never grants sight of a ticket by itself.
 """
 
+import asyncio
 import logging
+import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -68,9 +70,55 @@ def publish_ticket_change(ticket_id: int, change: str, **extra) -> None:
         "updated_at": ticket.updated_at.isoformat(),
         **{k: v for k, v in extra.items() if isinstance(v, (str, int, float, bool, type(None)))},
     }
-    send = async_to_sync(layer.group_send)
-    for group in groups_for(ticket):
-        try:
-            send(group, event)
-        except Exception:  # a live update must never break the write that caused it
-            log.exception("live update to %s failed", group)
+    groups = groups_for(ticket)
+    if _uses_network(layer):
+        _background().submit(layer, groups, event)
+        return
+    try:
+        async_to_sync(_send_all)(layer, groups, event)
+    except Exception:  # a live update must never break the write that caused it
+        log.exception("live update for ticket %s failed", ticket_id)
+
+
+def _uses_network(layer) -> bool:
+    return not type(layer).__name__.startswith("InMemory")
+
+
+class _Publisher:
+    """One long-lived event loop in a daemon thread for a networked layer.
+
+    async_to_sync would start a fresh loop, and with it a fresh Redis
+    connection, for every write; here the connection pool lives as long as the
+    process and the writer never waits for Redis.
+    """
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="live-publisher", daemon=True)
+        self.thread.start()
+
+    def submit(self, layer, groups, event):
+        future = asyncio.run_coroutine_threadsafe(_send_all(layer, groups, event), self.loop)
+        future.add_done_callback(_log_failure)
+
+
+def _log_failure(future):
+    exc = future.exception()
+    if exc is not None:
+        log.error("live update failed: %s", exc)
+
+
+_publisher: _Publisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def _background() -> _Publisher:
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None or not _publisher.thread.is_alive():
+            _publisher = _Publisher()
+        return _publisher
+
+
+async def _send_all(layer, groups, event):
+    await asyncio.gather(*(layer.group_send(group, event) for group in groups))
