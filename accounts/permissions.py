@@ -44,27 +44,29 @@ def active_delegations(user, at=None) -> list[Delegation]:
 def followed_institution_ids(user, at=None) -> set[int]:
     """Institutions whose every request the user may follow."""
     ids = {iid for iid, role in member_roles(user).items() if role in INSTITUTION_WIDE_ROLES}
+    members_of = member_roles(user)
     for delegation in active_delegations(user, at):
-        if Delegation.Right.FOLLOW in delegation.rights:
+        # A delegation lends rights to a colleague; someone who has left the
+        # institution keeps none of them, whatever the delegation's end date.
+        if Delegation.Right.FOLLOW in delegation.rights and delegation.institution_id in members_of:
             ids.add(delegation.institution_id)
     return ids
 
 
 def filing_institution_ids(user, at=None) -> set[int]:
     """Institutions the user may file requests for."""
-    ids = set(member_roles(user))
-    for delegation in active_delegations(user, at):
-        if Delegation.Right.FILE in delegation.rights:
-            ids.add(delegation.institution_id)
-    return ids
+    return set(member_roles(user))
 
 
 def can_set_priority(user, institution_id: int) -> bool:
     if user.is_agent or user.is_superuser:
         return True
-    if member_roles(user).get(institution_id) in INSTITUTION_WIDE_ROLES:
+    roles = member_roles(user)
+    if roles.get(institution_id) in INSTITUTION_WIDE_ROLES:
         return True
-    return any(
+    # Delegated rights count only for a colleague still at the institution,
+    # as in followed_institution_ids.
+    return institution_id in roles and any(
         d.institution_id == institution_id and Delegation.Right.FILE in d.rights
         for d in active_delegations(user)
     )

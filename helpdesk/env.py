@@ -5,6 +5,7 @@ operator never runs with a silently ignored typo.
 """
 
 import os
+import re
 from urllib.parse import urlparse
 
 
@@ -70,4 +71,19 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
         return default
     if raw not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
+    return raw
+
+
+_RATE = re.compile(r"[1-9]\d*/(second|minute|hour|day)")
+
+
+def env_rate(name: str, default: str) -> str:
+    """Return a request rate such as "600/minute" from `name`, checking its form."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not _RATE.fullmatch(raw):
+        raise ConfigError(
+            f"{name} must be a number per second, minute, hour or day, like 600/minute; got {raw!r}"
+        )
     return raw

@@ -17,6 +17,7 @@ from helpdesk.env import (
     env_choice,
     env_int,
     env_list,
+    env_rate,
     env_str,
     env_url,
 )
@@ -41,7 +42,8 @@ elif len(SECRET_KEY) < 50:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Links in e-mails are built from it, so a value without a scheme is refused.
+SITE_URL = (env_url("SITE_URL", ("http", "https")) or "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "daphne",
@@ -89,6 +91,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "helpdesk.context_processors.helpdesk",
+                "kb.context_processors.announcements",
             ],
         },
     },
@@ -170,6 +173,9 @@ CELERY_BEAT_SCHEDULE = {
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 OIDC_ENABLED = env_bool("OIDC_ENABLED", False)
+# Login with edu.mon.bg profiles (docs/login.md). accounts/oidc.py reads the
+# optional values below with the same defaults, so tests can switch OIDC on
+# with the settings fixture alone.
 if OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.insert(0, "accounts.oidc.EduMonBackend")
     OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")
@@ -178,14 +184,31 @@ if OIDC_ENABLED:
     OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT")
     OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT")
     OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT")
+    OIDC_OP_LOGOUT_ENDPOINT = env_str("OIDC_OP_LOGOUT_ENDPOINT")
     OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+    OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile neispuo")
+    OIDC_ROLES_CLAIM = env_str("OIDC_ROLES_CLAIM", "neispuo_roles")
     OIDC_ALLOWED_DOMAINS = env_list("OIDC_ALLOWED_DOMAINS", ["edu.mon.bg"])
-    for _name in ("OIDC_RP_CLIENT_ID", "OIDC_OP_AUTHORIZATION_ENDPOINT", "OIDC_OP_TOKEN_ENDPOINT"):
+    OIDC_SESSION_HOURS = env_int("OIDC_SESSION_HOURS", 10, minimum=1)
+    OIDC_USE_PKCE = env_bool("OIDC_USE_PKCE", True)
+    # mozilla-django-oidc waits forever by default; a hung provider must not
+    # hold a web worker.
+    OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10, minimum=1)
+    OIDC_STORE_ID_TOKEN = True  # the id_token_hint for logging out at the provider
+    OIDC_OP_LOGOUT_URL_METHOD = "accounts.oidc.provider_logout_url"
+    _required = ["OIDC_RP_CLIENT_ID", "OIDC_RP_CLIENT_SECRET", "OIDC_OP_AUTHORIZATION_ENDPOINT"]
+    _required += ["OIDC_OP_TOKEN_ENDPOINT", "OIDC_OP_USER_ENDPOINT"]
+    if OIDC_RP_SIGN_ALGO.startswith(("RS", "ES")):
+        _required.append("OIDC_OP_JWKS_ENDPOINT")
+    for _name in _required:
         if not globals()[_name]:
             raise ConfigError(f"{_name} must be set when OIDC_ENABLED=true")
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+if env_bool("HELPDESK_TESTING", False):
+    # Tests create many people; the production hasher would cost seconds each run.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -241,6 +264,9 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    # Django would only fail at the first mail; refuse at start-up instead.
+    raise ConfigError("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", HELPDESK["SUPPORT_ADDRESS"])
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -250,6 +276,7 @@ if DEMO_MODE and "EMAIL_BACKEND" not in __import__("os").environ:
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 
 # --- REST framework -----------------------------------------------------------
+API_RATE = env_rate("API_RATE", "600/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -257,7 +284,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env_str("API_RATE", "600/minute")},
+    "DEFAULT_THROTTLE_RATES": {"user": API_RATE},
 }
 
 # --- Security -----------------------------------------------------------------
@@ -270,7 +297,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-_HTTPS = env_bool("HTTPS", not (DEBUG or DEMO_MODE))
+_HTTPS = env_bool("HTTPS", not (DEBUG or DEMO_MODE or env_bool("HELPDESK_TESTING", False)))
 SESSION_COOKIE_SECURE = _HTTPS
 CSRF_COOKIE_SECURE = _HTTPS
 SECURE_SSL_REDIRECT = _HTTPS and env_bool("SECURE_SSL_REDIRECT", True)

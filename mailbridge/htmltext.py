@@ -56,6 +56,12 @@ _VOID_TAGS = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 )
 
+# Deeper quote and list levels are drawn like this one: no reader counts further.
+_MAX_DEPTH = 10
+# Beyond this many characters the HTML is cut before conversion (linear, but
+# a 50 MB body would still hold a worker for minutes).
+_MAX_HTML = 5_000_000
+
 _WHITESPACE = re.compile(r"[ \t\r\n\f\v\u00a0\u200b\ufeff]+")
 _SPACES = re.compile(r" {2,}")
 
@@ -72,6 +78,7 @@ class _TextBuilder(HTMLParser):
         self._lists: list[str] = []
         self._links: list[tuple[str, list[str]]] = []
         self._cells_in_row = 0
+        self._prefix = ""
 
     # -- output helpers -------------------------------------------------
 
@@ -89,7 +96,8 @@ class _TextBuilder(HTMLParser):
             line = _SPACES.sub(" ", line).strip(" ")
         else:
             line = line.rstrip(" ")
-        prefix = "> " * self._line_depth
+        prefix = "> " * min(self._line_depth, _MAX_DEPTH) + self._prefix
+        self._prefix = ""
         self.lines.append(prefix + line if line else prefix.rstrip())
         self._line_depth = self._quote
 
@@ -99,6 +107,7 @@ class _TextBuilder(HTMLParser):
             self._end_line()
         else:
             self._pieces = []
+            self._prefix = ""
 
     def _blank_line(self) -> None:
         self._newline()
@@ -126,6 +135,10 @@ class _TextBuilder(HTMLParser):
         elif tag == "hr":
             self._newline()
             self.lines.append("----")
+        elif tag in ("ul", "ol") and self._lists:
+            # A nested list continues its parent item's list, without a gap.
+            self._newline()
+            self._lists.append(tag)
         elif tag in _PARAGRAPH_TAGS:
             self._blank_line()
             if tag == "pre":
@@ -134,8 +147,7 @@ class _TextBuilder(HTMLParser):
                 self._lists.append(tag)
         elif tag == "li":
             self._newline()
-            indent = "  " * max(len(self._lists) - 1, 0)
-            self._write(indent + "- ")
+            self._prefix = "  " * min(max(len(self._lists) - 1, 0), _MAX_DEPTH) + "- "
         elif tag == "blockquote":
             self._blank_line()
             self._quote += 1
@@ -148,6 +160,9 @@ class _TextBuilder(HTMLParser):
             if tag == "tr":
                 self._cells_in_row = 0
         elif tag == "a":
+            # Links do not nest: a new one ends the open one, as in browsers.
+            if self._links:
+                self.handle_endtag("a")
             href = dict(attrs).get("href") or ""
             self._links.append((href.strip(), []))
         elif tag == "img":
@@ -163,7 +178,10 @@ class _TextBuilder(HTMLParser):
             if tag == self._skip[-1]:
                 self._skip.pop()
             return
-        if tag in _PARAGRAPH_TAGS:
+        if tag in ("ul", "ol") and len(self._lists) > 1:
+            self._newline()
+            self._lists.pop()
+        elif tag in _PARAGRAPH_TAGS:
             self._newline()
             if tag == "pre" and self._pre:
                 self._pre -= 1
@@ -222,14 +240,50 @@ class _TextBuilder(HTMLParser):
         return "\n".join(kept).strip("\n")
 
 
+_MARKED_SECTION = re.compile(r"<!\[[^<>]*\]>")
+_UNCLOSED_TAG = re.compile(r"<(?![^<>]*>)")
+
+
+def _defuse(html: str) -> str:
+    """Return ``html`` in a shape ``html.parser`` reads in linear time.
+
+    The stdlib parser rescans to the end of the input for every "<" that
+    does not close (and for unterminated comments and marked sections), so
+    a few hundred kilobytes of such mail would take minutes. Comments are
+    removed (an unterminated one hides the rest, as in browsers), Word's
+    "<![if …]>" sections dropped, and every "<" that is not closed by ">"
+    before the next "<" becomes text.
+    """
+    if "<!--" in html:
+        pieces: list[str] = []
+        position = 0
+        while True:
+            start = html.find("<!--", position)
+            if start < 0:
+                pieces.append(html[position:])
+                break
+            pieces.append(html[position:start])
+            end = html.find("-->", start + 4)
+            if end < 0:
+                break
+            position = end + 3
+        html = "".join(pieces)
+    if "<![" in html:
+        html = _MARKED_SECTION.sub("", html).replace("<![", "&lt;![")
+    return _UNCLOSED_TAG.sub("&lt;", html)
+
+
 def html_to_text(html: str) -> str:
-    """Return readable plain text for ``html``; never raises for any string."""
+    """Return readable plain text for ``html`` (its first 5 million characters).
+
+    Never raises for any string.
+    """
     if not html:
         return ""
     builder = _TextBuilder()
     try:
-        builder.feed(html)
+        builder.feed(_defuse(html[:_MAX_HTML]))
         return builder.finish()
-    except Exception:
-        text = re.sub(r"<[^>]*>", " ", html)
+    except Exception:  # a parser bug must not lose the message
+        text = re.sub(r"<[^<>]*>", " ", html[:_MAX_HTML])
         return _WHITESPACE.sub(" ", text).strip()

@@ -14,8 +14,17 @@ import re
 # "-----Original Message-----" and its relatives in other clients and languages.
 _SEPARATOR = re.compile(
     r"\s*-{2,}\s*(?:original message|оригинално съобщение|оригинално писмо|"
-    r"ursprüngliche nachricht|originalnachricht|message d'origine|mensaje original|"
-    r"исходное сообщение|пересылаемое сообщение)\s*-{2,}\s*$",
+    r"ursprüngliche nachricht|original nachricht|originalnachricht|message d'origine|"
+    r"mensaje original|исходное сообщение)\s*-{2,}\s*$",
+    re.IGNORECASE,
+)
+
+# A forward marker: the header block after it starts forwarded content, which
+# a helpdesk must show rather than fold.
+_FORWARD_MARKER = re.compile(
+    r"\s*(?:-{2,}\s*(?:forwarded message|препратено съобщение|препратено писмо|"
+    r"weitergeleitete nachricht|message transféré|пересланное сообщение)\s*-{2,}"
+    r"|begin forwarded message:|начало на препратеното съобщение:)\s*$",
     re.IGNORECASE,
 )
 
@@ -47,9 +56,10 @@ _ATTRIBUTION_START = re.compile(r"\s*(?:on|на|в|am|le)\b", re.IGNORECASE)
 
 _SIGNATURE = "-- "
 
-
-def _is_quoted(line: str) -> bool:
-    return line.lstrip(" ").startswith(">")
+# First characters of the lines the patterns above can match; checking them
+# first keeps the scan cheap on long messages.
+_HARD_CUT_FIRST = frozenset("-_*FfОоOoVvDd")
+_ATTRIBUTION_FIRST = frozenset("OoНнВвAaLl")
 
 
 def _attribution_at(lines: list[str], index: int) -> int:
@@ -83,17 +93,20 @@ def _outlook_block_at(lines: list[str], index: int) -> bool:
 def _hard_cut(lines: list[str]) -> int:
     """Return the index of the first line of the signature or the quoted history."""
     for index, line in enumerate(lines):
+        stripped = line.lstrip()
+        if not stripped or stripped[0] not in _HARD_CUT_FIRST:
+            continue
         if line == _SIGNATURE or line == "--\u00a0":
             return index
-        if _is_quoted(line):
-            continue
         if _SEPARATOR.match(line):
             return index
         if _outlook_block_at(lines, index):
-            # Take the underscore rule above the block along.
             before = index - 1
             while before >= 0 and not lines[before].strip():
                 before -= 1
+            if before >= 0 and _FORWARD_MARKER.match(lines[before]):
+                continue
+            # Take the underscore rule above the block along.
             if before >= 0 and _RULE.match(lines[before]):
                 return before
             return index
@@ -110,13 +123,13 @@ def _fold_quotes(lines: list[str]) -> tuple[list[str], list[str]]:
     kinds: list[str] = []
     index = 0
     while index < len(lines):
-        line = lines[index]
-        if not line.strip():
+        stripped = lines[index].lstrip()
+        if not stripped:
             kinds.append("blank")
-        elif _is_quoted(line):
+        elif stripped[0] == ">":
             kinds.append("quote")
         else:
-            size = _attribution_at(lines, index)
+            size = _attribution_at(lines, index) if stripped[0] in _ATTRIBUTION_FIRST else 0
             if size:
                 kinds.extend(["attribution"] * size)
                 index += size
@@ -157,8 +170,16 @@ def _fold_quotes(lines: list[str]) -> tuple[list[str], list[str]]:
     return new, lines[first : last + 1]
 
 
-def _trim(lines: list[str]) -> str:
-    return "\n".join(lines).strip("\n").rstrip()
+def _trim(lines: list[str], rstrip: bool = True) -> str:
+    """Join ``lines`` without the blank lines around them (and trailing spaces)."""
+    start, end = 0, len(lines)
+    while start < end and not lines[start].strip():
+        start += 1
+    while end > start and not lines[end - 1].strip():
+        end -= 1
+    if rstrip:
+        return "\n".join(line.rstrip() for line in lines[start:end])
+    return "\n".join(lines[start:end])
 
 
 def split_reply(text: str) -> tuple[str, str]:
@@ -180,7 +201,8 @@ def split_reply(text: str) -> tuple[str, str]:
     new_lines, quoted_lines = _fold_quotes(head)
 
     new = _trim(new_lines)
-    if not new.strip():
-        return normalised.strip("\n").rstrip(), ""
-    folded_parts = [part for part in (_trim(quoted_lines), _trim(tail)) if part.strip()]
+    if not new:
+        return _trim(lines), ""
+    folded_parts = [_trim(part, rstrip=False) for part in (quoted_lines, tail)]
+    folded_parts = [part for part in folded_parts if part.strip()]
     return new, "\n\n".join(folded_parts)

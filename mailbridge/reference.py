@@ -24,7 +24,7 @@ _TAG = re.compile(
 # repeated: "RE: Fwd: Отг.: Препр.: AW: WG: SV: Re[2]:".
 _PREFIX = re.compile(
     r"^\s*(?:"
-    r"(?:re|fw|fwd|aw|wg|sv|vs|antw|tr|rif|odp|res|отг|отговор|препр)"
+    r"(?:re|fw|fwd|aw|wg|sv|antw|отг|отговор|препр)"
     r"\s*\.?\s*(?:\[\d{1,4}\]|\(\d{1,4}\))?\s*[:：]\s*"
     r")+",
     re.IGNORECASE,

@@ -1,5 +1,17 @@
-from django.contrib import admin
+"""Administration of tickets and of what routing and SLA read.
 
+The forms normalise and check what administrators type (keywords, weekdays,
+targets, calendar days); saving anything the SLA clock reads clears its
+caches, so the next due time uses the new values in this process at once
+(other processes, such as the celery worker, pick them up within a minute).
+"""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from tickets import sla
 from tickets.models import (
     Attachment,
     CalendarException,
@@ -12,8 +24,38 @@ from tickets.models import (
 )
 
 
+def normalise_keywords(text: str) -> str:
+    """Return comma-separated keywords trimmed, lowercased, without repeats, in order."""
+    seen: dict[str, None] = {}
+    for part in text.replace("\n", ",").replace(";", ",").split(","):
+        keyword = " ".join(part.split()).lower()
+        if keyword:
+            seen.setdefault(keyword, None)
+    return ", ".join(seen)
+
+
+class CompetenceForm(forms.ModelForm):
+    class Meta:
+        model = Competence
+        fields = [
+            "code",
+            "name",
+            "name_en",
+            "hint",
+            "hint_en",
+            "keywords",
+            "tier",
+            "order",
+            "is_active",
+        ]
+
+    def clean_keywords(self):
+        return normalise_keywords(self.cleaned_data.get("keywords") or "")
+
+
 @admin.register(Competence)
 class CompetenceAdmin(admin.ModelAdmin):
+    form = CompetenceForm
     list_display = ["code", "name", "name_en", "tier", "order", "is_active"]
     list_filter = ["tier", "is_active"]
     search_fields = ["code", "name", "name_en", "keywords"]
@@ -85,19 +127,126 @@ class AttachmentAdmin(admin.ModelAdmin):
     raw_id_fields = ["ticket", "message", "uploaded_by"]
 
 
+class ClearsSLACaches:
+    """Admin mixin: saving or deleting a row clears tickets.sla's caches."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        sla.clear_caches()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        sla.clear_caches()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        sla.clear_caches()
+
+
+class SLAPolicyForm(forms.ModelForm):
+    class Meta:
+        model = SLAPolicy
+        fields = ["priority", "competence", "first_response_minutes", "resolution_minutes"]
+
+    def _positive(self, name):
+        value = self.cleaned_data.get(name)
+        if value is not None and value < 1:
+            raise ValidationError(_("A target must be at least one business minute."))
+        return value
+
+    def clean_first_response_minutes(self):
+        return self._positive("first_response_minutes")
+
+    def clean_resolution_minutes(self):
+        return self._positive("resolution_minutes")
+
+    def clean(self):
+        cleaned = super().clean()
+        first = cleaned.get("first_response_minutes")
+        resolution = cleaned.get("resolution_minutes")
+        if first and resolution and resolution < first:
+            self.add_error(
+                "resolution_minutes",
+                _("The resolution target cannot be shorter than the first response target."),
+            )
+        priority = cleaned.get("priority")
+        if priority:
+            # The database allows one general policy per priority, but NULL
+            # competences never collide in a unique index; say it here.
+            same = SLAPolicy.objects.filter(
+                priority=priority, competence=cleaned.get("competence")
+            ).exclude(pk=self.instance.pk)
+            if same.exists():
+                raise ValidationError(
+                    _("There is already a policy for this priority and competence.")
+                )
+        return cleaned
+
+
 @admin.register(SLAPolicy)
-class SLAPolicyAdmin(admin.ModelAdmin):
+class SLAPolicyAdmin(ClearsSLACaches, admin.ModelAdmin):
+    form = SLAPolicyForm
     list_display = ["priority", "competence", "first_response_minutes", "resolution_minutes"]
     list_filter = ["priority", "competence"]
 
 
+class WorkingHoursForm(forms.ModelForm):
+    class Meta:
+        model = WorkingHours
+        fields = ["region", "weekdays", "opens_at", "closes_at"]
+
+    def clean_weekdays(self):
+        text = self.cleaned_data.get("weekdays") or ""
+        parts = [p.strip() for p in text.replace(";", ",").replace(" ", ",").split(",")]
+        try:
+            days = sorted({int(p) for p in parts if p})
+        except ValueError:
+            raise ValidationError(_("Use numbers 0–6 separated by commas.")) from None
+        if not days or days[0] < 0 or days[-1] > 6:
+            raise ValidationError(_("Use numbers 0–6 separated by commas."))
+        return ",".join(str(d) for d in days)
+
+    def clean(self):
+        # WorkingHours.clean checks that closing follows opening.
+        cleaned = super().clean()
+        if "region" in cleaned and cleaned["region"] is None:
+            others = WorkingHours.objects.filter(region__isnull=True).exclude(pk=self.instance.pk)
+            if others.exists():
+                self.add_error(
+                    "region", _("Default working hours exist already; edit those instead.")
+                )
+        return cleaned
+
+
 @admin.register(WorkingHours)
-class WorkingHoursAdmin(admin.ModelAdmin):
+class WorkingHoursAdmin(ClearsSLACaches, admin.ModelAdmin):
+    form = WorkingHoursForm
     list_display = ["region", "weekdays", "opens_at", "closes_at"]
 
 
+class CalendarExceptionForm(forms.ModelForm):
+    class Meta:
+        model = CalendarException
+        fields = ["date", "kind", "region", "note"]
+
+    def clean(self):
+        cleaned = super().clean()
+        day = cleaned.get("date")
+        if day and "region" in cleaned:
+            # NULL regions never collide in the unique index, so check here.
+            same = CalendarException.objects.filter(date=day, region=cleaned["region"]).exclude(
+                pk=self.instance.pk
+            )
+            if same.exists():
+                raise ValidationError(
+                    _("%(date)s is already listed for this region.") % {"date": day}
+                )
+        return cleaned
+
+
 @admin.register(CalendarException)
-class CalendarExceptionAdmin(admin.ModelAdmin):
+class CalendarExceptionAdmin(ClearsSLACaches, admin.ModelAdmin):
+    form = CalendarExceptionForm
     list_display = ["date", "kind", "region", "note"]
     list_filter = ["kind", "region"]
     date_hierarchy = "date"

@@ -164,3 +164,27 @@ def route_new_ticket(ticket: Ticket, *, channel: str, now=None, keep_competence=
         note="; ".join(r for r in decision.reasons if r),
         created_at=now,
     )
+
+
+def pick_again(ticket: Ticket, *, exclude_user_id: int | None, now) -> tuple[int | None, str]:
+    """Choose a new assignee for an existing ticket; return (user id or None, reason).
+
+    Keeps the ticket's region, competence and tier, and leaves out
+    `exclude_user_id` (the expert handing over). Uses the same balancing as
+    a new ticket, with the same row locks on the candidates, and records
+    the assignment time for round robin. None means the competence queue
+    (or triage, when the competence or region is unknown).
+    """
+    if ticket.competence_id is None:
+        return None, "no assignee: competence unknown"
+    region_code = ticket.region.code if ticket.region_id else None
+    agents = [
+        a for a in agent_infos(region_id=ticket.region_id, now=now) if a.id != exclude_user_id
+    ]
+    competence = routing.CompetenceInfo(code=ticket.competence.code, tier=ticket.tier, keywords=())
+    previous = previous_assignee_id(ticket, now)
+    agent, why = routing.pick_assignee(agents, region_code, competence, previous)
+    if agent is None:
+        return None, why
+    AgentProfile.objects.filter(user_id=agent.id).update(last_assigned_at=now)
+    return agent.id, why

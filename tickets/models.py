@@ -455,6 +455,8 @@ class SLAPolicy(models.Model):
     def clean(self):
         from django.core.exceptions import ValidationError
 
+        if self.first_response_minutes is None or self.resolution_minutes is None:
+            return  # the missing field reports its own error
         if self.first_response_minutes == 0 or self.resolution_minutes == 0:
             raise ValidationError(_("Targets must be positive."))
         if self.resolution_minutes < self.first_response_minutes:
@@ -536,3 +538,60 @@ class CalendarException(models.Model):
 
     def __str__(self):
         return f"{self.date} {self.get_kind_display()}"
+
+
+class SavedFilter(models.Model):
+    """A queue with filters an agent saved under a name, to open in one click."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="saved_filters",
+        verbose_name=_("owner"),
+    )
+    name = models.CharField(_("name"), max_length=80)
+    queue = models.CharField(_("queue"), max_length=20, default="all")
+    query = models.CharField(
+        _("filters"), max_length=1000, blank=True, help_text=_("The URL query string.")
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="one_saved_filter_name")
+        ]
+        verbose_name = _("saved filter")
+        verbose_name_plural = _("saved filters")
+
+    def __str__(self):
+        return self.name
+
+
+class CannedResponse(models.Model):
+    """A ready answer for a competence area, with placeholders filled per ticket.
+
+    Placeholders: {requester_name}, {reference}, {subject}, {institution},
+    {agent_name}. Without a competence the answer is offered everywhere.
+    """
+
+    competence = models.ForeignKey(
+        Competence,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="canned_responses",
+        verbose_name=_("competence"),
+    )
+    title = models.CharField(_("title"), max_length=120)
+    body = models.TextField(_("text"))
+    is_active = models.BooleanField(_("active"), default=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=100)
+
+    class Meta:
+        ordering = ["order", "title"]
+        verbose_name = _("canned response")
+        verbose_name_plural = _("canned responses")
+
+    def __str__(self):
+        return self.title

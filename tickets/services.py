@@ -8,11 +8,12 @@ arguments; bad input raises a DomainError and writes nothing.
 
 import datetime
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -224,7 +225,10 @@ def create_ticket(
         raise DomainError(_("Unknown priority."), field="priority")
     elif priority != Priority.NORMAL and (
         acting_user is None
-        or (channel != Channel.EMAIL and not can_set_priority(acting_user, institution.pk))
+        or (
+            channel != Channel.EMAIL
+            and not can_set_priority(acting_user, institution.pk if institution else None)
+        )
         or channel == Channel.EMAIL
     ):
         raise NotAllowed(_("Your role may not set the priority."), field="priority")
@@ -353,6 +357,8 @@ def add_message(
     text = _clean_text(text, allow_empty=bool(files) or bool(rejected_files) or is_auto_reply)
     if kind not in Message.Kind.values:
         raise DomainError(_("Unknown message kind."))
+    if new_status and new_status not in Status.values:
+        raise DomainError(_("Unknown status."), field="status")
     acting_user = actor if actor is not None and actor.is_authenticated else None
     if channel != Channel.EMAIL or acting_user is not None:
         if acting_user is None:
@@ -369,6 +375,9 @@ def add_message(
             _("This request is closed. Please file a new request and mention %(ref)s.")
             % {"ref": ticket.reference}
         )
+    if new_status and new_status != ticket.status and not staff:
+        # A reply must not let a requester set what change_status refuses them.
+        _check_requester_status(ticket, new_status, now)
     message = Message.objects.create(
         ticket=ticket,
         kind=kind,
@@ -475,22 +484,27 @@ def change_status(
     _require_visible(ticket, actor)
     ticket = _lock(ticket)
     if not is_agent(actor):
-        # Institution staff may mark their request solved, or reopen it for a
-        # while after resolution; everything else is the experts' call.
-        if status == Status.RESOLVED and ticket.status in OPEN_STATUSES:
-            pass
-        elif status == Status.OPEN and ticket.status == Status.RESOLVED:
-            if not _within_reopen_period(ticket, now):
-                raise InvalidTransition(
-                    _("This request was resolved more than %(n)s days ago; file a new one.")
-                    % {"n": settings.HELPDESK["REOPEN_DAYS"]}
-                )
-        else:
-            raise NotAllowed(_("Only support staff may set this status."))
+        _check_requester_status(ticket, status, now)
     _change_status_locked(
         ticket, actor=actor, status=status, channel=channel, now=now, note=reason, notify=notify
     )
     return ticket
+
+
+def _check_requester_status(ticket, status, now) -> None:
+    """Raise unless institution staff may move `ticket` to `status`."""
+    # Institution staff may mark their request solved, or reopen it for a
+    # while after resolution; everything else is the experts' call.
+    if status == Status.RESOLVED and ticket.status in OPEN_STATUSES:
+        return
+    if status == Status.OPEN and ticket.status == Status.RESOLVED:
+        if not _within_reopen_period(ticket, now):
+            raise InvalidTransition(
+                _("This request was resolved more than %(n)s days ago; file a new one.")
+                % {"n": settings.HELPDESK["REOPEN_DAYS"]}
+            )
+        return
+    raise NotAllowed(_("Only support staff may set this status."))
 
 
 def _change_status_locked(ticket, *, actor, status, channel, now, note="", notify=True):
@@ -694,9 +708,13 @@ def change_competence(
     now = now or timezone.now()
     _require_agent(actor)
     _require_visible(ticket, actor)
+    if not isinstance(competence, Competence):
+        raise DomainError(_("Choose a competence area."), field="competence")
     ticket = _lock(ticket)
     if ticket.competence_id == competence.pk:
         return ticket
+    if not competence.is_active:
+        raise DomainError(_("This competence area is no longer in use."), field="competence")
     old = ticket.competence
     ticket.competence = competence
     ticket.updated_at = now
@@ -733,7 +751,7 @@ def rate(*, ticket: Ticket, actor, score: int, comment: str = "", now=None) -> T
         raise NotAllowed(_("Only the requester may rate this request."))
     if ticket.status not in (Status.RESOLVED, Status.CLOSED):
         raise InvalidTransition(_("A request can be rated once it is resolved."))
-    if not isinstance(score, int) or not 1 <= score <= 5:
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise DomainError(_("Choose a rating from 1 to 5."), field="score")
     comment = (comment or "").strip()
     if len(comment) > 2000:
@@ -780,3 +798,547 @@ def close_resolved(*, ticket_id: int, now=None) -> bool:
         note=_("Closed automatically after the reopen period."),
     )
     return True
+
+
+# --- console: merging, links, mass incidents, bulk actions, hand-off -------------
+
+
+def _lock_pair(first: Ticket, second: Ticket) -> tuple[Ticket, Ticket]:
+    """Lock two tickets in id order (so two merges cannot deadlock); return fresh copies."""
+    rows = {
+        t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[first.pk, second.pk])
+    }
+    return rows[first.pk], rows[second.pk]
+
+
+@transaction.atomic
+def merge(
+    *, source: Ticket, target: Ticket, actor, channel=Channel.CONSOLE, notify=True, now=None
+) -> Ticket:
+    """Merge the duplicate `source` into `target`; return the target.
+
+    The conversation, attachments and e-mail threads of the source move to
+    the target, so a reply to an old mail lands there. The source is closed
+    and points at the target (its reference keeps resolving). Its requester
+    is told, and copied on the target's replies when it is someone else.
+    """
+    now = now or timezone.now()
+    _require_agent(actor)
+    if source.pk == target.pk:
+        raise DomainError(_("A request cannot be merged into itself."))
+    _require_visible(source, actor)
+    _require_visible(target, actor)
+    source, target = _lock_pair(source, target)
+    if source.merged_into_id:
+        raise InvalidTransition(
+            _("%(ref)s is already merged into another request.") % {"ref": source.reference}
+        )
+    if target.merged_into_id:
+        raise DomainError(
+            _("%(ref)s was itself merged into another request; merge into that one.")
+            % {"ref": target.reference}
+        )
+    if target.status == Status.CLOSED:
+        raise InvalidTransition(_("A request cannot be merged into a closed one."))
+    Message.objects.filter(ticket=source).update(ticket=target)
+    Attachment.objects.filter(ticket=source).update(ticket=target)
+    MailThreadKey.objects.filter(ticket=source).update(ticket=target)
+    Ticket.objects.filter(parent=source).update(parent=target)
+    if source.is_incident:
+        target.is_incident = True
+
+    source_email = (source.requester.email if source.requester_id else source.requester_email) or ""
+    target_email = (target.requester.email if target.requester_id else target.requester_email) or ""
+    copies = set(target.cc_emails) | set(source.cc_emails)
+    if source_email and source_email.lower() != target_email.lower():
+        copies.add(source_email.lower())
+    copies.discard(target_email.lower())
+    target.cc_emails = sorted(copies)
+    stats = Message.objects.filter(ticket=target).aggregate(count=Count("id"), last=Max("id"))
+    target.message_count = stats["count"] or 0
+    target.last_message_id = stats["last"]
+    target.has_attachments = Attachment.objects.filter(ticket=target, rejected_reason="").exists()
+    target.updated_at = now
+    target.save()
+    target.related.add(source)
+
+    source.merged_into = target
+    source.message_count = 0
+    source.has_attachments = False
+    source.save(update_fields=["merged_into", "message_count", "has_attachments"])
+    if source.status != Status.CLOSED:
+        _change_status_locked(
+            source,
+            actor=actor,
+            status=Status.CLOSED,
+            channel=channel,
+            now=now,
+            note=_("Merged into %(ref)s") % {"ref": target.reference},
+            notify=False,
+        )
+    _event(
+        source,
+        actor=actor,
+        channel=channel,
+        kind=TicketEvent.Kind.MERGED,
+        field="merged_into",
+        new=target.reference,
+        note=_("Merged into %(ref)s") % {"ref": target.reference},
+        at=now,
+    )
+    _event(
+        target,
+        actor=actor,
+        channel=channel,
+        kind=TicketEvent.Kind.MERGED,
+        field="merged_from",
+        old=source.reference,
+        note=_("%(ref)s was merged into this request") % {"ref": source.reference},
+        at=now,
+    )
+    if notify:
+        _notify("merged", source.pk)
+    _after_commit(source.pk, "merged")
+    _after_commit(target.pk, "merged")
+    return target
+
+
+@transaction.atomic
+def link_related(*, ticket: Ticket, other: Ticket, actor, channel=Channel.CONSOLE, now=None):
+    """Mark two tickets as related (both ways); return `ticket`."""
+    now = now or timezone.now()
+    _require_agent(actor)
+    if ticket.pk == other.pk:
+        raise DomainError(_("A request cannot be related to itself."))
+    _require_visible(ticket, actor)
+    _require_visible(other, actor)
+    ticket, other = _lock_pair(ticket, other)
+    if ticket.related.filter(pk=other.pk).exists():
+        return ticket
+    ticket.related.add(other)
+    for one, two in ((ticket, other), (other, ticket)):
+        _event(
+            one,
+            actor=actor,
+            channel=channel,
+            kind=TicketEvent.Kind.LINKED,
+            field="related",
+            new=two.reference,
+            at=now,
+        )
+        _after_commit(one.pk, "linked")
+    return ticket
+
+
+@transaction.atomic
+def unlink_related(*, ticket: Ticket, other: Ticket, actor, channel=Channel.CONSOLE, now=None):
+    """Remove the relation between two tickets; return `ticket`."""
+    now = now or timezone.now()
+    _require_agent(actor)
+    _require_visible(ticket, actor)
+    ticket, other = _lock_pair(ticket, other)
+    ticket.related.remove(other)
+    _event(
+        ticket,
+        actor=actor,
+        channel=channel,
+        kind=TicketEvent.Kind.LINKED,
+        field="related",
+        old=other.reference,
+        at=now,
+    )
+    _after_commit(ticket.pk, "linked")
+    return ticket
+
+
+@transaction.atomic
+def set_incident(
+    *, ticket: Ticket, actor, is_incident: bool = True, channel=Channel.CONSOLE, now=None
+):
+    """Mark (or unmark) the ticket as a mass incident; return it.
+
+    An incident with linked requests cannot be unmarked; unlink them first.
+    """
+    now = now or timezone.now()
+    _require_agent(actor)
+    _require_visible(ticket, actor)
+    ticket = _lock(ticket)
+    if ticket.is_incident == is_incident:
+        return ticket
+    if is_incident and ticket.parent_id:
+        raise DomainError(_("A request linked to an incident cannot be an incident itself."))
+    if not is_incident and Ticket.objects.filter(parent=ticket).exists():
+        raise DomainError(_("Unlink the requests of this incident first."))
+    ticket.is_incident = is_incident
+    ticket.updated_at = now
+    ticket.save(update_fields=["is_incident", "updated_at"])
+    _event(
+        ticket,
+        actor=actor,
+        channel=channel,
+        kind=TicketEvent.Kind.LINKED,
+        field="is_incident",
+        old=str(not is_incident),
+        new=str(is_incident),
+        note=_("Marked as a mass incident") if is_incident else _("No longer a mass incident"),
+        at=now,
+    )
+    _after_commit(ticket.pk, "incident")
+    return ticket
+
+
+@transaction.atomic
+def link_to_incident(
+    *, ticket: Ticket, incident: Ticket | None, actor, channel=Channel.CONSOLE, now=None
+) -> Ticket:
+    """Attach `ticket` to the mass incident `incident` (None detaches it); return it.
+
+    The incident is marked as one if it is not yet. Incidents do not nest.
+    """
+    now = now or timezone.now()
+    _require_agent(actor)
+    _require_visible(ticket, actor)
+    if incident is None:
+        ticket = _lock(ticket)
+        if ticket.parent_id is None:
+            return ticket
+        old = ticket.parent.reference
+        ticket.parent = None
+        ticket.save(update_fields=["parent"])
+        _event(
+            ticket,
+            actor=actor,
+            channel=channel,
+            kind=TicketEvent.Kind.LINKED,
+            field="parent",
+            old=old,
+            at=now,
+        )
+        _after_commit(ticket.pk, "incident")
+        return ticket
+    if incident.pk == ticket.pk:
+        raise DomainError(_("A request cannot be linked to itself."))
+    _require_visible(incident, actor)
+    ticket, incident = _lock_pair(ticket, incident)
+    if incident.parent_id:
+        raise DomainError(
+            _("%(ref)s is itself linked to an incident.") % {"ref": incident.reference}
+        )
+    if ticket.is_incident:
+        raise DomainError(_("An incident cannot be linked to another incident."))
+    if incident.merged_into_id or ticket.merged_into_id:
+        raise DomainError(_("Merged requests cannot be linked."))
+    if ticket.parent_id == incident.pk:
+        return ticket
+    if not incident.is_incident:
+        incident.is_incident = True
+        incident.save(update_fields=["is_incident"])
+        _event(
+            incident,
+            actor=actor,
+            channel=channel,
+            kind=TicketEvent.Kind.LINKED,
+            field="is_incident",
+            old="False",
+            new="True",
+            note=_("Marked as a mass incident"),
+            at=now,
+        )
+    old = ticket.parent.reference if ticket.parent_id else ""
+    ticket.parent = incident
+    ticket.updated_at = now
+    ticket.save(update_fields=["parent", "updated_at"])
+    _event(
+        ticket,
+        actor=actor,
+        channel=channel,
+        kind=TicketEvent.Kind.LINKED,
+        field="parent",
+        old=old,
+        new=incident.reference,
+        note=_("Linked to the mass incident %(ref)s") % {"ref": incident.reference},
+        at=now,
+    )
+    _event(
+        incident,
+        actor=actor,
+        channel=channel,
+        kind=TicketEvent.Kind.LINKED,
+        field="children",
+        new=ticket.reference,
+        at=now,
+    )
+    _after_commit(ticket.pk, "incident")
+    _after_commit(incident.pk, "incident")
+    return ticket
+
+
+@dataclass
+class BatchResult:
+    """What a batch action did: references done, and (reference, reason) that failed."""
+
+    done: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    message: Message | None = None
+
+
+def reply_to_incident(
+    *,
+    incident: Ticket,
+    actor,
+    text: str,
+    files: Iterable[CheckedFile] = (),
+    new_status: str | None = None,
+    channel=Channel.CONSOLE,
+    now=None,
+) -> BatchResult:
+    """Post one public reply on the incident and the same reply in every linked request.
+
+    Each linked request gets its own message through add_message, so each
+    requester receives it by e-mail in their own thread (kind
+    "incident_reply"). With `new_status` (e.g. resolved) every request moves
+    too. A request that refuses (closed, merged) is listed in `failed`; the
+    others still get the reply. Returns the result with the incident's message.
+    """
+    now = now or timezone.now()
+    _require_agent(actor)
+    files = list(files)
+    result = BatchResult()
+    result.message = add_message(
+        ticket=incident,
+        actor=actor,
+        text=text,
+        kind=Message.Kind.PUBLIC,
+        channel=channel,
+        files=files,
+        new_status=new_status,
+        now=now,
+    )
+    children = (
+        Ticket.objects.filter(parent=incident, merged_into__isnull=True)
+        .exclude(status=Status.CLOSED)
+        .order_by("pk")
+    )
+    for child in children:
+        try:
+            message = add_message(
+                ticket=child,
+                actor=actor,
+                text=text,
+                kind=Message.Kind.PUBLIC,
+                channel=channel,
+                files=files,
+                new_status=new_status,
+                notify=False,
+                now=now,
+            )
+        except DomainError as error:
+            result.failed.append((child.reference, str(error.message)))
+            continue
+        _notify("incident_reply", child.pk, message.pk)
+        result.done.append(child.reference)
+    return result
+
+
+def change_status_with_children(
+    *, ticket: Ticket, actor, status: str, reason: str = "", channel=Channel.CONSOLE, now=None
+) -> BatchResult:
+    """Change the status of an incident and of every request linked to it."""
+    now = now or timezone.now()
+    change_status(
+        ticket=ticket, actor=actor, status=status, channel=channel, reason=reason, now=now
+    )
+    result = BatchResult()
+    for child in Ticket.objects.filter(parent=ticket, merged_into__isnull=True).order_by("pk"):
+        if child.status == status:
+            continue
+        try:
+            change_status(
+                ticket=child, actor=actor, status=status, channel=channel, reason=reason, now=now
+            )
+        except DomainError as error:
+            result.failed.append((child.reference, str(error.message)))
+        else:
+            result.done.append(child.reference)
+    return result
+
+
+BULK_ACTIONS = ("assign", "take", "release", "status", "priority", "close")
+
+
+def bulk_update(
+    *, tickets: Iterable[Ticket], actor, action: str, value=None, text: str = "", now=None
+) -> BatchResult:
+    """Apply one action to many tickets, each in its own transaction.
+
+    Actions: assign (value: a user), take, release (back to the queue),
+    status (value), priority (value), close (with `text` as a public reply
+    first, when given). One ticket refusing does not stop the others.
+    """
+    _require_agent(actor)
+    if action not in BULK_ACTIONS:
+        raise DomainError(_("Unknown action."))
+    now = now or timezone.now()
+    result = BatchResult()
+    for ticket in tickets:
+        try:
+            if action == "assign":
+                assign(ticket=ticket, actor=actor, assignee=value, reason=text, now=now)
+            elif action == "take":
+                take(ticket=ticket, actor=actor, now=now)
+            elif action == "release":
+                assign(ticket=ticket, actor=actor, assignee=None, reason=text, now=now)
+            elif action == "status":
+                change_status(ticket=ticket, actor=actor, status=value, reason=text, now=now)
+            elif action == "priority":
+                change_priority(ticket=ticket, actor=actor, priority=value, now=now)
+            elif action == "close":
+                if Ticket.objects.filter(pk=ticket.pk, status=Status.CLOSED).exists():
+                    raise InvalidTransition(_("The request is already closed."))
+                if (text or "").strip():
+                    add_message(
+                        ticket=ticket,
+                        actor=actor,
+                        text=text,
+                        channel=Channel.CONSOLE,
+                        new_status=Status.CLOSED,
+                        now=now,
+                    )
+                else:
+                    change_status(ticket=ticket, actor=actor, status=Status.CLOSED, now=now)
+        except DomainError as error:
+            result.failed.append((ticket.reference, str(error.message)))
+        else:
+            result.done.append(ticket.reference)
+    return result
+
+
+def hand_off(*, from_user, to_user, actor, reason: str = "", now=None) -> BatchResult:
+    """Give every open ticket of `from_user` to `to_user` (None: back to the queue).
+
+    For supervisors (and administrators), e.g. when an expert is absent.
+    """
+    agent = getattr(actor, "agent", None)
+    if not (actor.is_superuser or (agent is not None and agent.kind == "supervisor")):
+        raise NotAllowed(_("Only a supervisor may hand over another person's requests."))
+    tickets = Ticket.objects.filter(assignee=from_user, status__in=OPEN_STATUSES).order_by("pk")
+    return bulk_update(
+        tickets=list(tickets),
+        actor=actor,
+        action="assign" if to_user is not None else "release",
+        value=to_user,
+        text=reason or _("handed over"),
+        now=now,
+    )
+
+
+# --- handover of an absent expert's requests ------------------------------------
+
+
+def may_hand_over(actor, agent_user) -> bool:
+    """Return True if `actor` may hand over the open requests of `agent_user`.
+
+    Administrators may; so may supervisors of the agent's region and national
+    supervisors (no region).
+    """
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        return False
+    if actor.is_superuser:
+        return True
+    supervisor = actor.agent
+    if supervisor is None or not supervisor.is_supervisor:
+        return False
+    agent = agent_user.agent
+    return supervisor.region_id is None or (
+        agent is not None and supervisor.region_id == agent.region_id
+    )
+
+
+@transaction.atomic
+def hand_over_open_tickets(
+    *, from_agent, actor, to_agent=None, reason: str, channel=None, now=None
+) -> list[Ticket]:
+    """Move every open request of `from_agent` in one step; return the moved tickets.
+
+    With `to_agent` all go to that colleague (who must work on each of them;
+    a supervisor may load a colleague beyond capacity, and the history says
+    so). Without, each request is routed again among the qualified experts of
+    its region, competence and tier, leaving out `from_agent`; what nobody
+    can take goes to the competence queue. Each request gets a history row
+    with the reason. `actor` None means the system: the hand_over management
+    command, run by someone with shell access.
+    """
+    from accounts.models import AgentProfile
+    from tickets.assignment import pick_again
+
+    now = now or timezone.now()
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise DomainError(_("Say why the requests are handed over."), field="reason")
+    if from_agent is None or from_agent.agent is None:
+        raise DomainError(_("Only support staff have requests to hand over."), field="from_agent")
+    if actor is not None and not may_hand_over(actor, from_agent):
+        raise NotAllowed(
+            _("Only a supervisor of the region or an administrator may hand over requests.")
+        )
+    if channel is None:
+        channel = Channel.SYSTEM if actor is None else Channel.CONSOLE
+    if to_agent is not None:
+        if to_agent.pk == from_agent.pk:
+            raise DomainError(_("Choose a colleague, not the same person."), field="to_agent")
+        if not to_agent.is_active or to_agent.agent is None:
+            raise DomainError(
+                _("Requests can be handed over only to support staff."), field="to_agent"
+            )
+
+    tickets = list(
+        Ticket.objects.select_for_update(of=("self",))
+        .filter(assignee=from_agent, status__in=OPEN_STATUSES)
+        .select_related("region", "competence")
+        .order_by("pk")
+    )
+    if to_agent is not None and tickets:
+        visible = set(
+            Ticket.objects.visible_to(to_agent)
+            .filter(pk__in=[t.pk for t in tickets])
+            .values_list("pk", flat=True)
+        )
+        foreign = [t.reference for t in tickets if t.pk not in visible]
+        if foreign:
+            raise DomainError(
+                _("%(who)s does not work on %(refs)s (another region or tier).")
+                % {"who": to_agent, "refs": ", ".join(foreign)},
+                field="to_agent",
+            )
+        load = Ticket.objects.filter(assignee=to_agent, status__in=OPEN_STATUSES).count()
+        capacity = to_agent.agent.capacity
+
+    handed_over = _("Handed over from %(who)s: %(reason)s") % {"who": from_agent, "reason": reason}
+    for ticket in tickets:
+        if to_agent is not None:
+            load += 1
+            new_id = to_agent.pk
+            detail = f"assigned to {to_agent}: load {load}/{capacity}"
+            if load > capacity:
+                detail += " (over capacity)"
+        else:
+            new_id, detail = pick_again(ticket, exclude_user_id=from_agent.pk, now=now)
+        ticket.assignee_id = new_id
+        ticket.updated_at = now
+        ticket.save(update_fields=["assignee", "updated_at"])
+        new_assignee = ticket.assignee if new_id else None
+        _event(
+            ticket,
+            actor=actor,
+            channel=channel,
+            kind=TicketEvent.Kind.ASSIGNED,
+            field="assignee",
+            old=from_agent,
+            new=new_assignee or _("queue"),
+            note=f"{handed_over}; {detail}",
+            at=now,
+        )
+        _after_commit(ticket.pk, "assigned")
+    if to_agent is not None and tickets:
+        AgentProfile.objects.filter(user=to_agent).update(last_assigned_at=now)
+    return tickets

@@ -88,19 +88,38 @@ def apply_sla(ticket: Ticket, *, now=None, keep_start=False) -> None:
     cal = calendar_for(ticket.region_id)
     start = ticket.created_at
     if ticket.first_response_at is None:
-        ticket.first_response_due = add_business_seconds(start, first_minutes * 60, cal)
+        # Paused time before any answer (waiting on the requester) moves the
+        # first response target too; after the answer it no longer matters.
+        ticket.first_response_due = add_business_seconds(
+            start, first_minutes * 60 + ticket.sla_paused_seconds, cal
+        )
     if ticket.status == Status.WAITING and ticket.sla_paused_at is not None:
         ticket.resolution_due = None
     else:
         ticket.resolution_due = add_business_seconds(
             start, resolution_minutes * 60 + ticket.sla_paused_seconds, cal
         )
-    if ticket.resolution_due and ticket.resolution_due > (now or timezone.now()):
+    now = now or timezone.now()
+    # A missed first response stays a breach whatever the new resolution target.
+    first_missed = (
+        ticket.first_response_at is None
+        and ticket.first_response_due is not None
+        and ticket.first_response_due <= now
+    )
+    if ticket.resolution_due and ticket.resolution_due > now and not first_missed:
+        if ticket.sla_breached:
+            # A new, later target: its breach would be a new one, mailed again.
+            ticket.sla_breach_notified_at = None
         ticket.sla_breached = False
 
 
 def on_status_change(ticket: Ticket, *, old: str, new: str, now) -> None:
-    """Pause the clock while waiting on the requester, resume afterwards."""
+    """Pause the clock while waiting on the requester, resume afterwards.
+
+    A resolved request that is reopened also waited on its requester (to
+    confirm or reopen), so the business time since resolution is added to the
+    paused time as well; the resolution due time stays visible while resolved.
+    """
     cal = calendar_for(ticket.region_id)
     if new == Status.WAITING and ticket.sla_paused_at is None:
         ticket.sla_paused_at = now
@@ -109,6 +128,11 @@ def on_status_change(ticket: Ticket, *, old: str, new: str, now) -> None:
         paused = business_seconds_between(ticket.sla_paused_at, now, cal)
         ticket.sla_paused_seconds += int(paused)
         ticket.sla_paused_at = None
+        ticket.status = new
+        apply_sla(ticket, now=now)
+    elif old == Status.RESOLVED and new == Status.OPEN and ticket.resolved_at:
+        paused = business_seconds_between(min(ticket.resolved_at, now), now, cal)
+        ticket.sla_paused_seconds += int(paused)
         ticket.status = new
         apply_sla(ticket, now=now)
 
@@ -168,13 +192,19 @@ def sweep(now=None) -> dict:
     soon_q = Q(first_response_at__isnull=True, first_response_due__lte=now + warn_before) | Q(
         resolution_due__lte=now + warn_before
     )
-    warn_ids = Ticket.objects.filter(open_q, soon_q, sla_warned_at__isnull=True, sla_breached=False)
-    for ticket_id, region_id in warn_ids.values_list("pk", "region_id")[:1000]:
-        if not _working_now(now, region_id):
+    # A ticket warned before may need a new warning: its due time moved
+    # (a pause, a reopening, a lower priority) or the first response came and
+    # now the resolution target nears. A warning at W covered every due time
+    # up to W + warn_before, so only a later due time is warned again.
+    warn_rows = Ticket.objects.filter(open_q, soon_q, sla_breached=False).values_list(
+        "pk", "region_id", "first_response_at", "first_response_due", "resolution_due"
+    )
+    for ticket_id, region_id, answered_at, first_due, resolution_due in warn_rows[:1000]:
+        near = min(d for d in (None if answered_at else first_due, resolution_due) if d)
+        if near > now + warn_before or not _working_now(now, region_id):
             continue
-        if Ticket.objects.filter(pk=ticket_id, sla_warned_at__isnull=True).update(
-            sla_warned_at=now
-        ):
+        not_yet_warned = Q(sla_warned_at__isnull=True) | Q(sla_warned_at__lt=near - warn_before)
+        if Ticket.objects.filter(not_yet_warned, pk=ticket_id).update(sla_warned_at=now):
             transaction.on_commit(lambda tid=ticket_id: send_sla_mail.delay("sla_warning", tid))
             counts["warned"] += 1
     breach_ids = Ticket.objects.filter(
