@@ -35,9 +35,10 @@ def _test_settings(settings, tmp_path):
     from django.core.cache import cache
 
     cache.clear()
-    from tickets import sla
+    from tickets import assignment, sla
 
     sla.clear_caches()
+    assignment.clear_caches()
     yield
 
 

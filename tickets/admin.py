@@ -61,6 +61,13 @@ class CompetenceAdmin(admin.ModelAdmin):
     search_fields = ["code", "name", "name_en", "keywords"]
     list_editable = ["order", "is_active"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Routing keeps the catalogue for a few seconds per process.
+        from tickets.assignment import clear_caches
+
+        clear_caches()
+
 
 class MessageInline(admin.StackedInline):
     model = Message

@@ -8,6 +8,8 @@ both push one expert past capacity.
 """
 
 import datetime
+import time
+from functools import lru_cache
 
 from django.conf import settings
 from django.db.models import Count, Q
@@ -43,10 +45,48 @@ class DatabaseDirectory:
 
 
 def competence_infos() -> list[routing.CompetenceInfo]:
-    return [
-        routing.CompetenceInfo(code=c.code, tier=c.tier, keywords=c.keyword_list(), name=c.name)
+    return [info for _competence, info in active_competences().values()]
+
+
+# The catalogue and the regions change a few times a year but are read by
+# every new request: keep them for a short while per process.
+_CATALOGUE_SECONDS = 30
+
+
+def _bucket() -> int:
+    return int(time.monotonic() // _CATALOGUE_SECONDS)
+
+
+@lru_cache(maxsize=2)
+def _active_competences(_bucket: int):
+    return {
+        c.code: (
+            c,
+            routing.CompetenceInfo(
+                code=c.code, tier=c.tier, keywords=c.keyword_list(), name=c.name
+            ),
+        )
         for c in Competence.objects.filter(is_active=True)
-    ]
+    }
+
+
+def active_competences() -> dict[str, tuple[Competence, routing.CompetenceInfo]]:
+    """Return {code: (Competence, CompetenceInfo)} of the active catalogue."""
+    return _active_competences(_bucket())
+
+
+@lru_cache(maxsize=2)
+def _regions_by_code(_bucket: int):
+    return {r.code: r for r in Region.objects.all()}
+
+
+def regions_by_code() -> dict[str, Region]:
+    return _regions_by_code(_bucket())
+
+
+def clear_caches() -> None:
+    _active_competences.cache_clear()
+    _regions_by_code.cache_clear()
 
 
 def agent_infos(*, region_id: int | None, now: datetime.datetime, lock: bool = True):
@@ -119,19 +159,25 @@ def previous_assignee_id(ticket: Ticket, now) -> int | None:
     return recent.order_by("-created_at").values_list("assignee_id", flat=True).first()
 
 
-def route_new_ticket(ticket: Ticket, *, channel: str, now=None, keep_competence=False) -> None:
+def route_new_ticket(
+    ticket: Ticket, *, channel: str, now=None, keep_competence=False, text: str | None = None
+) -> TicketEvent:
     """Decide region, competence, tier and assignee of `ticket` (unsaved changes).
 
-    Writes a ROUTED history row that explains the decision. The caller saves
-    the ticket inside its transaction.
+    Return the ROUTED history row that explains the decision: saved when the
+    ticket already exists, unsaved (for the caller to save after inserting
+    the ticket) when it is new. `text` is the request's text; without it the
+    first message is read. The caller saves the ticket in its transaction.
     """
     now = now or timezone.now()
-    first = ticket.messages.order_by("created_at", "id").only("body_text").first()
+    if text is None:
+        first = ticket.messages.order_by("created_at", "id").only("body_text").first()
+        text = first.body_text if first else ""
     facts = routing.RequestFacts(
         institution=institution_info(ticket.institution) if ticket.institution_id else None,
         competence_code=ticket.competence.code if ticket.competence_id else None,
         subject=ticket.subject,
-        text=first.body_text if first else "",
+        text=text,
         sender_email=ticket.requester_email or None,
         previous_assignee_id=previous_assignee_id(ticket, now),
     )
@@ -139,23 +185,22 @@ def route_new_ticket(ticket: Ticket, *, channel: str, now=None, keep_competence=
     # Resolve the institution first, so that only that region's experts are
     # locked while we count their load.
     institution, _why = routing.resolve_institution(facts, directory)
-    region = None
-    if institution is not None:
-        region = Region.objects.filter(code=institution.region_code).first()
+    region = regions_by_code().get(institution.region_code) if institution else None
     agents = agent_infos(region_id=region.pk if region else None, now=now)
-    decision = routing.route(facts, directory, competence_infos(), agents)
+    competences = active_competences()
+    decision = routing.route(facts, directory, [info for _c, info in competences.values()], agents)
 
     if decision.institution is not None and not ticket.institution_id:
         ticket.institution_id = decision.institution.id
         ticket.institution_verified = False
     ticket.region = region if decision.region_code else None
     if decision.competence_code and not (keep_competence and ticket.competence_id):
-        ticket.competence = Competence.objects.get(code=decision.competence_code)
+        ticket.competence = competences[decision.competence_code][0]
     ticket.tier = decision.tier
     ticket.assignee_id = decision.assignee_id
     if decision.assignee_id:
         AgentProfile.objects.filter(user_id=decision.assignee_id).update(last_assigned_at=now)
-    TicketEvent.objects.create(
+    event = TicketEvent(
         ticket=ticket,
         channel=channel,
         kind=TicketEvent.Kind.ROUTED,
@@ -164,6 +209,9 @@ def route_new_ticket(ticket: Ticket, *, channel: str, now=None, keep_competence=
         note="; ".join(r for r in decision.reasons if r),
         created_at=now,
     )
+    if ticket.pk:
+        event.save()
+    return event
 
 
 def pick_again(ticket: Ticket, *, exclude_user_id: int | None, now) -> tuple[int | None, str]:

@@ -253,8 +253,19 @@ def create_ticket(
         created_at=now,
         updated_at=now,
         has_attachments=bool(files),
+        message_count=1,
     )
-    ticket.save()
+    # Route and set the SLA before the first write, so the ticket row is
+    # inserted once, complete.
+    routed = None
+    if route:
+        from tickets.assignment import route_new_ticket
+
+        routed = route_new_ticket(ticket, channel=channel, now=now, text=text)
+    from tickets.sla import apply_sla
+
+    apply_sla(ticket, now=now)
+    ticket.save(force_insert=True)
     message = Message.objects.create(
         ticket=ticket,
         kind=Message.Kind.PUBLIC,
@@ -272,35 +283,35 @@ def create_ticket(
     if email_message_id:
         _remember_message_id(ticket, message, email_message_id, MailThreadKey.Direction.IN)
     _store_files(ticket, message, files, acting_user, rejected_files, channel)
-    Ticket.objects.filter(pk=ticket.pk).update(message_count=1, last_message_id=message.pk)
-    ticket.message_count, ticket.last_message_id = 1, message.pk
-    _event(
-        ticket,
-        actor=acting_user,
-        channel=channel,
-        kind=TicketEvent.Kind.CREATED,
-        new=ticket.reference,
-        note=_("Filed through %(channel)s") % {"channel": Channel(channel).label},
-        at=now,
-    )
+    Ticket.objects.filter(pk=ticket.pk).update(last_message_id=message.pk)
+    ticket.last_message_id = message.pk
+    events = [
+        TicketEvent(
+            ticket=ticket,
+            actor=acting_user,
+            channel=channel,
+            kind=TicketEvent.Kind.CREATED,
+            new_value=ticket.reference,
+            note=_("Filed through %(channel)s") % {"channel": Channel(channel).label},
+            created_at=now,
+        )
+    ]
+    if routed is not None:
+        routed.ticket = ticket
+        events.append(routed)
     if related_to is not None:
         ticket.related.add(related_to)
-        _event(
-            ticket,
-            actor=None,
-            channel=channel,
-            kind=TicketEvent.Kind.LINKED,
-            new=related_to.reference,
-            note=_("Linked to earlier request %(ref)s") % {"ref": related_to.reference},
+        events.append(
+            TicketEvent(
+                ticket=ticket,
+                channel=channel,
+                kind=TicketEvent.Kind.LINKED,
+                new_value=related_to.reference,
+                note=_("Linked to earlier request %(ref)s") % {"ref": related_to.reference},
+                created_at=now,
+            )
         )
-    if route:
-        from tickets.assignment import route_new_ticket
-
-        route_new_ticket(ticket, channel=channel, now=now)
-    from tickets.sla import apply_sla
-
-    apply_sla(ticket, now=now)
-    ticket.save()
+    TicketEvent.objects.bulk_create(events)
     if notify and not is_auto_reply:
         _notify("created", ticket.pk, message.pk)
     _after_commit(ticket.pk, "created")
