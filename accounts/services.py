@@ -1,0 +1,168 @@
+"""Writes to people's rights: granting and revoking delegations.
+
+A director lends the institution's portal rights to a colleague for a period.
+Each change runs in one transaction and leaves an AccountEvent saying who did
+what, so that "who could see our requests last March" has an answer.
+"""
+
+import datetime
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import AccountEvent, Delegation, Institution, Membership, Role
+from tickets.errors import DomainError, InvalidTransition, NotAllowed
+
+# How far back a start may lie: the form is filled in a minute or two before
+# it is sent, and "from now" must not fail because of that.
+START_GRACE = datetime.timedelta(minutes=1)
+MAX_PERIOD = datetime.timedelta(days=365)
+DEFAULT_RIGHTS = (Delegation.Right.FILE, Delegation.Right.FOLLOW)
+
+
+def _is_director(user, institution: Institution) -> bool:
+    # Only the membership counts: a delegation never carries the right to
+    # delegate further.
+    return Membership.objects.filter(
+        user=user, institution=institution, role=Role.DIRECTOR
+    ).exists()
+
+
+def _iso(value: datetime.datetime) -> str:
+    return timezone.localtime(value).isoformat(timespec="minutes")
+
+
+@transaction.atomic
+def grant_delegation(
+    *,
+    actor,
+    institution: Institution,
+    delegate,
+    valid_from: datetime.datetime,
+    valid_until: datetime.datetime,
+    rights: Iterable[str] = DEFAULT_RIGHTS,
+    note: str = "",
+    now: datetime.datetime | None = None,
+) -> Delegation:
+    """Lend `rights` at `institution` to `delegate` for [valid_from, valid_until); return it.
+
+    Raises NotAllowed unless the actor is the institution's director, and
+    DomainError (with the form field) for a bad colleague, period or rights.
+    """
+    now = now or timezone.now()
+    if actor is None or not actor.is_authenticated:
+        raise NotAllowed(_("You must be logged in."))
+    # Lock the institution row so that two grants to the same person cannot
+    # both pass the overlap check.
+    institution = Institution.objects.select_for_update().get(pk=institution.pk)
+    if not _is_director(actor, institution):
+        raise NotAllowed(_("Only the institution's director may delegate rights."))
+    if delegate is None:
+        raise DomainError(_("Choose a colleague."), field="delegate")
+    if delegate.pk == actor.pk:
+        raise DomainError(_("You cannot delegate rights to yourself."), field="delegate")
+    if (
+        not delegate.is_active
+        or not Membership.objects.filter(user=delegate, institution=institution).exists()
+    ):
+        raise DomainError(
+            _("Rights can be delegated only to a colleague of the same institution."),
+            field="delegate",
+        )
+    rights = sorted(set(rights or ()))
+    if not rights:
+        raise DomainError(_("Choose at least one right."), field="rights")
+    unknown = [r for r in rights if r not in Delegation.Right.values]
+    if unknown:
+        raise DomainError(_("Unknown right: %(r)s") % {"r": ", ".join(unknown)}, field="rights")
+    if valid_from is None or valid_until is None:
+        raise DomainError(_("Give the start and the end of the period."), field="valid_from")
+    if timezone.is_naive(valid_from) or timezone.is_naive(valid_until):
+        raise DomainError(_("The period needs a time zone."), field="valid_from")
+    if valid_from < now - START_GRACE:
+        raise DomainError(_("The start cannot be in the past."), field="valid_from")
+    if valid_until <= valid_from:
+        raise DomainError(_("The end must be after the start."), field="valid_until")
+    if valid_until - valid_from > MAX_PERIOD:
+        raise DomainError(
+            _("A delegation can last at most %(days)s days.") % {"days": MAX_PERIOD.days},
+            field="valid_until",
+        )
+    overlapping = Delegation.objects.filter(
+        institution=institution,
+        delegate=delegate,
+        revoked_at__isnull=True,
+        valid_from__lt=valid_until,
+        valid_until__gt=valid_from,
+    ).first()
+    if overlapping is not None:
+        raise DomainError(
+            _("%(who)s already has a delegation from %(start)s to %(end)s; revoke it first.")
+            % {
+                "who": delegate,
+                "start": timezone.localtime(overlapping.valid_from).strftime("%d.%m.%Y %H:%M"),
+                "end": timezone.localtime(overlapping.valid_until).strftime("%d.%m.%Y %H:%M"),
+            },
+            field="delegate",
+        )
+    note = (note or "").strip()[:200]
+    delegation = Delegation.objects.create(
+        institution=institution,
+        granted_by=actor,
+        delegate=delegate,
+        rights=rights,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        note=note,
+    )
+    AccountEvent.objects.create(
+        actor=actor,
+        institution=institution,
+        delegation=delegation,
+        kind="delegation_granted",
+        detail={
+            "delegate": delegate.email,
+            "rights": rights,
+            "valid_from": _iso(valid_from),
+            "valid_until": _iso(valid_until),
+            "note": note,
+        },
+        created_at=now,
+    )
+    return delegation
+
+
+@transaction.atomic
+def revoke_delegation(
+    *, actor, delegation: Delegation, now: datetime.datetime | None = None
+) -> Delegation:
+    """End `delegation` at once (or cancel one not yet started); return it.
+
+    Raises NotAllowed unless the actor directs the delegation's institution,
+    InvalidTransition when it was already revoked or has ended.
+    """
+    now = now or timezone.now()
+    if actor is None or not actor.is_authenticated:
+        raise NotAllowed(_("You must be logged in."))
+    delegation = Delegation.objects.select_for_update().get(pk=delegation.pk)
+    if not _is_director(actor, delegation.institution):
+        raise NotAllowed(_("Only the institution's director may revoke rights."))
+    if delegation.revoked_at is not None:
+        raise InvalidTransition(_("This delegation was already revoked."))
+    if delegation.valid_until <= now:
+        raise InvalidTransition(_("This delegation has already ended."))
+    was = "scheduled" if delegation.valid_from > now else "active"
+    delegation.revoked_at = now
+    delegation.revoked_by = actor
+    delegation.save(update_fields=["revoked_at", "revoked_by"])
+    AccountEvent.objects.create(
+        actor=actor,
+        institution_id=delegation.institution_id,
+        delegation=delegation,
+        kind="delegation_revoked",
+        detail={"delegate": delegation.delegate.email, "was": was, "revoked_at": _iso(now)},
+        created_at=now,
+    )
+    return delegation

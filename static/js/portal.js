@@ -1,0 +1,140 @@
+/* The portal's small helpers; every page works without them.
+ *
+ * - knowledge-base suggestions while the subject is typed;
+ * - the list of chosen files, with a warning for files over the size limit;
+ * - focus on the error summary after a failed submit;
+ * - no double submit of a form that is already being sent.
+ *
+ * Text from the server is only ever put into the page with textContent.
+ */
+(function () {
+  "use strict";
+
+  function debounce(fn, wait) {
+    var timer = null;
+    return function () {
+      var args = arguments;
+      clearTimeout(timer);
+      timer = setTimeout(function () { fn.apply(null, args); }, wait);
+    };
+  }
+
+  function safeHref(url) {
+    try {
+      var parsed = new URL(url, window.location.href);
+      if (parsed.protocol === "http:" || parsed.protocol === "https:") {
+        return parsed.href;
+      }
+    } catch (e) { /* not a URL */ }
+    return null;
+  }
+
+  function setupSuggestions(box) {
+    var input = document.getElementById(box.getAttribute("data-source"));
+    var list = box.querySelector("[data-suggestion-list]");
+    var url = box.getAttribute("data-suggest-url");
+    if (!input || !list || !url || !window.fetch) { return; }
+    var lastQuery = "";
+    var counter = 0;
+
+    function render(articles) {
+      while (list.firstChild) { list.removeChild(list.firstChild); }
+      articles.forEach(function (article) {
+        var href = safeHref(article.url || "");
+        if (!href || !article.title) { return; }
+        var item = document.createElement("li");
+        var link = document.createElement("a");
+        link.href = href;
+        link.target = "_blank";
+        link.rel = "noopener";
+        link.textContent = article.title;
+        item.appendChild(link);
+        if (article.summary) {
+          var summary = document.createElement("div");
+          summary.className = "muted small";
+          summary.textContent = article.summary;
+          item.appendChild(summary);
+        }
+        list.appendChild(item);
+      });
+      box.hidden = !list.firstChild;
+    }
+
+    var lookup = debounce(function () {
+      var query = input.value.trim();
+      if (query === lastQuery) { return; }
+      lastQuery = query;
+      if (query.length < 3) { render([]); return; }
+      var mine = ++counter;
+      fetch(url + "?q=" + encodeURIComponent(query), {
+        credentials: "same-origin",
+        headers: { "Accept": "application/json" }
+      })
+        .then(function (response) { return response.ok ? response.json() : { articles: [] }; })
+        .then(function (data) {
+          // Answers can overtake each other; only the latest query counts.
+          if (mine === counter) { render((data && data.articles) || []); }
+        })
+        .catch(function () { /* suggestions are optional */ });
+    }, 350);
+
+    input.addEventListener("input", lookup);
+    if (input.value.trim().length >= 3) { lookup(); }
+  }
+
+  function formatSize(bytes) {
+    if (bytes >= 1024 * 1024) { return (bytes / (1024 * 1024)).toFixed(1) + " MB"; }
+    if (bytes >= 1024) { return Math.round(bytes / 1024) + " KB"; }
+    return bytes + " B";
+  }
+
+  function setupFileList(input) {
+    var field = input.closest(".field");
+    var list = field && field.querySelector("[data-file-list]");
+    if (!list) { return; }
+    var limit = parseInt(input.getAttribute("data-max-bytes"), 10) || 0;
+    var tooBig = input.getAttribute("data-too-big") || "";
+    input.addEventListener("change", function () {
+      while (list.firstChild) { list.removeChild(list.firstChild); }
+      Array.prototype.forEach.call(input.files || [], function (file) {
+        var item = document.createElement("li");
+        item.textContent = file.name + " (" + formatSize(file.size) + ")";
+        if (limit && file.size > limit) {
+          item.className = "too-big";
+          item.textContent += " — " + tooBig;
+        }
+        list.appendChild(item);
+      });
+    });
+  }
+
+  function preventDoubleSubmit(form) {
+    form.addEventListener("submit", function (event) {
+      if (form.getAttribute("data-sending") === "1") {
+        event.preventDefault();
+        return;
+      }
+      form.setAttribute("data-sending", "1");
+      // Let the page be used again if the user comes back with "Back".
+      window.addEventListener("pageshow", function () { form.removeAttribute("data-sending"); });
+    });
+  }
+
+  function init() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-suggest-url]"), setupSuggestions);
+    Array.prototype.forEach.call(
+      document.querySelectorAll("input[type=file][data-max-bytes]"), setupFileList
+    );
+    Array.prototype.forEach.call(
+      document.querySelectorAll("form[data-prevent-double-submit]"), preventDoubleSubmit
+    );
+    var summary = document.querySelector(".error-summary");
+    if (summary) { summary.focus(); }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
