@@ -1,8 +1,10 @@
 from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
 from helpdesk import views
+from kb.sitemaps import sitemaps as kb_sitemaps
 
 admin.site.site_header = "НЕИСПУО — поддръжка"
 admin.site.site_title = "НЕИСПУО — поддръжка"
@@ -13,5 +15,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("accounts/", include("accounts.urls")),
+    path("oidc/", include("accounts.oidc_urls")),  # 404 unless settings.OIDC_ENABLED
+    path("portal/", include("tickets.portal_urls")),
+    path("kb/", include("kb.urls")),
+    path("sitemap.xml", sitemap, {"sitemaps": kb_sitemaps}, name="sitemap"),
     path("admin/", admin.site.urls),
 ]
