@@ -219,6 +219,7 @@ def ticket_new(request):
             _apply_domain_error(form, error, {"text": "description"})
         else:
             ratelimit.record_filing(user, institution.pk)
+            _record_filed_anyway(request.POST.get("deflection_token", ""), ticket)
             messages.success(
                 request,
                 _("Your request was filed as %(ref)s. A confirmation was sent to %(email)s.")
@@ -455,23 +456,51 @@ def _article_json(article) -> dict:
 @login_required
 @require_GET
 def suggest(request):
-    """Return {"articles": [{"title", "url", "summary"}]} that may answer ?q=."""
+    """Return {"articles": [{"title", "url", "summary"}], "token"} that may answer ?q=.
+
+    What was shown is recorded for the knowledge base's deflection figures;
+    the token comes back with the next query (?token=) and with the filed
+    request, so the dashboard can tell which articles did not help.
+    """
     text = " ".join(request.GET.get("q", "").split())[:200]
     articles = []
+    token = ""
     if len(text) >= 3:
         try:
+            from kb import deflection
             from kb.search import suggest_articles
         except ImportError:
             suggest_articles = None
         if suggest_articles is not None:
             try:
-                found = suggest_articles(request.user, text, SUGGEST_LIMIT)
-                articles = [_article_json(a) for a in list(found)[:SUGGEST_LIMIT]]
+                found = list(suggest_articles(request.user, text, SUGGEST_LIMIT))[:SUGGEST_LIMIT]
+                ids = [a["id"] for a in found if isinstance(a, dict) and a.get("id")]
+                if ids:
+                    token = deflection.record_suggestions_shown(
+                        request.user, ids, text, token=request.GET.get("token", "")[:32] or None
+                    )
+                articles = [_article_json(a) for a in found]
+                if token:
+                    for article in articles:
+                        article["url"] = f"{article['url']}?s={token}"
             except Exception:
                 # Suggestions are a convenience; filing must work without them.
                 log.exception("knowledge-base suggestions failed")
                 articles = []
-    return JsonResponse({"articles": articles})
+    return JsonResponse({"articles": articles, "token": token})
+
+
+def _record_filed_anyway(token: str, ticket) -> None:
+    if not token:
+        return
+    try:
+        from kb import deflection
+    except ImportError:
+        return
+    try:
+        deflection.record_filed_anyway(token[:32], ticket)
+    except Exception:  # figures must never stop a request from being filed
+        log.exception("could not record deflection for %s", ticket.reference)
 
 
 # --- delegation ----------------------------------------------------------------

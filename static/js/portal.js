@@ -34,6 +34,10 @@
     var list = box.querySelector("[data-suggestion-list]");
     var url = box.getAttribute("data-suggest-url");
     if (!input || !list || !url || !window.fetch) { return; }
+    // The description refines the subject's suggestions; the token ties what
+    // was shown to the request if the person files anyway.
+    var extra = document.getElementById(box.getAttribute("data-extra-source") || "");
+    var tokenInput = input.form ? input.form.querySelector("input[name=deflection_token]") : null;
     var lastQuery = "";
     var counter = 0;
 
@@ -62,23 +66,31 @@
 
     var lookup = debounce(function () {
       var query = input.value.trim();
+      if (extra && extra.value.trim()) {
+        query = (query + " " + extra.value.trim().slice(0, 160)).trim();
+      }
       if (query === lastQuery) { return; }
       lastQuery = query;
       if (query.length < 3) { render([]); return; }
       var mine = ++counter;
-      fetch(url + "?q=" + encodeURIComponent(query), {
+      var token = tokenInput ? tokenInput.value : "";
+      fetch(url + "?q=" + encodeURIComponent(query) + (token ? "&token=" + encodeURIComponent(token) : ""), {
         credentials: "same-origin",
         headers: { "Accept": "application/json" }
       })
         .then(function (response) { return response.ok ? response.json() : { articles: [] }; })
         .then(function (data) {
           // Answers can overtake each other; only the latest query counts.
-          if (mine === counter) { render((data && data.articles) || []); }
+          if (mine === counter) {
+            if (tokenInput && data && data.token) { tokenInput.value = data.token; }
+            render((data && data.articles) || []);
+          }
         })
         .catch(function () { /* suggestions are optional */ });
     }, 350);
 
     input.addEventListener("input", lookup);
+    if (extra) { extra.addEventListener("input", lookup); }
     if (input.value.trim().length >= 3) { lookup(); }
   }
 

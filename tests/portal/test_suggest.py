@@ -1,87 +1,81 @@
-"""The knowledge-base suggestions endpoint: its JSON contract."""
-
-import sys
-import types
+"""The knowledge-base suggestions of the filing form: contract, safety, deflection."""
 
 import pytest
+from django.core.management import call_command
+from django.urls import reverse
 
 URL = "/portal/suggest/"
 
 
 @pytest.fixture
-def fake_kb(monkeypatch):
-    calls = []
-
-    class Article:
-        title = "Как се качва диплома"
-        summary = "Стъпки за сканираното изображение."
-
-        def get_absolute_url(self):
-            return "/kb/kak-se-kachva-diploma/"
-
-    def suggest_articles(user, text, limit):
-        calls.append((user, text, limit))
-        return [
-            {"title": "Делегиране", "url": "/kb/delegirane/", "summary": "<b>кратко</b>", "id": 1},
-            Article(),
-        ]
-
-    module = types.ModuleType("kb.search")
-    module.suggest_articles = suggest_articles
-    monkeypatch.setitem(sys.modules, "kb.search", module)
-    return calls
+def kb(db):
+    call_command("load_kb", verbosity=0)
 
 
-def test_returns_articles_in_the_contract_shape(client, cast, fake_kb):
+def test_returns_articles_in_the_contract_shape(client, cast, kb):
     client.force_login(cast.teacher_a)
-    response = client.get(URL, {"q": "  диплома   сканирана "})
+    response = client.get(URL, {"q": "  сканирана   диплома "})
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
-    assert response.json() == {
-        "articles": [
-            {"title": "Делегиране", "url": "/kb/delegirane/", "summary": "<b>кратко</b>"},
-            {
-                "title": "Как се качва диплома",
-                "url": "/kb/kak-se-kachva-diploma/",
-                "summary": "Стъпки за сканираното изображение.",
-            },
-        ]
-    }
-    assert fake_kb == [(cast.teacher_a, "диплома сканирана", 5)]
+    data = response.json()
+    assert set(data) == {"articles", "token"}
+    assert data["articles"], "the seed guide answers diploma questions"
+    for article in data["articles"]:
+        assert set(article) == {"title", "url", "summary"}
+        assert article["url"].startswith("/kb/")
 
 
-def test_short_queries_ask_nothing(client, cast, fake_kb):
+def test_short_queries_ask_nothing(client, cast, kb):
     client.force_login(cast.teacher_a)
-    assert client.get(URL, {"q": "дн"}).json() == {"articles": []}
-    assert fake_kb == []
+    assert client.get(URL, {"q": "дн"}).json() == {"articles": [], "token": ""}
 
 
-def test_without_the_knowledge_base_the_list_is_empty(client, cast, monkeypatch):
-    monkeypatch.setitem(sys.modules, "kb.search", None)
-    client.force_login(cast.teacher_a)
-    assert client.get(URL, {"q": "диплома"}).json() == {"articles": []}
+def test_a_failing_knowledge_base_does_not_break_the_form(client, cast, kb, monkeypatch):
+    import kb.search
 
-
-def test_a_failing_knowledge_base_does_not_break_the_form(client, cast, monkeypatch):
-    module = types.ModuleType("kb.search")
-
-    def broken(user, text, limit):
+    def broken(user, text, limit=5):
         raise RuntimeError("index missing")
 
-    module.suggest_articles = broken
-    monkeypatch.setitem(sys.modules, "kb.search", module)
+    monkeypatch.setattr(kb.search, "suggest_articles", broken)
     client.force_login(cast.teacher_a)
-    assert client.get(URL, {"q": "диплома"}).json() == {"articles": []}
+    assert client.get(URL, {"q": "диплома"}).json() == {"articles": [], "token": ""}
 
 
-def test_the_real_knowledge_base_answers_in_shape(client, cast):
-    pytest.importorskip("kb.search")
+def test_agents_only_articles_are_never_suggested_to_a_teacher(client, cast, kb):
+    from kb.models import Article
+
     client.force_login(cast.teacher_a)
-    response = client.get(URL, {"q": "диплома"})
-    assert response.status_code == 200
-    for article in response.json()["articles"]:
-        assert set(article) == {"title", "url", "summary"}
+    hidden = set(Article.objects.filter(visibility="agents").values_list("title", flat=True))
+    assert hidden
+    for query in ("ескалация техническа неизправност", "пикове кампания", "триаж"):
+        titles = {a["title"] for a in client.get(URL, {"q": query}).json()["articles"]}
+        assert not titles & hidden
 
 
 def test_login_required(client, db):
     assert client.get(URL, {"q": "диплома"}).status_code == 302
+
+
+def test_suggestions_shown_then_filed_anyway_are_recorded_for_the_article(cast, client, kb):
+    from kb.models import DeflectionRecord
+
+    client.force_login(cast.teacher_a)
+    data = client.get(URL, {"q": "сканирана диплома"}).json()
+    assert data["articles"] and data["token"]
+    assert all(f"?s={data['token']}" in a["url"] for a in data["articles"])
+    again = client.get(URL, {"q": "сканирана диплома pdf", "token": data["token"]}).json()
+    assert again["token"] == data["token"], "one form, one record"
+    response = client.post(
+        reverse("portal:new"),
+        {
+            "institution": cast.school_a.pk,
+            "competence": cast.diplomas.pk,
+            "subject": "Сканирана диплома не се приема",
+            "description": "Статията не помогна.",
+            "deflection_token": data["token"],
+        },
+    )
+    assert response.status_code == 302
+    record = DeflectionRecord.objects.get(token=data["token"])
+    assert record.ticket is not None
+    assert record.ticket.requester == cast.teacher_a
