@@ -61,3 +61,11 @@ def test_the_check_does_fail_on_an_insecure_setting(tmp_path):
     result = check_deploy(production_env(tmp_path, HTTPS="false"))
     assert result.returncode != 0
     assert "security.W" in result.stdout + result.stderr
+
+
+def test_pages_carry_a_content_security_policy_without_inline_scripts(client, db):
+    response = client.get("/")
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy.split("script-src", 1)[1].split(";", 1)[0]
+    assert "frame-ancestors 'none'" in policy
