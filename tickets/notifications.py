@@ -2,10 +2,15 @@
 
 Each mail is recorded as an OutboundMail before it is sent: a retry after an
 SMTP failure sends the same message (same Message-ID) and never a second copy.
+A sender claims the record for a short lease before it talks to the SMTP
+server, so a celery retry and resend_pending() (the sweep for tasks that were
+lost) cannot both send it. The Message-ID is remembered as a thread key when
+the record is made, so a reply threads even if we crash right after sending.
 """
 
+import datetime
 import logging
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -14,7 +19,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from mailbridge.models import OutboundMail
+from mailbridge.models import OutboundMail, UndeliverableAddress
 from mailbridge.reference import format_subject_tag
 from tickets.models import MailThreadKey, Message, Ticket
 
@@ -32,13 +37,22 @@ AUTOMATIC_KINDS = {
     "autoclosed",
 }
 
+# How long one sender may hold a record while it talks to the SMTP server.
+SEND_LEASE = datetime.timedelta(minutes=2)
+# The sweep gives up on mail this old and marks it failed for the admin to see.
+GIVE_UP_AFTER = datetime.timedelta(days=2)
+
 
 def _domain() -> str:
     return settings.HELPDESK["SUPPORT_ADDRESS"].rpartition("@")[2] or "helpdesk.local"
 
 
 def recipients_for(kind: str, ticket: Ticket, message: Message | None) -> list[tuple[str, str]]:
-    """Return [(address, language)] who should receive this notification."""
+    """Return [(address, language)] who should receive this notification.
+
+    Addresses that bounced (User.email_undeliverable, UndeliverableAddress)
+    are left out until they write to us again.
+    """
     out: list[tuple[str, str]] = []
     if kind in ("created", "reply", "resolved", "merged", "autoclosed", "incident_reply"):
         requester = ticket.requester
@@ -62,6 +76,13 @@ def recipients_for(kind: str, ticket: Ticket, message: Message | None) -> list[t
         if address and address.lower() not in seen:
             seen.add(address.lower())
             unique.append((address, language))
+    if unique:
+        bounced = set(
+            UndeliverableAddress.objects.filter(address__in=sorted(seen)).values_list(
+                "address", flat=True
+            )
+        )
+        unique = [(a, lang) for a, lang in unique if a.lower() not in bounced]
     return unique
 
 
@@ -77,27 +98,29 @@ def supervisors_of(ticket: Ticket) -> list[tuple[str, str]]:
     return list(rows)
 
 
-def _thread_headers(ticket: Ticket) -> dict[str, str]:
-    keys = list(
-        MailThreadKey.objects.filter(ticket=ticket)
-        .order_by("created_at", "id")
-        .values_list("mail_id", flat=True)[:20]
-    )
-    if not keys:
+def thread_headers(ticket: Ticket, own_message_id: str = "") -> dict[str, str]:
+    """Return In-Reply-To and References for a mail about `ticket`.
+
+    References holds the thread's first Message-ID and the latest ones (mail
+    clients thread on either); In-Reply-To names the latest mail we received,
+    or else the latest we sent.
+    """
+    keys = MailThreadKey.objects.filter(ticket=ticket).exclude(mail_id=own_message_id)
+    first = keys.order_by("created_at", "id").values_list("mail_id", flat=True).first()
+    if first is None:
         return {}
-    refs = " ".join(f"<{k}>" for k in keys[-10:])
-    first_in = (
-        MailThreadKey.objects.filter(ticket=ticket, direction="in")
-        .order_by("-created_at", "-id")
-        .values_list("mail_id", flat=True)
-        .first()
-    )
-    return {"In-Reply-To": f"<{first_in or keys[-1]}>", "References": refs}
+    latest = list(keys.order_by("-created_at", "-id").values_list("mail_id", "direction")[:9])
+    chain = [first] + [mail_id for mail_id, _direction in reversed(latest)]
+    refs = list(dict.fromkeys(chain))
+    received = [mail_id for mail_id, direction in latest if direction == "in"]
+    parent = received[0] if received else latest[0][0]
+    return {"In-Reply-To": f"<{parent}>", "References": " ".join(f"<{r}>" for r in refs)}
 
 
 def build_mail(
     kind: str, ticket: Ticket, message: Message | None, address: str, language: str, message_id: str
 ) -> EmailMultiAlternatives:
+    """Return the ready-to-send mail: reference tag in the subject, threading and loop headers."""
     context = {
         "ticket": ticket,
         "message": message,
@@ -115,7 +138,7 @@ def build_mail(
         "Message-ID": f"<{message_id}>",
         settings.HELPDESK["LOOP_HEADER"]: settings.HELPDESK["INSTANCE_ID"],
         "X-Auto-Response-Suppress": "All",
-        **_thread_headers(ticket),
+        **thread_headers(ticket, message_id),
     }
     if kind in AUTOMATIC_KINDS:
         headers["Auto-Submitted"] = "auto-replied"
@@ -148,44 +171,139 @@ def send_ticket_mail(kind: str, ticket_id: int, message_id: int | None = None) -
     error = None
     for address, language in recipients_for(kind, ticket, message):
         key = f"{kind}:{ticket.pk}:{message_id or 0}:{address.lower()}"[:200]
-        record = _record(key, kind, ticket, address)
-        if record.state in (OutboundMail.State.SENT, OutboundMail.State.SUPPRESSED):
-            continue
-        mail = build_mail(kind, ticket, message, address, language, record.message_id)
-        record.subject = mail.subject[:255]
-        record.attempts += 1
+        record = _record(key, kind, ticket, message, address)
         try:
-            mail.send()
-        except Exception as exc:
-            record.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            record.save(update_fields=["subject", "attempts", "last_error"])
+            sent += _send_record(record, ticket, message, address, language)
+        except Exception as exc:  # the others still go out; re-raised below
             error = exc
-            continue
-        record.state = OutboundMail.State.SENT
-        record.sent_at = timezone.now()
-        record.save(update_fields=["subject", "attempts", "state", "sent_at"])
-        from tickets.services import remember_sent_message_id
-
-        with transaction.atomic():
-            remember_sent_message_id(ticket, message, record.message_id, address)
-        sent += 1
     if error is not None:
         raise error
     return sent
 
 
-def _record(key, kind, ticket, address) -> OutboundMail:
+def prepare_records(kind: str, ticket_id: int, message_id: int | None = None) -> int:
+    """Record the pending mail of a notification; return how many recipients.
+
+    Called inside the transaction that makes the change; the sending itself
+    happens after the commit (send_ticket_mail), or later by resend_pending.
+    """
+    ticket = Ticket.objects.select_related("requester", "assignee").filter(pk=ticket_id).first()
+    if ticket is None:
+        return 0
+    message = Message.objects.filter(pk=message_id, ticket=ticket).first() if message_id else None
+    recipients = recipients_for(kind, ticket, message)
+    for address, _language in recipients:
+        key = f"{kind}:{ticket.pk}:{message_id or 0}:{address.lower()}"[:200]
+        _record(key, kind, ticket, message, address)
+    return len(recipients)
+
+
+def _send_record(record, ticket, message, address, language) -> int:
+    """Claim, build and send one record; return 1 if this call sent it, else 0."""
+    if not _claim(record):
+        return 0
+    now = timezone.now()
+    try:
+        mail = build_mail(record.kind, ticket, message, address, language, record.message_id)
+        mail.send()
+    except Exception as exc:
+        OutboundMail.objects.filter(pk=record.pk).update(
+            attempts=record.attempts + 1,
+            last_attempt_at=now,
+            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+            locked_until=None,
+        )
+        raise
+    OutboundMail.objects.filter(pk=record.pk).update(
+        subject=mail.subject[:255],
+        attempts=record.attempts + 1,
+        last_attempt_at=now,
+        state=OutboundMail.State.SENT,
+        sent_at=timezone.now(),
+        locked_until=None,
+    )
+    return 1
+
+
+def _claim(record: OutboundMail) -> bool:
+    """Take the sending lease on a pending record; False if sent or someone else holds it."""
+    now = timezone.now()
+    claimed = (
+        OutboundMail.objects.filter(pk=record.pk, state=OutboundMail.State.PENDING)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .update(locked_until=now + SEND_LEASE)
+    )
+    if claimed:
+        record.refresh_from_db(fields=["attempts"])
+    return bool(claimed)
+
+
+def _record(key, kind, ticket, message, address) -> OutboundMail:
     existing = OutboundMail.objects.filter(key=key).first()
     if existing is not None:
         return existing
+    mail_id = make_msgid(idstring=ticket.reference, domain=_domain()).strip("<>")
     try:
         with transaction.atomic():
-            return OutboundMail.objects.create(
+            record = OutboundMail.objects.create(
                 key=key,
                 kind=kind,
                 ticket=ticket,
+                ticket_message=message,
                 recipients=[address],
-                message_id=make_msgid(idstring=ticket.reference, domain=_domain()).strip("<>"),
+                message_id=mail_id,
             )
+            from tickets.services import remember_sent_message_id
+
+            # Before sending: an answer that arrives at once (or after a crash
+            # that lost the "sent" mark) still finds its ticket.
+            remember_sent_message_id(ticket, message, mail_id, address)
+            return record
     except IntegrityError:
         return OutboundMail.objects.get(key=key)
+
+
+def resend_pending(*, older_than=datetime.timedelta(minutes=5), limit: int = 200) -> dict:
+    """Send again the pending mail whose last attempt is older than `older_than`.
+
+    A safety net for celery tasks that were lost (an eager run that used up
+    its retries, a worker that died): the claim in _send_record keeps it from
+    sending anything twice. The sweep stops at the first failure (the server
+    is still away). Returns {"sent", "failed", "gave_up"}.
+    """
+    now = timezone.now()
+    due = (
+        OutboundMail.objects.filter(state=OutboundMail.State.PENDING)
+        .filter(Q(last_attempt_at__isnull=True) | Q(last_attempt_at__lte=now - older_than))
+        .filter(created_at__lte=now - min(older_than, datetime.timedelta(minutes=1)))
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .select_related("ticket__requester", "ticket__assignee", "ticket_message")
+        .order_by("created_at")[:limit]
+    )
+    result = {"sent": 0, "failed": 0, "gave_up": 0}
+    for record in due:
+        if record.ticket is None or record.created_at < now - GIVE_UP_AFTER:
+            OutboundMail.objects.filter(pk=record.pk).update(state=OutboundMail.State.FAILED)
+            result["gave_up"] += 1
+            continue
+        address = record.recipients[0] if record.recipients else ""
+        if not address:
+            continue
+        language = _language_of(record.ticket, address)
+        try:
+            result["sent"] += _send_record(
+                record, record.ticket, record.ticket_message, address, language
+            )
+        except Exception as exc:  # logged; tried again on the next sweep
+            log.warning("resending %s to %s failed: %s", record.key, address, exc)
+            result["failed"] += 1
+            break
+    return result
+
+
+def _language_of(ticket: Ticket, address: str) -> str:
+    from accounts.models import User
+
+    name, email = parseaddr(address)
+    user = User.objects.filter(email=email.lower()).only("language").first()
+    return user.language if user else "bg"

@@ -152,7 +152,12 @@ def _after_commit(ticket_id: int, change: str, **extra) -> None:
 
 def _notify(kind: str, ticket_id: int, message_id: int | None = None) -> None:
     from tickets import tasks
+    from tickets.notifications import prepare_records
 
+    # The outgoing mail is recorded in the same transaction as the change, so
+    # a crash between the commit and the hand-over to celery loses nothing:
+    # mailbridge's sweep (notifications.resend_pending) sends what is pending.
+    prepare_records(kind, ticket_id, message_id)
     transaction.on_commit(
         lambda: tasks.send_ticket_mail.delay(kind, ticket_id, message_id), robust=True
     )
@@ -618,7 +623,7 @@ def assign(
         kind=TicketEvent.Kind.ASSIGNED,
         field="assignee",
         old=old or "",
-        new=assignee or _("queue"),
+        new=assignee or "",
         note=reason,
         at=now,
     )
@@ -1345,7 +1350,7 @@ def hand_over_open_tickets(
             kind=TicketEvent.Kind.ASSIGNED,
             field="assignee",
             old=from_agent,
-            new=new_assignee or _("queue"),
+            new=new_assignee or "",
             note=f"{handed_over}; {detail}",
             at=now,
         )

@@ -157,7 +157,7 @@ def test_portal_suggestions_hide_agents_articles(client, cast, articles):
         pytest.skip("the portal's suggestion endpoint is not there")
     client.force_login(cast.teacher_a)
     data = client.get(url, {"q": SECRET_WORD}).json()
-    urls = {item["url"] for item in data["articles"]}
+    urls = {item["url"].split("?", 1)[0] for item in data["articles"]}
     assert articles["staff"].get_absolute_url() in urls
     assert articles["agents"].get_absolute_url() not in urls
 

@@ -1,0 +1,226 @@
+"""Mail ingestion throughput: messages per second from a real IMAP server into tickets.
+
+A private Dovecot (the one the tests use) gets N messages by APPEND: two new
+requests from different senders, then a reply to the second, and so on. One
+poller pass (mailbridge.imap.MailboxPoller.run_once) then fetches them in
+batches with BODY.PEEK[], stores each raw message, parses, classifies,
+creates the ticket or adds the follow-up, and moves the batch to Processed.
+A second figure: the same messages delivered again (new UIDs, same
+Message-IDs), which must all be no-op duplicates.
+
+Acknowledgements are queued for the celery worker (in memory here), as in
+production; sending them is not part of ingestion. Needs root (Dovecot).
+
+    python bench/bench_mail_ingest.py [-n 600] [--sqlite]
+"""
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, machine, setup_django, write_section
+
+TARGET = 100
+
+
+def build_messages(n: int, domains: list[str]) -> list[bytes]:
+    from django.utils import timezone
+
+    messages, ids = [], []
+    for i in range(n):
+        message = EmailMessage()
+        message_id = make_msgid(idstring=f"bench{i}", domain="school.example.org")
+        if i % 3 == 2:
+            parent = i - 1
+            message["From"] = f"Учител {parent} <teacher{parent}@{domains[parent % len(domains)]}>"
+            message["Subject"] = f"Re: Дневникът не се отваря ({parent})"
+            message["In-Reply-To"] = ids[parent]
+            message["References"] = ids[parent]
+            body = "Опитах отново, пак не става.\n\nНа 28.11.2026 г. Поддръжка написа:\n> Опитайте пак."
+        else:
+            message["From"] = f"Учител {i} <teacher{i}@{domains[i % len(domains)]}>"
+            message["Subject"] = f"Дневникът не се отваря ({i})"
+            body = (
+                "Здравейте,\nот тази сутрин електронният дневник не се отваря, "
+                "излиза грешка при вход. Моля за помощ.\n\nПоздрави,\nУчител"
+            )
+        message["To"] = "support@helpdesk.example"
+        message["Date"] = format_datetime(timezone.now())
+        message["Message-ID"] = message_id
+        message.set_content(body)
+        messages.append(message.as_bytes())
+        ids.append(message_id)
+    return messages
+
+
+class QueryCounter:
+    """A connection.execute_wrapper that counts the queries run through it."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        return execute(sql, params, many, context)
+
+
+@contextlib.contextmanager
+def timed_services():
+    """Measure the time spent inside the ticket services (create_ticket, add_message)."""
+    from tickets import services
+
+    spent = {"seconds": 0.0}
+    originals = {name: getattr(services, name) for name in ("create_ticket", "add_message")}
+
+    def timed(function):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent["seconds"] += time.perf_counter() - started
+
+        return wrapper
+
+    for name, function in originals.items():
+        setattr(services, name, timed(function))
+    try:
+        yield spent
+    finally:
+        for name, function in originals.items():
+            setattr(services, name, function)
+
+
+def deliver(server, account, messages) -> float:
+    client = server.imap_client(account, server.password)
+    started = time.perf_counter()
+    try:
+        for raw in messages:
+            client.append("INBOX", raw)
+    finally:
+        client.logout()
+    return time.perf_counter() - started
+
+
+def setup_embedded() -> None:
+    """The embedded default's database (SQLite in WAL mode) in a scratch folder, migrated."""
+    scratch = Path(tempfile.mkdtemp(prefix="bench-mail-"))
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
+    os.environ["HELPDESK_VAR_DIR"] = str(scratch / "var")
+    os.environ.setdefault("HELPDESK_TESTING", "true")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", type=int, default=600, help="messages to ingest")
+    parser.add_argument("--sqlite", action="store_true", help="a temporary SQLite file")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("needs root: the private Dovecot switches to nobody")
+    if args.sqlite:
+        setup_embedded()
+    else:
+        setup_django()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connection
+
+    from accounts.models import Institution, InstitutionDomain
+    from helpdesk.celery import app
+    from mailbridge.imap import MailboxPoller
+    from mailbridge.models import Mailbox
+    from tests.services import start_dovecot
+
+    app.conf.task_always_eager = False
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.broker_url = "memory://"
+    settings.HELPDESK["MAIL_PER_SENDER_HOUR"] = 10**9
+
+    if not Institution.objects.filter(code="2206409").exists():
+        call_command("seed_demo", institutions=300, tickets=0, verbosity=0)
+    domains = list(InstitutionDomain.objects.values_list("domain", flat=True)[:20])
+    domains += ["abv.bg", "gmail.com", "school-unknown.example"]
+
+    counter = QueryCounter()
+    server = start_dovecot()
+    try:
+        account = server.new_user()
+        Mailbox.objects.filter(name="bench").delete()
+        box = Mailbox.objects.create(
+            name="bench",
+            address="support@helpdesk.example",
+            host=server.host,
+            port=server.ssl_port,
+            security="ssl",
+            ca_file=server.cafile,
+            username=account,
+            password=server.password,
+        )
+        messages = build_messages(args.n, domains)
+        append_seconds = deliver(server, account, messages)
+
+        started = time.perf_counter()
+        with connection.execute_wrapper(counter), timed_services() as in_services:
+            result = MailboxPoller(box).run_once()
+        seconds = time.perf_counter() - started
+        if (
+            result.state != "ok"
+            or result.outcomes.get("created", 0) + result.outcomes.get("followup", 0) != args.n
+        ):
+            sys.exit(f"ingestion failed: {result.as_dict()}")
+        rate = args.n / seconds
+        per_message = counter.count / args.n
+        bridge_ms = (seconds - in_services["seconds"]) * 1000 / args.n
+        services_ms = in_services["seconds"] * 1000 / args.n
+
+        deliver(server, account, messages)
+        started = time.perf_counter()
+        again = MailboxPoller(box).run_once()
+        duplicate_rate = args.n / (time.perf_counter() - started)
+        if again.outcomes.get("duplicate") != args.n:
+            sys.exit(f"second pass was not all duplicates: {again.as_dict()}")
+    finally:
+        server.stop()
+
+    engine = "the embedded SQLite (WAL)" if args.sqlite else "PostgreSQL + Redis"
+    new, replies = result.outcomes.get("created", 0), result.outcomes.get("followup", 0)
+    heading = "Mail ingestion, embedded SQLite" if args.sqlite else "Mail ingestion"
+    body = f"""
+## {heading}
+
+`python bench/bench_mail_ingest.py -n {args.n}{" --sqlite" if args.sqlite else ""}` — {engine}, private Dovecot over IMAPS on 127.0.0.1, one poller process, {machine()}.
+One pass: fetch in batches of 100 with `BODY.PEEK[]`, store the raw message, parse, classify, create the ticket (routing, SLA) or add the follow-up, move to Processed. Acknowledgements are queued for the worker, not sent.
+
+| measure | value |
+|---|---|
+| messages ({new} new requests, {replies} replies) | {rate:.0f} messages/s ({1000 / rate:.1f} ms each) |
+| of which in the ticket services (create_ticket, add_message: routing, SLA, history) | {services_ms:.1f} ms |
+| of which in the bridge and after-commit work (IMAP fetch and move, store, parse, classify, thread, live push) | {bridge_ms:.1f} ms |
+| database queries per message (all of it) | {per_message:.1f} |
+| the same messages again (all duplicates) | {duplicate_rate:.0f} messages/s |
+| APPEND of the test messages (for scale) | {args.n / append_seconds:.0f} messages/s |
+
+Target: ≥ {TARGET} messages/s{" — met" if rate >= TARGET else " — not met on this machine"}.
+"""
+    write_section("mail-sqlite" if args.sqlite else "mail", body)
+
+
+if __name__ == "__main__":
+    os.chdir(ROOT)
+    main()

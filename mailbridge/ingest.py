@@ -1,0 +1,751 @@
+"""One entry for every received e-mail: store it, then turn it into a ticket change.
+
+``process_message`` is the only door: the IMAP poller, ``manage.py ingest_eml``
+and the admin's "run again" all call it. The order of work is what makes a
+crash harmless:
+
+1. the raw bytes are inserted as an InboundMessage in their own committed
+   transaction, under unique keys (mailbox, UIDVALIDITY, UID) and the
+   Message-ID (or a digest of the bytes); a second pass over the same message
+   finds the row and does nothing;
+2. the message is parsed and classified (auto-reply, bounce, our own loop);
+3. one transaction calls tickets.services and marks the row done (only if
+   it is still unfinished), so the ticket change and "done" commit together;
+4. only then does the caller move the message out of the IMAP inbox.
+
+An exception in step 2 or 3 quarantines the message with the reason (it
+never blocks the ones behind it); a database that is down is different: the
+error goes up to the caller, the row stays "received" and the next pass
+finishes it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+import re
+import time
+from dataclasses import dataclass
+from email.utils import parseaddr
+
+from django.conf import settings
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from mailbridge import noise
+from mailbridge.models import InboundMessage, Mailbox, UndeliverableAddress
+from mailbridge.parsing import ParsedMail, parse_message
+from mailbridge.reference import find_reference, strip_reply_prefixes
+
+log = logging.getLogger(__name__)
+
+CREATED = InboundMessage.Outcome.CREATED.value
+FOLLOWUP = InboundMessage.Outcome.FOLLOWUP.value
+IGNORED = InboundMessage.Outcome.IGNORED.value
+QUARANTINED = InboundMessage.Outcome.QUARANTINED.value
+DUPLICATE = InboundMessage.Outcome.DUPLICATE.value
+OUTCOMES = (CREATED, FOLLOWUP, IGNORED, QUARANTINED, DUPLICATE)
+
+# A message whose processing was cut short this many times (the process died
+# on it each time) is quarantined instead of tried again. Messages keep their
+# order meanwhile: a reply must not be processed before the mail it answers.
+MAX_ATTEMPTS = 10
+# HTML bigger than this is not kept for display; the text is.
+MAX_HTML_CHARS = 1_000_000
+# Errors that mean "the database is unreachable right now", not "this message is bad".
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one message: outcome, the ticket reference (or None), why."""
+
+    outcome: str
+    ticket: str | None = None
+    reason: str = ""
+    inbound_id: int | None = None
+
+    def as_dict(self) -> dict:
+        return {"outcome": self.outcome, "ticket": self.ticket, "reason": self.reason}
+
+
+@dataclass
+class _Decision:
+    outcome: str
+    state: str
+    ticket: object = None
+    reason: str = ""
+
+
+# --- keys ----------------------------------------------------------------------------
+
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_MESSAGE_ID_HEADER = re.compile(rb"(?im)^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)")
+_ANGLE_ID = re.compile(r"<([^<>\s]{1,998})>")
+
+
+def header_message_id(raw: bytes) -> str:
+    """Return the Message-ID of a raw message without its angle brackets, or ""."""
+    head = raw[:65536]
+    end = _HEAD_END.search(head)
+    if end is not None:
+        head = head[: end.start()]
+    match = _MESSAGE_ID_HEADER.search(head)
+    if match is None:
+        return ""
+    value = match.group(1).decode("utf-8", "replace").replace("\r", "").replace("\n", "")
+    found = _ANGLE_ID.search(value)
+    if found:
+        return found.group(1)
+    tokens = [t.strip("<>") for t in value.split() if t.strip("<>")]
+    return tokens[0] if tokens else ""
+
+
+def message_key(raw: bytes) -> tuple[str, str, str]:
+    """Return (unique key, Message-ID, sha256 of the bytes) for a raw message."""
+    digest = hashlib.sha256(raw).hexdigest()
+    message_id = header_message_id(raw).replace("\x00", "")
+    if message_id:
+        if len(message_id) <= 240:
+            return f"mid:{message_id}", message_id[:255], digest
+        return f"midh:{hashlib.sha256(message_id.encode()).hexdigest()}", message_id[:255], digest
+    return f"sha256:{digest}", "", digest
+
+
+# --- entry ---------------------------------------------------------------------------
+
+
+def process_message(
+    raw: bytes,
+    *,
+    mailbox: Mailbox | None = None,
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+) -> Outcome:
+    """Store, classify and apply one raw e-mail; return its Outcome.
+
+    Outcome.outcome is one of created, followup, ignored, quarantined,
+    duplicate. Raises only OperationalError/InterfaceError (the database is
+    unreachable); the message is then stored or not, never half-applied.
+    """
+    raw = bytes(raw)
+    row, fresh = _store(raw, mailbox, uidvalidity, uid)
+    if not fresh:
+        if row.state == InboundMessage.State.RECEIVED:
+            # An earlier pass did not finish (it crashed, or the database
+            # went away) — or is running right now; the conditional finish sorts that out.
+            InboundMessage.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
+            row.attempts += 1
+            if row.attempts > MAX_ATTEMPTS:
+                return _quarantine(
+                    row,
+                    None,
+                    _("Processing did not finish after %(n)s attempts.") % {"n": MAX_ATTEMPTS},
+                )
+        else:
+            return _finished_outcome(row)
+    return _run(row, raw)
+
+
+def reprocess(inbound_id: int) -> Outcome:
+    """Run a stored (quarantined or unfinished) message again; return its new Outcome."""
+    with transaction.atomic():
+        row = InboundMessage.objects.select_for_update().get(pk=inbound_id)
+        if row.state not in (InboundMessage.State.QUARANTINED, InboundMessage.State.RECEIVED):
+            return _finished_outcome(row)
+        row.state = InboundMessage.State.RECEIVED
+        row.attempts += 1
+        row.save(update_fields=["state", "attempts"])
+    return _run(row, bytes(row.raw))
+
+
+def _store(raw, mailbox, uidvalidity, uid) -> tuple[InboundMessage, bool]:
+    key, message_id, digest = message_key(raw)
+    try:
+        with transaction.atomic():
+            row = InboundMessage.objects.create(
+                mailbox=mailbox,
+                uidvalidity=uidvalidity if uid is not None else None,
+                uid=uid,
+                message_key=key,
+                message_id=message_id,
+                raw=raw,
+                raw_size=len(raw),
+                raw_digest=digest,
+                attempts=1,
+            )
+        return row, True
+    except IntegrityError:
+        pass
+    rows = InboundMessage.objects.defer("raw").select_related("ticket")
+    existing = rows.filter(message_key=key).first()
+    if existing is None and mailbox is not None and uid is not None:
+        existing = rows.filter(mailbox=mailbox, uidvalidity=uidvalidity, uid=uid).first()
+    if existing is None:
+        raise RuntimeError("inbound message key conflict without a stored row")
+    return existing, False
+
+
+def _finished_outcome(row: InboundMessage) -> Outcome:
+    reference = row.ticket.reference if row.ticket_id else None
+    if row.state == InboundMessage.State.QUARANTINED:
+        return Outcome(QUARANTINED, reference, row.reason, row.pk)
+    reason = _("Already received (%(state)s).") % {"state": row.get_state_display()}
+    return Outcome(DUPLICATE, reference, reason, row.pk)
+
+
+class _FinishedElsewhere(Exception):
+    """Another process finished this message while we worked on it."""
+
+
+def _run(row: InboundMessage, raw: bytes) -> Outcome:
+    parsed = None
+    try:
+        parsed = _sanitise(parse_message(raw))
+        with transaction.atomic():
+            decision = _decide(parsed, row)
+            if not _finish(row, parsed, decision):
+                raise _FinishedElsewhere  # roll our ticket change back
+    except _FinishedElsewhere:
+        done = InboundMessage.objects.defer("raw").select_related("ticket").get(pk=row.pk)
+        return _finished_outcome(done)
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as error:  # any failure quarantines, never blocks
+        log.exception("mailbridge: message %s quarantined", row.pk)
+        return _quarantine(row, parsed, f"{type(error).__name__}: {error}")
+    reference = decision.ticket.reference if decision.ticket is not None else None
+    return Outcome(decision.outcome, reference, decision.reason, row.pk)
+
+
+def _finish(row: InboundMessage, parsed: ParsedMail, decision: _Decision) -> bool:
+    """Mark the row done in the ticket's transaction; False if it was done already.
+
+    The UPDATE is conditional on the row still being unfinished, and it takes
+    the row lock: of two processes racing on one message, the second waits
+    for the first to commit, then updates nothing and rolls back.
+    """
+    return bool(
+        InboundMessage.objects.filter(pk=row.pk, state=InboundMessage.State.RECEIVED).update(
+            state=decision.state,
+            outcome=decision.outcome,
+            ticket=decision.ticket,
+            reason=decision.reason[:2000],
+            sender=_clean(parsed.from_addr.lower())[:254],
+            subject=_clean(parsed.subject)[:255],
+            processed_at=timezone.now(),
+        )
+    )
+
+
+def _quarantine(row: InboundMessage, parsed: ParsedMail | None, reason: str) -> Outcome:
+    fields = {
+        "state": InboundMessage.State.QUARANTINED,
+        "outcome": QUARANTINED,
+        "reason": reason[:2000],
+        "processed_at": timezone.now(),
+    }
+    if parsed is not None:
+        fields["sender"] = _clean(parsed.from_addr.lower())[:254]
+        fields["subject"] = _clean(parsed.subject)[:255]
+    InboundMessage.objects.filter(pk=row.pk, state=InboundMessage.State.RECEIVED).update(**fields)
+    return Outcome(QUARANTINED, None, reason, row.pk)
+
+
+# --- deciding ------------------------------------------------------------------------
+
+_own_cache: dict = {}
+
+
+def own_addresses(mailbox: Mailbox | None = None) -> frozenset[str]:
+    """Return the addresses the helpdesk sends from or receives at (lower case)."""
+    config = (
+        settings.HELPDESK["SUPPORT_ADDRESS"],
+        settings.DEFAULT_FROM_EMAIL,
+        settings.SERVER_EMAIL,
+    )
+    cached = _own_cache.get(config)
+    if cached is None or time.monotonic() - cached[0] > 30:
+        addresses = {parseaddr(value)[1].lower() for value in config}
+        addresses.update(a.lower() for a in Mailbox.objects.values_list("address", flat=True))
+        addresses.discard("")
+        cached = (time.monotonic(), frozenset(addresses))
+        _own_cache.clear()
+        _own_cache[config] = cached
+    if mailbox is not None and mailbox.address.lower() not in cached[1]:
+        return cached[1] | {mailbox.address.lower()}
+    return cached[1]
+
+
+def clear_caches() -> None:
+    _own_cache.clear()
+    _undeliverable_seen.update(at=-1e9, any=True)
+
+
+def _decide(parsed: ParsedMail, row: InboundMessage) -> _Decision:
+    from tickets.models import MailThreadKey
+    from tickets.services import is_agent
+
+    sender = _clean(parsed.from_addr).strip().lower()[:254]
+    verdict = noise.classify(
+        parsed, set(own_addresses(row.mailbox)), settings.HELPDESK["LOOP_HEADER"]
+    )
+    if verdict.kind == noise.OWN_LOOP:
+        log.info("mailbridge: dropped our own mail %s (%s)", row.message_id, verdict.reason)
+        return _ignored(_("Our own mail: %(why)s") % {"why": verdict.reason})
+    if verdict.kind == noise.BOUNCE:
+        return _bounce(parsed, verdict.reason)
+
+    ids = _thread_ids(parsed)
+    keys = {}
+    if ids or parsed.message_id:
+        lookup = [*ids, parsed.message_id] if parsed.message_id else ids
+        keys = {
+            mail_id: (ticket_id, direction)
+            for mail_id, ticket_id, direction in MailThreadKey.objects.filter(
+                mail_id__in=lookup
+            ).values_list("mail_id", "ticket_id", "direction")
+        }
+    if parsed.message_id and keys.get(parsed.message_id, (0, ""))[1] == "out":
+        log.info("mailbridge: dropped our own mail %s coming back", parsed.message_id)
+        return _ignored(_("Our own mail came back (its Message-ID is one we sent)."))
+    if not sender or "@" not in sender:
+        return _ignored(_("The e-mail has no sender address."))
+
+    user = _known_user(sender)
+    ticket, how = _find_ticket(parsed, ids, keys)
+
+    if verdict.kind == noise.AUTO_REPLY:
+        return _auto_reply(parsed, sender, user, ticket, verdict.reason)
+
+    limit = settings.HELPDESK["MAIL_PER_SENDER_HOUR"]
+    if not is_agent(user) and _recent_count(sender) >= limit:
+        log.warning("mailbridge: sender %s is over %s messages an hour", sender, limit)
+        return _ignored(
+            _("More than %(n)s e-mails from this sender within an hour.") % {"n": limit},
+            ticket,
+        )
+    _clear_undeliverable(sender, user)
+
+    if ticket is not None:
+        allowed, actor = _may_write(ticket, sender, user)
+        if allowed and _open_for_mail(ticket, actor):
+            _add_reply(ticket, parsed, sender, actor)
+            reason = _("Reply added to %(ref)s (found by %(how)s).")
+            return _Decision(
+                FOLLOWUP,
+                InboundMessage.State.PROCESSED,
+                ticket,
+                reason % {"ref": ticket.reference, "how": how},
+            )
+        if allowed:
+            why = _(
+                "%(ref)s is closed (or resolved too long ago); a new linked request was opened."
+            )
+        else:
+            why = _(
+                "The sender is not on %(ref)s (requester, copy or staff); "
+                "a new linked request was opened."
+            )
+        created = _create(parsed, sender, user, related_to=ticket)
+        return _Decision(
+            CREATED, InboundMessage.State.PROCESSED, created, why % {"ref": ticket.reference}
+        )
+
+    created = _create(parsed, sender, user)
+    return _Decision(CREATED, InboundMessage.State.PROCESSED, created, _("New request."))
+
+
+def _ignored(reason: str, ticket=None) -> _Decision:
+    return _Decision(IGNORED, InboundMessage.State.IGNORED, ticket, reason)
+
+
+def _thread_ids(parsed: ParsedMail) -> list[str]:
+    """Return the Message-IDs this mail answers, the closest first (at most 50)."""
+    ids = [parsed.in_reply_to] if parsed.in_reply_to else []
+    ids.extend(reversed(parsed.references))
+    return [i[:255] for i in dict.fromkeys(i for i in ids if i)][:50]
+
+
+def _find_ticket(parsed: ParsedMail, ids: list[str], keys: dict):
+    """Return (ticket, how it was found) for a reply, or (None, "")."""
+    from tickets.models import Ticket
+
+    reference = find_reference(parsed.subject)
+    if reference:
+        ticket = Ticket.objects.select_related("requester").filter(reference=reference).first()
+        if ticket is not None:
+            return _follow_merges(ticket), _("the reference in the subject")
+    for mail_id in ids:
+        if mail_id in keys:
+            ticket = Ticket.objects.select_related("requester").get(pk=keys[mail_id][0])
+            return _follow_merges(ticket), _("the e-mail headers")
+    return None, ""
+
+
+def _follow_merges(ticket):
+    seen = set()
+    while ticket.merged_into_id and ticket.pk not in seen:
+        seen.add(ticket.pk)
+        ticket = type(ticket).objects.select_related("requester").get(pk=ticket.merged_into_id)
+    return ticket
+
+
+def _known_user(sender: str):
+    from accounts.models import User
+
+    user = User.objects.select_related("agent_profile").filter(email=sender).first()
+    return user if user is not None and user.is_active else None
+
+
+def _recent_count(sender: str) -> int:
+    since = timezone.now() - datetime.timedelta(hours=1)
+    return InboundMessage.objects.filter(
+        sender=sender, created_at__gte=since, state=InboundMessage.State.PROCESSED
+    ).count()
+
+
+def _visible(ticket, user) -> bool:
+    from tickets.models import Ticket
+
+    return Ticket.objects.visible_to(user).filter(pk=ticket.pk).exists()
+
+
+def _may_write(ticket, sender: str, user):
+    """Return (may this sender write to the ticket, the actor to write as).
+
+    Only the requester, an address already among the ticket's copies, or
+    staff who may see the ticket; a known person writes as themselves when
+    they may see the ticket, otherwise by address only.
+    """
+    from tickets.services import is_agent
+
+    if user is not None and ticket.requester_id == user.pk:
+        return True, user
+    addresses = {ticket.requester_email.lower(), *(c.lower() for c in ticket.cc_emails)}
+    if ticket.requester_id:
+        addresses.add(ticket.requester.email.lower())
+    if sender in addresses:
+        return True, (user if user is not None and _visible(ticket, user) else None)
+    if is_agent(user) and _visible(ticket, user):
+        return True, user
+    return False, None
+
+
+def _open_for_mail(ticket, actor) -> bool:
+    """Whether a reply by mail may still join the ticket (else a linked one is opened)."""
+    from tickets.models import Status
+    from tickets.services import _within_reopen_period, is_agent
+
+    if is_agent(actor):
+        return True
+    if ticket.status == Status.CLOSED:
+        return False
+    if ticket.status == Status.RESOLVED:
+        return _within_reopen_period(ticket, timezone.now())
+    return True
+
+
+def _auto_reply(parsed, sender, user, ticket, why) -> _Decision:
+    from tickets.models import Message, Status
+    from tickets.services import add_message
+
+    if ticket is None:
+        return _ignored(_("Automatic reply (%(why)s) about no known request.") % {"why": why})
+    allowed, actor = _may_write(ticket, sender, user)
+    if not allowed or ticket.status == Status.CLOSED:
+        return _ignored(
+            _("Automatic reply (%(why)s) not stored on %(ref)s.")
+            % {"why": why, "ref": ticket.reference},
+            ticket,
+        )
+    if Message.objects.filter(ticket=ticket, is_auto_reply=True).exists():
+        return _ignored(
+            _("Automatic reply (%(why)s): %(ref)s already has one.")
+            % {"why": why, "ref": ticket.reference},
+            ticket,
+        )
+    text, quoted = _body(parsed)
+    files, rejected = _attachments(parsed)
+    add_message(
+        ticket=ticket,
+        actor=actor,
+        channel="email",
+        text=text,
+        quoted_text=quoted,
+        html=_html(parsed),
+        files=files,
+        rejected_files=rejected,
+        sender_email=sender,
+        sender_name=_name(parsed),
+        email_message_id=parsed.message_id[:255],
+        is_auto_reply=True,
+        notify=False,
+    )
+    return _Decision(
+        FOLLOWUP,
+        InboundMessage.State.PROCESSED,
+        ticket,
+        _("Automatic reply (%(why)s) stored; not answered.") % {"why": why},
+    )
+
+
+def _bounce(parsed: ParsedMail, why: str) -> _Decision:
+    """Record a bounce on the ticket of the bounced mail and flag the failed address.
+
+    An address is flagged only when the bounce names a mail we sent to it (by
+    its Message-ID) or an address of the ticket named in the subject, so a
+    forged bounce cannot switch off someone else's notifications.
+    """
+    from tickets.models import Channel, MailThreadKey, Ticket, TicketEvent
+    from tickets.services import record_event
+
+    ticket, sent_to = None, ""
+    original = parsed.bounce_original_message_id
+    if original:
+        key = MailThreadKey.objects.select_related("ticket").filter(mail_id=original[:255]).first()
+        if key is not None:
+            ticket = key.ticket
+            sent_to = key.recipient.lower() if key.direction == "out" else ""
+    if ticket is None:
+        reference = find_reference(parsed.subject) or find_reference(parsed.full_text[:5000])
+        if reference:
+            ticket = Ticket.objects.select_related("requester").filter(reference=reference).first()
+    if ticket is None:
+        return _ignored(_("Bounce (%(why)s) of no mail we know.") % {"why": why})
+    known = {sent_to} if sent_to else set()
+    known.add(ticket.requester_email.lower())
+    known.update(c.lower() for c in ticket.cc_emails)
+    if ticket.requester_id:
+        known.add(ticket.requester.email.lower())
+    known.discard("")
+    failed = [a.lower() for a in parsed.bounce_recipients if a.lower() in known]
+    if not failed and sent_to and not parsed.bounce_recipients:
+        failed = [sent_to]
+    if failed:
+        _mark_undeliverable(failed, why)
+        note = _("Mail to %(who)s could not be delivered; no more notifications go there.") % {
+            "who": ", ".join(failed)
+        }
+    else:
+        note = _("A delivery report arrived: %(why)s") % {"why": why}
+    record_event(ticket, actor=None, channel=Channel.EMAIL, kind=TicketEvent.Kind.MAIL, note=note)
+    return _ignored(
+        _("Bounce recorded on %(ref)s. %(note)s") % {"ref": ticket.reference, "note": note}, ticket
+    )
+
+
+def _mark_undeliverable(addresses: list[str], why: str) -> None:
+    from accounts.models import User
+
+    User.objects.filter(email__in=addresses).update(email_undeliverable=True)
+    _undeliverable_seen["any"] = True
+    now = timezone.now()
+    for address in addresses:
+        updated = UndeliverableAddress.objects.filter(address=address).update(
+            bounce_count=F("bounce_count") + 1, last_bounce_at=now, reason=why[:255]
+        )
+        if not updated:
+            UndeliverableAddress.objects.bulk_create(
+                [UndeliverableAddress(address=address, reason=why[:255], last_bounce_at=now)],
+                ignore_conflicts=True,
+            )
+
+
+def _clear_undeliverable(sender: str, user) -> None:
+    # Someone who writes to us can evidently receive mail again.
+    if user is not None and user.email_undeliverable:
+        type(user).objects.filter(pk=user.pk).update(email_undeliverable=False)
+        user.email_undeliverable = False
+    if _any_undeliverable():
+        UndeliverableAddress.objects.filter(address=sender).delete()
+
+
+_undeliverable_seen = {"at": -1e9, "any": True}
+
+
+def _any_undeliverable() -> bool:
+    """Whether any address is flagged (looked up at most every 30 s, not per message)."""
+    if time.monotonic() - _undeliverable_seen["at"] > 30:
+        _undeliverable_seen["any"] = UndeliverableAddress.objects.exists()
+        _undeliverable_seen["at"] = time.monotonic()
+    return _undeliverable_seen["any"]
+
+
+# --- writing -------------------------------------------------------------------------
+
+
+def _add_reply(ticket, parsed, sender, actor):
+    from tickets.services import add_message
+
+    text, quoted = _body(parsed)
+    files, rejected = _attachments(parsed)
+    return add_message(
+        ticket=ticket,
+        actor=actor,
+        channel="email",
+        text=text,
+        quoted_text=quoted,
+        html=_html(parsed),
+        files=files,
+        rejected_files=rejected,
+        sender_email=sender,
+        sender_name=_name(parsed),
+        email_message_id=parsed.message_id[:255],
+    )
+
+
+def _create(parsed, sender, user, related_to=None):
+    from accounts.models import Membership
+    from tickets.models import Channel, TicketEvent
+    from tickets.services import create_ticket, record_event
+
+    institution, verified = None, False
+    if user is not None:
+        memberships = list(
+            Membership.objects.filter(user=user).select_related("institution__region")[:2]
+        )
+        if len(memberships) == 1:
+            institution, verified = memberships[0].institution, True
+    text, quoted = _body(parsed)
+    files, rejected = _attachments(parsed)
+    ticket = create_ticket(
+        actor=user,
+        channel=Channel.EMAIL,
+        subject=_new_subject(parsed),
+        text=text,
+        quoted_text=quoted,
+        html=_html(parsed),
+        files=files,
+        rejected_files=rejected,
+        requester_email=sender,
+        requester_name=_name(parsed),
+        email_message_id=parsed.message_id[:255],
+        institution=institution,
+        institution_verified=verified,
+        related_to=related_to,
+    )
+    # Copies are never added to a ticket by e-mail alone (anyone could copy
+    # anyone); the agent sees who was copied and may add them.
+    own = own_addresses()
+    copied = [c for c in dict.fromkeys(a.lower() for a in parsed.cc) if c not in own]
+    copied = [c for c in copied if c != sender]
+    if copied:
+        record_event(
+            ticket,
+            actor=None,
+            channel=Channel.EMAIL,
+            kind=TicketEvent.Kind.MAIL,
+            note=_("The e-mail was copied to: %(cc)s (not added to the request).")
+            % {"cc": ", ".join(copied[:20])},
+        )
+    return ticket
+
+
+# --- content -------------------------------------------------------------------------
+
+_TAG_IN_SUBJECT = re.compile(r"\[?\s*HD\s*(?:#|№)\s*\d{2}\s*-\s*\d{6,}\s*\]?", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _clean(text: str) -> str:
+    """Return text the database accepts: no NUL or other controls, no lone surrogates."""
+    text = text or ""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # Undecodable header bytes arrive as surrogate escapes.
+            try:
+                text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            except UnicodeEncodeError:
+                text = text.encode("utf-8", "replace").decode("utf-8")
+    return _CONTROL.sub("", text)
+
+
+def _sanitise(parsed: ParsedMail) -> ParsedMail:
+    """Clean every string of `parsed` that may reach the database, in place; return it."""
+    for name in (
+        "message_id",
+        "in_reply_to",
+        "from_addr",
+        "from_name",
+        "reply_to",
+        "subject",
+        "text",
+        "quoted",
+        "full_text",
+        "html",
+        "bounce_original_message_id",
+    ):
+        setattr(parsed, name, _clean(getattr(parsed, name)))
+    for name in ("references", "to", "cc", "bounce_recipients"):
+        setattr(parsed, name, [_clean(value) for value in getattr(parsed, name)])
+    for attachment in parsed.attachments:
+        attachment.filename = _clean(attachment.filename)
+        attachment.content_id = _clean(attachment.content_id)
+    return parsed
+
+
+def _new_subject(parsed: ParsedMail) -> str:
+    subject = _TAG_IN_SUBJECT.sub(" ", _clean(parsed.subject))
+    subject = " ".join(strip_reply_prefixes(subject).split())
+    return subject[:200] or _("(no subject)")
+
+
+def _name(parsed: ParsedMail) -> str:
+    return " ".join(_clean(parsed.from_name).split())[:150]
+
+
+def _body(parsed: ParsedMail) -> tuple[str, str]:
+    """Return (new text, quoted earlier text), within the helpdesk's text limit."""
+    text, quoted = _clean(parsed.text).strip(), _clean(parsed.quoted).strip()
+    if not text:
+        # Everything looked quoted: show it all rather than nothing.
+        text, quoted = _clean(parsed.full_text).strip(), ""
+    if not text:
+        text = _("(The e-mail had no text.)")
+    limit = settings.HELPDESK["MAX_TEXT_CHARS"]
+    if len(text) > limit:
+        note = "\n\n" + _("[… shortened; the whole e-mail is kept with the received mail]")
+        text = text[: limit - len(note)] + note
+    return text, quoted[: limit * 5]
+
+
+def _html(parsed: ParsedMail) -> str:
+    html = _clean(parsed.html)
+    return html if len(html) <= MAX_HTML_CHARS else ""
+
+
+def _attachments(parsed: ParsedMail):
+    """Return (checked files, [(name, reason)] rejected) under the portal's rules."""
+    from tickets.uploads import MAIL_TYPES, UploadRejected, check_file
+
+    rules = settings.HELPDESK
+    files, rejected, total = [], [], 0
+    for attachment in parsed.attachments:
+        name = _clean(attachment.filename) or "file"
+        try:
+            checked = check_file(name, attachment.payload, allowed=MAIL_TYPES)
+        except UploadRejected as error:
+            rejected.append((error.name or name, error.reason))
+            continue
+        if len(files) >= rules["MAX_FILES"]:
+            rejected.append(
+                (checked.name, _("more than %(n)s files in one e-mail") % {"n": rules["MAX_FILES"]})
+            )
+            continue
+        if total + checked.size > rules["MAX_REQUEST_BYTES"]:
+            limit = rules["MAX_REQUEST_BYTES"] // (1024 * 1024)
+            rejected.append(
+                (checked.name, _("all files together exceed %(mb)s MB") % {"mb": limit})
+            )
+            continue
+        total += checked.size
+        checked.content_id = _clean(attachment.content_id)[:255]
+        checked.inline = bool(attachment.inline)
+        files.append(checked)
+    return files, rejected
