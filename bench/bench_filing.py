@@ -72,7 +72,7 @@ def main() -> None:
             response = client.post(
                 url,
                 {"institution": membership.institution.pk, "competence": competence.pk,
-                 "subject": f"Заявка през портала {i}", "text": "Не мога да прикача диплома."},
+                 "subject": f"Заявка през портала {i}", "description": "Не мога да прикача диплома."},
             )
             ok += response.status_code in (302, 303)
         http_rate = args.n / (time.perf_counter() - started)

@@ -29,19 +29,32 @@ def institution_info(institution: Institution) -> routing.InstitutionInfo:
 
 
 class DatabaseDirectory:
-    """routing.Directory over the Institution tables."""
+    """routing.Directory over the Institution tables, remembering its answers.
+
+    One directory serves one routing decision, which asks the same questions
+    more than once (the institution is resolved before and inside route()).
+    """
+
+    def __init__(self):
+        self._codes: dict[str, routing.InstitutionInfo | None] = {}
+        self._domains: dict[str, routing.InstitutionInfo | None] = {}
 
     def institution_by_code(self, code):
-        institution = Institution.objects.select_related("region").filter(code=code).first()
-        return institution_info(institution) if institution else None
+        if code not in self._codes:
+            institution = Institution.objects.select_related("region").filter(code=code).first()
+            self._codes[code] = institution_info(institution) if institution else None
+        return self._codes[code]
 
     def institution_by_domain(self, domain):
-        row = (
-            InstitutionDomain.objects.select_related("institution__region")
-            .filter(domain=domain.lower())
-            .first()
-        )
-        return institution_info(row.institution) if row else None
+        domain = domain.lower()
+        if domain not in self._domains:
+            row = (
+                InstitutionDomain.objects.select_related("institution__region")
+                .filter(domain=domain)
+                .first()
+            )
+            self._domains[domain] = institution_info(row.institution) if row else None
+        return self._domains[domain]
 
 
 def competence_infos() -> list[routing.CompetenceInfo]:

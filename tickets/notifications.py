@@ -181,16 +181,23 @@ def send_ticket_mail(kind: str, ticket_id: int, message_id: int | None = None) -
     return sent
 
 
-def prepare_records(kind: str, ticket_id: int, message_id: int | None = None) -> int:
+def prepare_records(
+    kind: str, ticket_id: int, message_id: int | None = None, *, ticket=None, message=None
+) -> int:
     """Record the pending mail of a notification; return how many recipients.
 
     Called inside the transaction that makes the change; the sending itself
     happens after the commit (send_ticket_mail), or later by resend_pending.
+    A caller that holds the ticket and message passes them to save queries.
     """
-    ticket = Ticket.objects.select_related("requester", "assignee").filter(pk=ticket_id).first()
+    if ticket is None:
+        ticket = (
+            Ticket.objects.select_related("requester", "assignee").filter(pk=ticket_id).first()
+        )
     if ticket is None:
         return 0
-    message = Message.objects.filter(pk=message_id, ticket=ticket).first() if message_id else None
+    if message is None and message_id:
+        message = Message.objects.filter(pk=message_id, ticket=ticket).first()
     recipients = recipients_for(kind, ticket, message)
     for address, _language in recipients:
         key = f"{kind}:{ticket.pk}:{message_id or 0}:{address.lower()}"[:200]

@@ -105,8 +105,10 @@ def _next_reference(now: datetime.datetime) -> str:
     year = timezone.localtime(now).year % 100
     # Make sure the year's row exists without racing another creator, then
     # take its lock: numbers are gap-free and never issued twice.
-    ReferenceCounter.objects.bulk_create([ReferenceCounter(year=year)], ignore_conflicts=True)
-    counter = ReferenceCounter.objects.select_for_update().get(year=year)
+    counter = ReferenceCounter.objects.select_for_update().filter(year=year).first()
+    if counter is None:
+        ReferenceCounter.objects.bulk_create([ReferenceCounter(year=year)], ignore_conflicts=True)
+        counter = ReferenceCounter.objects.select_for_update().get(year=year)
     counter.last += 1
     counter.save(update_fields=["last"])
     return f"{year:02d}-{counter.last:06d}"
@@ -150,14 +152,16 @@ def _after_commit(ticket_id: int, change: str, **extra) -> None:
     transaction.on_commit(lambda: live.publish_ticket_change(ticket_id, change, **extra))
 
 
-def _notify(kind: str, ticket_id: int, message_id: int | None = None) -> None:
+def _notify(
+    kind: str, ticket_id: int, message_id: int | None = None, *, ticket=None, message=None
+) -> None:
     from tickets import tasks
     from tickets.notifications import prepare_records
 
     # The outgoing mail is recorded in the same transaction as the change, so
     # a crash between the commit and the hand-over to celery loses nothing:
     # mailbridge's sweep (notifications.resend_pending) sends what is pending.
-    prepare_records(kind, ticket_id, message_id)
+    prepare_records(kind, ticket_id, message_id, ticket=ticket, message=message)
     transaction.on_commit(
         lambda: tasks.send_ticket_mail.delay(kind, ticket_id, message_id), robust=True
     )
@@ -318,7 +322,7 @@ def create_ticket(
         )
     TicketEvent.objects.bulk_create(events)
     if notify and not is_auto_reply:
-        _notify("created", ticket.pk, message.pk)
+        _notify("created", ticket.pk, message.pk, ticket=ticket, message=message)
     _after_commit(ticket.pk, "created")
     return ticket
 
