@@ -17,6 +17,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("oidc/", include("accounts.oidc_urls")),  # 404 unless settings.OIDC_ENABLED
     path("portal/", include("tickets.portal_urls")),
+    path("console/", include("tickets.console_urls")),
+    path("api/", include("tickets.api_urls")),
     path("kb/", include("kb.urls")),
     path("sitemap.xml", sitemap, {"sitemaps": kb_sitemaps}, name="sitemap"),
     path("admin/", admin.site.urls),

@@ -28,9 +28,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     def _groups(self) -> list[str]:
         user = self.user
+        agent = user.agent
+        # Presence (who else has a ticket open) is shared among support staff only.
+        self.is_staff = user.is_superuser or agent is not None
         if user.is_superuser:
             return ["all"]
-        agent = user.agent
         groups = [f"user.{user.pk}"]
         if agent is not None:
             if agent.kind == "supervisor" and agent.region_id is None:
@@ -49,28 +51,38 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
         for ticket_id in getattr(self, "watching", set()):
             await self.channel_layer.group_discard(f"ticket.{ticket_id}", self.channel_name)
-            await self.channel_layer.group_send(
-                f"ticket.{ticket_id}",
-                {
-                    "type": "ticket.presence",
-                    "ticket_id": ticket_id,
-                    "user_id": self.user.pk,
-                    "name": str(self.user),
-                    "state": "left",
-                },
-            )
+            await self._announce_left(ticket_id)
+
+    async def _announce_left(self, ticket_id: int):
+        if not self.is_staff:
+            return
+        await self.channel_layer.group_send(
+            f"ticket.{ticket_id}",
+            {
+                "type": "ticket.presence",
+                "ticket_id": ticket_id,
+                "user_id": self.user.pk,
+                "name": str(self.user),
+                "state": "left",
+            },
+        )
 
     async def receive_json(self, content, **kwargs):
         action = content.get("action")
         ticket_id = content.get("ticket_id")
         if action == "watch" and isinstance(ticket_id, int):
             if not await self._may_see(ticket_id):
+                if ticket_id in self.watching:  # access ended while the page was open
+                    self.watching.discard(ticket_id)
+                    await self.channel_layer.group_discard(f"ticket.{ticket_id}", self.channel_name)
                 await self.send_json(
                     {"type": "error", "error": "not_found", "ticket_id": ticket_id}
                 )
                 return
             self.watching.add(ticket_id)
             await self.channel_layer.group_add(f"ticket.{ticket_id}", self.channel_name)
+            if not self.is_staff:
+                return
             await self.channel_layer.group_send(
                 f"ticket.{ticket_id}",
                 {
@@ -81,19 +93,29 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
                     "state": "viewing",
                 },
             )
+        elif action == "unwatch" and ticket_id in self.watching:
+            self.watching.discard(ticket_id)
+            await self.channel_layer.group_discard(f"ticket.{ticket_id}", self.channel_name)
+            await self._announce_left(ticket_id)
         elif action == "ping":
             await self.send_json({"type": "pong"})
 
     @database_sync_to_async
-    def _may_see(self, ticket_id: int) -> bool:
+    def _may_see(self, ticket_id: int, message_id=None) -> bool:
         # A fresh user object per check: rights cached on the connection's
         # user would outlive a revoked delegation.
         from accounts.models import User
+        from tickets.models import Message
 
         user = User.objects.filter(pk=self.user.pk, is_active=True).first()
         if user is None:
             return False
-        return Ticket.objects.visible_to(user).filter(pk=ticket_id).exists()
+        if not Ticket.objects.visible_to(user).filter(pk=ticket_id).exists():
+            return False
+        if isinstance(message_id, int) and not (user.is_superuser or user.is_agent):
+            # Requesters never hear that an internal note was written.
+            return not Message.objects.filter(pk=message_id, kind=Message.Kind.INTERNAL).exists()
+        return True
 
     async def ticket_changed(self, event):
         key = (event["ticket_id"], event.get("updated_at"), event.get("change"))
@@ -102,12 +124,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.recent[key] = None
         if len(self.recent) > 500:
             self.recent.pop(next(iter(self.recent)))
-        if await self._may_see(event["ticket_id"]):
+        if await self._may_see(event["ticket_id"], event.get("message_id")):
             await self.send_json(
                 {k: v for k, v in event.items() if k != "type"} | {"type": "ticket"}
             )
 
     async def ticket_presence(self, event):
+        if not self.is_staff:
+            return
         if event["user_id"] == self.user.pk or event["ticket_id"] not in self.watching:
             return
         if event.get("state") == "viewing" and not event.get("echo"):

@@ -94,7 +94,9 @@ class _Publisher:
 
     def __init__(self):
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="live-publisher", daemon=True)
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="live-publisher", daemon=True
+        )
         self.thread.start()
 
     def submit(self, layer, groups, event):

@@ -1,0 +1,371 @@
+/* Agent console: live updates over WebSocket, keyboard shortcuts, small helpers.
+ *
+ * Plain JavaScript, no build step. The server stays the judge of what a
+ * person may see: a live event only says "ticket N changed"; the row or the
+ * messages are then fetched from console endpoints that apply visible_to().
+ */
+(function () {
+  "use strict";
+
+  var t = window.gettext || function (s) { return s; };
+  var rows = document.getElementById("rows");
+  var ticketRoot = document.getElementById("ticket-root");
+  var liveState = document.getElementById("live-state");
+  var socket = null;
+  var retryDelay = 1000;
+  var viewers = {};
+
+  // --- WebSocket -----------------------------------------------------------------
+
+  function setLive(on) {
+    if (!liveState) return;
+    liveState.textContent = on ? t("live") : t("offline");
+    liveState.classList.toggle("on", on);
+    document.documentElement.dataset.live = on ? "on" : "off";
+  }
+
+  function connect() {
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    try {
+      socket = new WebSocket(scheme + location.host + "/ws/live/");
+    } catch (e) {
+      setLive(false);
+      return;
+    }
+    socket.addEventListener("open", function () {
+      retryDelay = 1000;
+      setLive(true);
+      if (ticketRoot) {
+        socket.send(JSON.stringify({ action: "watch", ticket_id: Number(ticketRoot.dataset.ticketId) }));
+      }
+    });
+    socket.addEventListener("message", function (event) {
+      var data;
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      if (data.type === "ticket") onTicket(data);
+      else if (data.type === "presence") onPresence(data);
+    });
+    socket.addEventListener("close", function () {
+      setLive(false);
+      viewers = {};
+      showViewers();
+      // Reconnect with back-off, e.g. after a server restart.
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 30000);
+    });
+  }
+
+  function onTicket(data) {
+    if (rows) {
+      refreshRow(data.ticket_id);
+      scheduleCounts();
+    }
+    if (ticketRoot && Number(ticketRoot.dataset.ticketId) === data.ticket_id) onOpenTicketChanged(data);
+  }
+
+  // --- lists ---------------------------------------------------------------------
+
+  function refreshRow(ticketId) {
+    var url = rows.dataset.rowUrl.replace(/0\/$/, ticketId + "/");
+    var query = "queue=" + encodeURIComponent(rows.dataset.queue) + (rows.dataset.query ? "&" + rows.dataset.query : "");
+    fetch(url + "?" + query, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+      .then(function (response) {
+        var existing = rows.querySelector('tr[data-id="' + ticketId + '"]');
+        if (response.status === 204) {
+          if (existing) existing.remove();
+          return null;
+        }
+        if (!response.ok) return null;
+        return response.text().then(function (html) {
+          var holder = document.createElement("tbody");
+          holder.innerHTML = html.trim();
+          var row = holder.querySelector("tr");
+          if (!row) return;
+          var checkbox = existing && existing.querySelector('input[type="checkbox"]');
+          if (checkbox && checkbox.checked) row.querySelector('input[type="checkbox"]').checked = true;
+          if (existing) {
+            if (existing.classList.contains("selected")) row.classList.add("selected");
+            existing.replaceWith(row);
+          } else if (rows.dataset.firstPage === "1") {
+            var empty = rows.querySelector("tr.empty");
+            if (empty) empty.remove();
+            rows.insertBefore(row, rows.firstChild);
+          }
+        });
+      })
+      .catch(function () { /* the next event or a reload will catch up */ });
+  }
+
+  // The counts are one aggregate query on the server: ask at most every 10 s.
+  var countsTimer = null;
+  var countsAskedAt = 0;
+
+  function scheduleCounts() {
+    if (countsTimer) return;
+    var wait = Math.max(1000, 10000 - (Date.now() - countsAskedAt));
+    countsTimer = setTimeout(function () {
+      countsTimer = null;
+      countsAskedAt = Date.now();
+      fetch(rows.dataset.countsUrl, { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : {}; })
+        .then(function (counts) {
+          Object.keys(counts).forEach(function (key) {
+            var cell = document.querySelector('[data-count="' + key + '"]');
+            if (cell) cell.textContent = counts[key];
+          });
+        })
+        .catch(function () {});
+    }, wait);
+  }
+
+  // --- an open ticket ------------------------------------------------------------
+
+  function lastShownId() {
+    var items = document.querySelectorAll("#conversation > li[data-message-id]");
+    var last = 0;
+    items.forEach(function (li) { last = Math.max(last, Number(li.dataset.messageId)); });
+    return last;
+  }
+
+  function onOpenTicketChanged(data) {
+    if (data.change === "message" || data.change === "merged") {
+      var url = ticketRoot.dataset.messagesUrl + "?after=" + lastShownId();
+      fetch(url, { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.text() : ""; })
+        .then(function (html) {
+          if (!html.trim()) return;
+          var list = document.getElementById("conversation");
+          list.insertAdjacentHTML("beforeend", html);
+          warnIfNewer();
+        });
+    } else {
+      var notice = document.getElementById("live-notice");
+      if (notice) {
+        notice.hidden = false;
+        notice.textContent = "";
+        notice.append(t("This request was changed by someone else") + " (" + data.change + "). ");
+        var link = document.createElement("a");
+        link.href = location.pathname;
+        link.textContent = t("Reload to see it");
+        notice.append(link);
+      }
+    }
+  }
+
+  function warnIfNewer() {
+    var form = document.getElementById("reply-form");
+    if (!form) return;
+    var seen = Number(form.elements.last_message_id.value || 0);
+    if (lastShownId() > seen) {
+      document.getElementById("newer-warning").hidden = false;
+      var confirmBox = document.getElementById("confirm-stale");
+      if (confirmBox) confirmBox.hidden = false;
+    }
+  }
+
+  function onPresence(data) {
+    if (!ticketRoot || Number(ticketRoot.dataset.ticketId) !== data.ticket_id) return;
+    if (data.state === "left") delete viewers[data.user_id];
+    else viewers[data.user_id] = { name: data.name, seen: Date.now() };
+    showViewers();
+  }
+
+  // Everyone on the page says "still here" every 20 s; someone not heard of
+  // for 45 s is gone even if their "left" was lost (a closed laptop, a
+  // restarted server).
+  var HEARTBEAT_MS = 20000;
+  var FORGET_MS = 45000;
+
+  function heartbeat() {
+    if (socket && socket.readyState === WebSocket.OPEN && ticketRoot) {
+      socket.send(JSON.stringify({ action: "watch", ticket_id: Number(ticketRoot.dataset.ticketId) }));
+    }
+    var now = Date.now();
+    Object.keys(viewers).forEach(function (key) {
+      if (now - viewers[key].seen > FORGET_MS) delete viewers[key];
+    });
+    showViewers();
+  }
+
+  function showViewers() {
+    var box = document.getElementById("presence");
+    if (!box) return;
+    var names = Object.keys(viewers).map(function (k) { return viewers[k].name; });
+    box.hidden = names.length === 0;
+    box.textContent = names.length ? t("Also viewing this request:") + " " + names.join(", ") : "";
+  }
+
+  // --- helpers on the ticket page ----------------------------------------------------
+
+  function insertAtCursor(textarea, text) {
+    var start = textarea.selectionStart || 0;
+    var end = textarea.selectionEnd || 0;
+    var before = textarea.value.slice(0, start);
+    var after = textarea.value.slice(end);
+    textarea.value = before + text + after;
+    textarea.focus();
+    textarea.selectionStart = textarea.selectionEnd = start + text.length;
+  }
+
+  function replyBox(kind) {
+    var form = document.getElementById("reply-form");
+    if (!form) return;
+    var radio = form.querySelector('input[name="kind"][value="' + kind + '"]');
+    if (radio) radio.checked = true;
+    form.elements.text.focus();
+    form.scrollIntoView({ block: "center" });
+  }
+
+  function setUpTicketPage() {
+    var canned = document.getElementById("canned");
+    if (canned) {
+      canned.addEventListener("change", function () {
+        var option = canned.options[canned.selectedIndex];
+        if (option && option.dataset.text) {
+          insertAtCursor(document.getElementById("reply-form").elements.text, option.dataset.text);
+        }
+        canned.selectedIndex = 0;
+      });
+    }
+    var merge = document.getElementById("merge-form");
+    if (merge) {
+      merge.addEventListener("submit", function (event) {
+        if (!window.confirm(merge.dataset.confirm)) event.preventDefault();
+      });
+    }
+    var kbButton = document.querySelector('[data-action="kb-search"]');
+    if (kbButton) kbButton.addEventListener("click", kbSearch);
+    var kbInput = document.getElementById("kb-q");
+    if (kbInput) {
+      kbInput.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") { event.preventDefault(); kbSearch(); }
+      });
+    }
+  }
+
+  function kbSearch() {
+    var input = document.getElementById("kb-q");
+    var list = document.getElementById("kb-results");
+    var url = input.dataset.url + "?q=" + encodeURIComponent(input.value);
+    fetch(url, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : { articles: [] }; })
+      .then(function (data) {
+        list.textContent = "";
+        (data.articles || []).slice(0, 8).forEach(function (article) {
+          var li = document.createElement("li");
+          var button = document.createElement("button");
+          button.type = "button";
+          button.className = "link";
+          button.textContent = article.title;
+          button.addEventListener("click", function () {
+            var absolute = new URL(article.url, location.origin).href;
+            insertAtCursor(document.getElementById("reply-form").elements.text, article.title + ": " + absolute);
+          });
+          li.append(button);
+          list.append(li);
+        });
+        if (!list.children.length) list.textContent = t("Nothing found.");
+      });
+  }
+
+  // --- keyboard ----------------------------------------------------------------------
+
+  function tableRows() {
+    return rows ? Array.prototype.slice.call(rows.querySelectorAll("tr[data-id]")) : [];
+  }
+
+  function move(step) {
+    var all = tableRows();
+    if (!all.length) return;
+    var current = rows.querySelector("tr.selected");
+    var index = current ? all.indexOf(current) + step : 0;
+    index = Math.max(0, Math.min(all.length - 1, index));
+    if (current) current.classList.remove("selected");
+    var row = all[index];
+    row.classList.add("selected");
+    var link = row.querySelector("a.ref");
+    if (link) link.focus();
+  }
+
+  function typing(target) {
+    var tag = target.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
+  }
+
+  var pendingG = false;
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (typing(event.target)) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    var dialog = document.getElementById("shortcuts");
+    if (pendingG) {
+      pendingG = false;
+      if (event.key === "q") { location.href = "/console/"; return; }
+    }
+    switch (event.key) {
+      case "j": move(1); break;
+      case "k": move(-1); break;
+      case "x": {
+        var selected = rows && rows.querySelector("tr.selected input[type=checkbox]");
+        if (selected) selected.checked = !selected.checked;
+        break;
+      }
+      case "Enter": {
+        var row = rows && rows.querySelector("tr.selected");
+        if (row && document.activeElement.tagName !== "A") location.href = row.dataset.url;
+        return;
+      }
+      case "/": {
+        var search = document.getElementById("id_q");
+        if (search) { event.preventDefault(); search.focus(); }
+        return;
+      }
+      case "r": if (ticketRoot) { event.preventDefault(); replyBox("public"); } return;
+      case "n": if (ticketRoot) { event.preventDefault(); replyBox("internal"); } return;
+      case "t": {
+        var take = document.getElementById("take-form");
+        if (take) take.submit();
+        return;
+      }
+      case "g": pendingG = true; return;
+      case "?": if (dialog && !dialog.open) dialog.showModal(); return;
+      default: return;
+    }
+    event.preventDefault();
+  });
+
+  document.addEventListener("click", function (event) {
+    var action = event.target.closest("[data-action]");
+    if (!action) return;
+    var name = action.dataset.action;
+    if (name === "help") document.getElementById("shortcuts").showModal();
+    else if (name === "reply") replyBox("public");
+    else if (name === "note") replyBox("internal");
+  });
+
+  var selectAll = document.getElementById("select-all");
+  if (selectAll) {
+    selectAll.addEventListener("change", function () {
+      tableRows().forEach(function (row) {
+        row.querySelector('input[type="checkbox"]').checked = selectAll.checked;
+      });
+    });
+  }
+  if (rows) {
+    rows.addEventListener("click", function (event) {
+      var row = event.target.closest("tr[data-id]");
+      if (!row) return;
+      var current = rows.querySelector("tr.selected");
+      if (current) current.classList.remove("selected");
+      row.classList.add("selected");
+    });
+  }
+  if (ticketRoot) {
+    setUpTicketPage();
+    setInterval(heartbeat, HEARTBEAT_MS);
+  }
+  if ("WebSocket" in window) connect();
+})();
