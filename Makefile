@@ -41,11 +41,11 @@ test-deps: venv
 
 # The whole suite on the embedded default (SQLite, in-process layers).
 test: test-deps messages
-	HELPDESK_TESTING=true $(PY) -m pytest -q
+	HELPDESK_TESTING=true $(PY) -m pytest -q -n 2
 
 # The same suite against PostgreSQL and Redis on 127.0.0.1.
 test-pg: test-deps messages
-	HELPDESK_TESTING=true DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) -m pytest -q
+	HELPDESK_TESTING=true DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(PY) -m pytest -q -n 2
 
 lint: venv
 	$(VENV)/bin/ruff check .

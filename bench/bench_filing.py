@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, setup_django, write_section  # noqa: E402
+from common import machine, setup_django, write_section
 
 
 def main() -> None:
@@ -50,8 +50,11 @@ def main() -> None:
     with CaptureQueriesContext(connection) as ctx:
         for i in range(args.n):
             services.create_ticket(
-                actor=teacher, institution=membership.institution, competence=competence,
-                subject=f"Диплома {i}", text="Сканираното изображение не се приема.",
+                actor=teacher,
+                institution=membership.institution,
+                competence=competence,
+                subject=f"Диплома {i}",
+                text="Сканираното изображение не се приема.",
                 notify=False,
             )
     service_rate = args.n / (time.perf_counter() - started)
@@ -71,8 +74,12 @@ def main() -> None:
         for i in range(args.n):
             response = client.post(
                 url,
-                {"institution": membership.institution.pk, "competence": competence.pk,
-                 "subject": f"Заявка през портала {i}", "description": "Не мога да прикача диплома."},
+                {
+                    "institution": membership.institution.pk,
+                    "competence": competence.pk,
+                    "subject": f"Заявка през портала {i}",
+                    "description": "Не мога да прикача диплома.",
+                },
             )
             ok += response.status_code in (302, 303)
         http_rate = args.n / (time.perf_counter() - started)

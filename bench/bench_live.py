@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REDIS, machine, percentiles, setup_django, write_section  # noqa: E402
+from common import REDIS, machine, percentiles, setup_django, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,11 +58,28 @@ def main() -> None:
     session.create()
 
     port = free_port()
-    env = {**os.environ, "REDIS_URL": os.environ.get("REDIS_URL", REDIS), "HELPDESK_TESTING": "true"}
+    env = {
+        **os.environ,
+        "REDIS_URL": os.environ.get("REDIS_URL", REDIS),
+        "HELPDESK_TESTING": "true",
+    }
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "helpdesk.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--lifespan", "off"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "helpdesk.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--lifespan",
+            "off",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         for _ in range(100):
@@ -71,8 +88,15 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        latencies = asyncio.run(measure(websockets, port, session.session_key, args.n,
-                                        lambda i: file(services, teacher, institution, competence, i)))
+        latencies = asyncio.run(
+            measure(
+                websockets,
+                port,
+                session.session_key,
+                args.n,
+                lambda i: file(services, teacher, institution, competence, i),
+            )
+        )
     finally:
         server.terminate()
         server.wait(10)
@@ -86,9 +110,9 @@ Time from a ticket's commit (in another process) to its event arriving on an age
 
 | measure | value |
 |---|---|
-| median | {stats['median']:.1f} ms |
-| p95 | {stats['p95']:.1f} ms |
-| events | {stats['n']} |
+| median | {stats["median"]:.1f} ms |
+| p95 | {stats["p95"]:.1f} ms |
+| events | {stats["n"]} |
 
 Target: ≤ 300 ms after the commit.""",
     )
@@ -96,8 +120,12 @@ Target: ≤ 300 ms after the commit.""",
 
 def file(services, teacher, institution, competence, i):
     ticket = services.create_ticket(
-        actor=teacher, institution=institution, competence=competence,
-        subject=f"Жива заявка {i}", text="Проверка на живите обновления.", notify=False,
+        actor=teacher,
+        institution=institution,
+        competence=competence,
+        subject=f"Жива заявка {i}",
+        text="Проверка на живите обновления.",
+        notify=False,
     )
     return ticket.pk, time.perf_counter()
 

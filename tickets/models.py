@@ -1,5 +1,7 @@
 """The ticket domain: competences, tickets, messages, attachments, history."""
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -216,6 +218,8 @@ class Ticket(models.Model):
             models.Index(fields=["region", "status", "updated_at"], name="q_region_updated"),
             models.Index(fields=["institution", "updated_at"], name="q_institution"),
             models.Index(fields=["requester", "updated_at"], name="q_requester"),
+            # Follow-ups: the same requester's recent tickets (routing).
+            models.Index(fields=["requester", "created_at"], name="q_requester_created"),
             models.Index(fields=["updated_at", "id"], name="q_updated"),
             models.Index(fields=["created_at"], name="q_created"),
             models.Index(fields=["requester_email", "created_at"], name="q_req_email"),
@@ -482,8 +486,8 @@ class WorkingHours(models.Model):
         default="0,1,2,3,4",
         help_text=_("Comma-separated, 0 = Monday … 6 = Sunday."),
     )
-    opens_at = models.TimeField(_("opens at"), default="09:00")
-    closes_at = models.TimeField(_("closes at"), default="17:30")
+    opens_at = models.TimeField(_("opens at"), default=datetime.time(9, 0))
+    closes_at = models.TimeField(_("closes at"), default=datetime.time(17, 30))
 
     class Meta:
         verbose_name = _("working hours")

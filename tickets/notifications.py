@@ -191,9 +191,7 @@ def prepare_records(
     A caller that holds the ticket and message passes them to save queries.
     """
     if ticket is None:
-        ticket = (
-            Ticket.objects.select_related("requester", "assignee").filter(pk=ticket_id).first()
-        )
+        ticket = Ticket.objects.select_related("requester", "assignee").filter(pk=ticket_id).first()
     if ticket is None:
         return 0
     if message is None and message_id:

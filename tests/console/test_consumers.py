@@ -27,6 +27,20 @@ def _own_channel_layer(settings):
     private_redis_layer(settings)
 
 
+@pytest.fixture(autouse=True)
+def _short_lived_connections():
+    # The consumers query from worker threads; with the usual CONN_MAX_AGE
+    # their connections would outlive the test and block dropping the test
+    # database on PostgreSQL.
+    from django import db
+
+    database = db.connections.settings["default"]
+    max_age = database.get("CONN_MAX_AGE", 0)
+    database["CONN_MAX_AGE"] = 0
+    yield
+    database["CONN_MAX_AGE"] = max_age
+
+
 def run_async(function):
     """Run the coroutine function `function` to its end, in a thread of its own.
 
