@@ -136,7 +136,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "hd")},
+            # redis-py times reads out after 5 s, the same time channels-redis
+            # blocks waiting for a message: a quiet WebSocket would die.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": env_str("CHANNELS_PREFIX", "hd"),
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL

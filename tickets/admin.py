@@ -15,8 +15,10 @@ from tickets import sla
 from tickets.models import (
     Attachment,
     CalendarException,
+    CannedResponse,
     Competence,
     Message,
+    SavedFilter,
     SLAPolicy,
     Ticket,
     TicketEvent,
@@ -257,3 +259,18 @@ class CalendarExceptionAdmin(ClearsSLACaches, admin.ModelAdmin):
     list_display = ["date", "kind", "region", "note"]
     list_filter = ["kind", "region"]
     date_hierarchy = "date"
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(admin.ModelAdmin):
+    list_display = ["title", "competence", "order", "is_active"]
+    list_filter = ["competence", "is_active"]
+    search_fields = ["title", "body"]
+    list_editable = ["order", "is_active"]
+
+
+@admin.register(SavedFilter)
+class SavedFilterAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "queue", "created_at"]
+    search_fields = ["name", "owner__email"]
+    raw_id_fields = ["owner"]
