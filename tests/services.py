@@ -18,12 +18,6 @@ before Django settings exist.
 
 from __future__ import annotations
 
-import os as _os
-
-# Tests run the settings in test mode (development secret key, no HTTPS
-# redirect); set here because pytest-django reads settings before conftest.
-_os.environ.setdefault("HELPDESK_TESTING", "true")
-
 import contextlib
 import email.policy
 import itertools
@@ -45,6 +39,24 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+
+_os = os
+
+# Tests run the settings in test mode (development secret key, no HTTPS
+# redirect); set here because pytest-django reads settings before conftest.
+_os.environ.setdefault("HELPDESK_TESTING", "true")
+
+# Parallel workers (pytest-xdist) must not share Redis: cache.clear() flushes
+# the database and channel groups would cross. Worker gwN uses database 15-N.
+_worker = _os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw") and _os.environ.get("REDIS_URL"):
+    _db = 15 - int(_worker[2:]) % 8
+    _url = _os.environ["REDIS_URL"]
+    _os.environ["REDIS_URL"] = (
+        re.sub(r"/\d+$", f"/{_db}", _url)
+        if re.search(r"/\d+$", _url)
+        else f"{_url.rstrip('/')}/{_db}"
+    )
 
 LOCALHOST = "127.0.0.1"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
