@@ -1571,6 +1571,10 @@ def parse_message(raw: bytes) -> ParsedMail:
     result = ParsedMail(raw_digest=hashlib.sha256(data).hexdigest())
     try:
         _parse_into(result, data)
+        # Last line of defence: whichever path named a part, the name that
+        # leaves the parser has no path and no control characters.
+        for attachment in result.attachments:
+            attachment.filename = clean_filename(attachment.filename) or "attachment"
         return result
     except RecursionError:
         note = "message nested too deeply to parse; headers and raw text kept"

@@ -170,7 +170,7 @@ def send_ticket_mail(kind: str, ticket_id: int, message_id: int | None = None) -
     sent = 0
     error = None
     for address, language in recipients_for(kind, ticket, message):
-        key = f"{kind}:{ticket.pk}:{message_id or 0}:{address.lower()}"[:200]
+        key = _key(kind, ticket, message_id, address)
         record = _record(key, kind, ticket, message, address)
         try:
             sent += _send_record(record, ticket, message, address, language)
@@ -179,6 +179,20 @@ def send_ticket_mail(kind: str, ticket_id: int, message_id: int | None = None) -
     if error is not None:
         raise error
     return sent
+
+
+def _key(kind: str, ticket: Ticket, message_id, address: str) -> str:
+    """The idempotency key of one mail: the same change never mails twice.
+
+    SLA warnings repeat when a due time moves; the round (when the sweep
+    claimed it) is part of their key.
+    """
+    round_ = ""
+    if kind == "sla_warning" and ticket.sla_warned_at:
+        round_ = ticket.sla_warned_at.isoformat()
+    elif kind == "sla_breach" and ticket.sla_breach_notified_at:
+        round_ = ticket.sla_breach_notified_at.isoformat()
+    return f"{kind}:{ticket.pk}:{message_id or 0}:{round_}:{address.lower()}"[:200]
 
 
 def prepare_records(
@@ -198,7 +212,7 @@ def prepare_records(
         message = Message.objects.filter(pk=message_id, ticket=ticket).first()
     recipients = recipients_for(kind, ticket, message)
     for address, _language in recipients:
-        key = f"{kind}:{ticket.pk}:{message_id or 0}:{address.lower()}"[:200]
+        key = _key(kind, ticket, message_id, address)
         _record(key, kind, ticket, message, address)
     return len(recipients)
 

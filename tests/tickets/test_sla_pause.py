@@ -179,12 +179,6 @@ def test_a_cleared_breach_is_notified_again_when_the_new_target_is_missed(
     assert reload(ticket).sla_breach_notified_at == at(25, 10, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tickets.notifications keys SLA mails by kind, ticket and address only "
-    "(kind:ticket:0:address), so a second warning for a new due time is recorded "
-    "but not mailed; the key needs the warning time",
-)
 def test_the_warning_for_a_moved_due_time_reaches_the_inbox(
     cast, ticket, django_capture_on_commit_callbacks
 ):
