@@ -451,7 +451,6 @@ def _open_for_mail(ticket, actor) -> bool:
 
 def _auto_reply(parsed, sender, user, ticket, why) -> _Decision:
     from tickets.models import Message, Status
-    from tickets.services import add_message
 
     if ticket is None:
         return _ignored(_("Automatic reply (%(why)s) about no known request.") % {"why": why})
@@ -468,23 +467,8 @@ def _auto_reply(parsed, sender, user, ticket, why) -> _Decision:
             % {"why": why, "ref": ticket.reference},
             ticket,
         )
-    text, quoted = _body(parsed)
-    files, rejected = _attachments(parsed)
-    add_message(
-        ticket=ticket,
-        actor=actor,
-        channel="email",
-        text=text,
-        quoted_text=quoted,
-        html=_html(parsed),
-        files=files,
-        rejected_files=rejected,
-        sender_email=sender,
-        sender_name=_name(parsed),
-        email_message_id=parsed.message_id[:255],
-        is_auto_reply=True,
-        notify=False,
-    )
+    # Stored on the ticket for the agent to see, never answered.
+    _add_reply(ticket, parsed, sender, actor, is_auto_reply=True, notify=False)
     return _Decision(
         FOLLOWUP,
         InboundMessage.State.PROCESSED,
@@ -578,7 +562,7 @@ def _any_undeliverable() -> bool:
 # --- writing -------------------------------------------------------------------------
 
 
-def _add_reply(ticket, parsed, sender, actor):
+def _add_reply(ticket, parsed, sender, actor, **options):
     from tickets.services import add_message
 
     text, quoted = _body(parsed)
@@ -595,6 +579,7 @@ def _add_reply(ticket, parsed, sender, actor):
         sender_email=sender,
         sender_name=_name(parsed),
         email_message_id=parsed.message_id[:255],
+        **options,
     )
 
 

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
@@ -820,9 +821,9 @@ def handoff(request):
         messages.error(request, _("Choose whose requests to hand over, and to whom."))
         return redirect("console:dashboard")
     try:
-        result = services.hand_off(
-            from_user=source,
-            to_user=target,
+        moved = services.hand_over_open_tickets(
+            from_agent=source,
+            to_agent=target,
             actor=request.user,
             reason=request.POST.get("reason", "")[:500],
         )
@@ -831,10 +832,13 @@ def handoff(request):
         return redirect("console:dashboard")
     messages.success(
         request,
-        _("%(n)s open requests of %(who)s handed over.") % {"n": len(result.done), "who": source},
+        ngettext(
+            "%(n)s open request of %(who)s handed over.",
+            "%(n)s open requests of %(who)s handed over.",
+            len(moved),
+        )
+        % {"n": len(moved), "who": source},
     )
-    for reference, reason in result.failed[:20]:
-        messages.error(request, f"{reference}: {reason}")
     return redirect("console:dashboard")
 
 

@@ -1233,25 +1233,6 @@ def bulk_update(
     return result
 
 
-def hand_off(*, from_user, to_user, actor, reason: str = "", now=None) -> BatchResult:
-    """Give every open ticket of `from_user` to `to_user` (None: back to the queue).
-
-    For supervisors (and administrators), e.g. when an expert is absent.
-    """
-    agent = getattr(actor, "agent", None)
-    if not (actor.is_superuser or (agent is not None and agent.kind == "supervisor")):
-        raise NotAllowed(_("Only a supervisor may hand over another person's requests."))
-    tickets = Ticket.objects.filter(assignee=from_user, status__in=OPEN_STATUSES).order_by("pk")
-    return bulk_update(
-        tickets=list(tickets),
-        actor=actor,
-        action="assign" if to_user is not None else "release",
-        value=to_user,
-        text=reason or _("handed over"),
-        now=now,
-    )
-
-
 # --- handover of an absent expert's requests ------------------------------------
 
 

@@ -197,11 +197,13 @@ def test_hand_off_by_supervisor_only(cast, make_ticket):
     for t in tickets:
         services.assign(ticket=t, actor=cast.expert_x, assignee=cast.expert_x)
     with pytest.raises(NotAllowed):
-        services.hand_off(from_user=cast.expert_x, to_user=cast.expert_x2, actor=cast.expert_x)
-    result = services.hand_off(
-        from_user=cast.expert_x, to_user=cast.expert_x2, actor=cast.supervisor_x, reason="отпуск"
+        services.hand_over_open_tickets(
+            from_agent=cast.expert_x, to_agent=cast.expert_x2, actor=cast.expert_x, reason="x"
+        )
+    moved = services.hand_over_open_tickets(
+        from_agent=cast.expert_x, to_agent=cast.expert_x2, actor=cast.supervisor_x, reason="отпуск"
     )
-    assert len(result.done) == 2
+    assert len(moved) == 2
     assert set(
         Ticket.objects.filter(pk__in=[t.pk for t in tickets]).values_list("assignee", flat=True)
     ) == {cast.expert_x2.pk}
