@@ -145,7 +145,7 @@ def main() -> None:
     from helpdesk.celery import app
     from mailbridge.imap import MailboxPoller
     from mailbridge.models import Mailbox
-    from tests.services import start_dovecot
+    from tests.testservers import start_dovecot
 
     app.conf.task_always_eager = False
     settings.CELERY_TASK_ALWAYS_EAGER = False

@@ -17,10 +17,6 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 PASSWORD = "demo12345"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def seed():
     call_command("seed_demo", tickets=60, institutions=40, verbosity=0, stdout=_Null())

@@ -1,4 +1,4 @@
-"""Smoke tests: each real-service fixture from tests/services.py works end to end."""
+"""Smoke tests: each real-service fixture from tests/testservers.py works end to end."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from email.utils import make_msgid
 
 import pytest
 
-from tests.services import (
+from tests.testservers import (
     ARTIFACTS_DIR,
     free_port,
     port_open,

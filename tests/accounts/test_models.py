@@ -24,10 +24,6 @@ H = datetime.timedelta(hours=1)
 D = datetime.timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 # --- users ----------------------------------------------------------------------------
 

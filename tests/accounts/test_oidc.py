@@ -19,15 +19,10 @@ from django.utils import timezone
 
 from accounts import oidc
 from accounts.models import AccountEvent, Delegation, Membership, User
-from tests.services import free_port, require_service
+from tests.testservers import free_port, require_service
 
 PASSWORD = "idp-Secret-42"
 
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The cast has twenty people with passwords; the default hasher makes that slow.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def roles(*pairs):

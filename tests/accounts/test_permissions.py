@@ -18,10 +18,6 @@ pytestmark = pytest.mark.django_db
 D = datetime.timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def fresh(user):
     return User.objects.get(pk=user.pk)

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.test import Client
 
 from tests.console.channel_layer import private_redis_layer
-from tests.services import free_port, port_open
+from tests.testservers import free_port, port_open
 
 
 class AsgiServer:

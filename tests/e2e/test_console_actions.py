@@ -1,6 +1,6 @@
 """Acting in the console through a real browser: reply, bulk close, merge, mass incident.
 
-Mail goes to the real SMTP peer (tests/services.py); the requesters' side is
+Mail goes to the real SMTP peer (tests/testservers.py); the requesters' side is
 checked on their portal pages.
 """
 

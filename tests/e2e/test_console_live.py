@@ -20,10 +20,6 @@ agent_page = server_fixtures.agent_page
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def _wait_live(page):
     page.wait_for_function("() => document.documentElement.dataset.live === 'on'", timeout=10_000)

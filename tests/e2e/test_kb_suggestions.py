@@ -16,10 +16,6 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "pw-Secret-123"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture(autouse=True)
 def _live_server_follows_test_settings(live_server, _test_settings):

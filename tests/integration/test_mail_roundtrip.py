@@ -23,10 +23,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 SUPPORT = "support@helpdesk.example"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def send_to_peer(settings, smtp_peer):
     """Point the helpdesk's outgoing mail at the real SMTP peer; return the peer."""

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Absence, AgentProfile, User
-from tests.services import in_ci, require_service
+from tests.testservers import in_ci, require_service
 from tickets import services
 from tickets.assignment import agent_infos, route_new_ticket
 from tickets.errors import Conflict
@@ -33,10 +33,6 @@ from tickets.models import OPEN_STATUSES, Ticket, TicketEvent
 pytestmark = pytest.mark.slow
 transactional = pytest.mark.django_db(transaction=True)
 
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

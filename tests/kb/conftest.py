@@ -39,9 +39,3 @@ def login(client, user):
     client.force_login(user)
     return client
 
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The cast's many users are hashed with the real hasher otherwise; these
-    # tests log in with force_login and never check a password.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -15,10 +15,6 @@ from tickets.models import Ticket
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture
 def account(dovecot):

@@ -96,11 +96,6 @@ def make_bounce(*, original_id: str, recipient: str, subject="Undelivered Mail R
     ).encode()
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The cast has 17 people; hashing their passwords properly takes most of a test's time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture(autouse=True)
 def _english():

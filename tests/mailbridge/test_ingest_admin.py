@@ -8,10 +8,6 @@ from tests.mailbridge.test_ingest import make_mail
 from tickets.models import Ticket
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture
 def admin_client(client, cast):

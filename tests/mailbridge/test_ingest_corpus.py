@@ -22,10 +22,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def test_every_corpus_message_has_a_defined_outcome(cast, settings):
     settings.HELPDESK = {**settings.HELPDESK, "MAIL_PER_SENDER_HOUR": 10_000}

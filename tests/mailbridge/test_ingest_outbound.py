@@ -25,10 +25,6 @@ class FlakyBackend(LocmemBackend):
         return super().send_messages(messages)
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture
 def flaky(settings):

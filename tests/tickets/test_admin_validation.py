@@ -23,10 +23,6 @@ from tickets.models import CalendarException, Competence, SLAPolicy, WorkingHour
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 # --- SLA policies -------------------------------------------------------------------
 

@@ -17,10 +17,6 @@ from tickets.models import Ticket, TicketEvent
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def agent(email, name, **profile):
     competences = profile.pop("competences", [])

@@ -27,10 +27,6 @@ def at(day, hour, minute=0, month=3):
 TUESDAY = at(11, 10)  # Tuesday 11 March 2025, 10:00
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture
 def ticket(make_ticket):

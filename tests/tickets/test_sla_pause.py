@@ -25,10 +25,6 @@ def at(day, hour, minute=0):
     return datetime.datetime(2025, 3, day, hour, minute, tzinfo=SOFIA)
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture
 def ticket(make_ticket):

@@ -18,11 +18,6 @@ from tickets.models import Ticket
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # The cast has ~20 people; the production hasher would spend seconds per test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 # name -> what the ticket is (see the `tickets` fixture)
 SCHOOL_A = {"a_teacher", "a_colleague", "a_director", "a_secretary", "a_central"}

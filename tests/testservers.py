@@ -1,6 +1,6 @@
 """Pytest plugin that starts real services for the helpdesk's tests.
 
-Register it with ``pytest_plugins = ["tests.services"]`` in ``tests/conftest.py``.
+Register it with ``pytest_plugins = ["tests.testservers"]`` in ``tests/conftest.py``.
 
 Fixtures (all talk to 127.0.0.1 only):
 
