@@ -153,16 +153,59 @@ def revoke_delegation(
         raise InvalidTransition(_("This delegation was already revoked."))
     if delegation.valid_until <= now:
         raise InvalidTransition(_("This delegation has already ended."))
-    was = "scheduled" if delegation.valid_from > now else "active"
-    delegation.revoked_at = now
-    delegation.revoked_by = actor
-    delegation.save(update_fields=["revoked_at", "revoked_by"])
-    AccountEvent.objects.create(
-        actor=actor,
-        institution_id=delegation.institution_id,
-        delegation=delegation,
-        kind="delegation_revoked",
-        detail={"delegate": delegation.delegate.email, "was": was, "revoked_at": _iso(now)},
-        created_at=now,
-    )
+    end_delegations([delegation], actor=actor, now=now)
     return delegation
+
+
+@transaction.atomic
+def end_delegations(
+    delegations: Iterable[Delegation],
+    *,
+    actor,
+    now: datetime.datetime | None = None,
+    reason: str = "",
+) -> list[Delegation]:
+    """End each delegation still active or scheduled at `now`; return those ended.
+
+    Each gets revoked_at (and revoked_by = actor, None for a command) and a
+    "delegation_revoked" AccountEvent; `reason` (when given) goes into its
+    detail. No permission check: revoke_delegation checks the director, the
+    directory import ends the delegations of people who left. Pass the
+    delegations with their delegate loaded (select_related("delegate")).
+    """
+    now = now or timezone.now()
+    ended = [d for d in delegations if d.revoked_at is None and d.valid_until > now]
+    events = []
+    for delegation in ended:
+        was = "scheduled" if delegation.valid_from > now else "active"
+        delegation.revoked_at = now
+        delegation.revoked_by = actor
+        detail = {"delegate": delegation.delegate.email, "was": was, "revoked_at": _iso(now)}
+        if reason:
+            detail["reason"] = reason
+        events.append(
+            AccountEvent(
+                actor=actor,
+                institution_id=delegation.institution_id,
+                delegation=delegation,
+                kind="delegation_revoked",
+                detail=detail,
+                created_at=now,
+            )
+        )
+    if ended:
+        Delegation.objects.bulk_update(ended, ["revoked_at", "revoked_by"])
+        AccountEvent.objects.bulk_create(events)
+    return ended
+
+
+def mark_email_undeliverable(addresses: Iterable[str]) -> int:
+    """Stop mailing people whose address bounced; return how many accounts were marked."""
+    addresses = sorted({a.lower() for a in addresses if a})
+    return User.objects.filter(email__in=addresses).update(email_undeliverable=True)
+
+
+def mark_email_deliverable(user) -> None:
+    """Mail `user` again: someone who writes to us can evidently receive mail."""
+    User.objects.filter(pk=user.pk).update(email_undeliverable=False)
+    user.email_undeliverable = False
