@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.admin_import import DirectoryImportMixin
 from accounts.models import (
     Absence,
     AccountEvent,
@@ -57,7 +58,7 @@ class DomainInline(admin.TabularInline):
 
 
 @admin.register(Institution)
-class InstitutionAdmin(admin.ModelAdmin):
+class InstitutionAdmin(DirectoryImportMixin, admin.ModelAdmin):
     list_display = ["code", "name", "kind", "region", "municipality", "is_active"]
     list_filter = ["region", "kind", "is_active"]
     search_fields = ["code", "name", "municipality", "town"]

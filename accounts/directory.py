@@ -978,9 +978,8 @@ def _prune_memberships(parsed: Parsed, report: Report, opts: _Options, people: _
         )
         if (m[1], m[2]) not in listed
     ]
-    role_names = dict(Role.choices)
     for _pk, _user_id, _institution_id, role, email, code in gone:
-        report.count("removed", None, f"{email} @ {code}", str(role_names.get(role, role)))
+        report.count("removed", None, f"{email} @ {code}", role)
     if opts.dry_run:
         return
     for batch in _batches(gone, opts.batch_size):

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import override
 
@@ -606,3 +607,125 @@ def test_agents_cannot_be_pruned(tmp_path):
     path = write(tmp_path, "agents.csv", [AGENT_HEADER])
     with pytest.raises(CommandError, match="not to agents"):
         call_command("import_directory", "agents", str(path), "--prune", stdout=io.StringIO())
+
+
+# --- the administration's import page -----------------------------------------------------
+
+
+def upload(client, url, lines, kind="memberships", **flags):
+    data = {"kind": kind, "file": io.BytesIO(("\r\n".join(lines) + "\r\n").encode())}
+    data["file"].name = f"{kind}.csv"
+    data.update({name: "on" for name, on in flags.items() if on})
+    return client.post(url, data)
+
+
+IMPORT_URL = "/admin/accounts/institution/import/"
+
+
+def test_admin_preview_then_confirm(school, client, tmp_path):
+    admin = User.objects.create_superuser(email="admin@mon.bg", password="pw-Secret-123")
+    client.force_login(admin)
+    listing = client.get(reverse("admin:accounts_institution_changelist"))
+    assert IMPORT_URL in listing.content.decode()
+    assert client.get(IMPORT_URL).status_code == 200
+
+    lines = [*STAFF_OF_A, "new@edu.mon.bg,Нов Човек,2206409,teacher", "x@edu.mon.bg,,7,teacher"]
+    preview = upload(client, IMPORT_URL, lines, prune=True)
+    page = preview.content.decode()
+    assert preview.status_code == 200
+    assert preview.context["summary"] == counts(created=1, unchanged=2, removed=1, errors=1)
+    assert "new@edu.mon.bg @ 2206409" in page and "leaver@edu.mon.bg @ 2206409" in page
+    [error] = preview.context["errors_shown"]
+    assert (error.line, error.column) == (5, "institution_code")
+    assert not User.objects.filter(email="new@edu.mon.bg").exists()  # a preview writes nothing
+    token = preview.context["token"]
+
+    done = client.post(IMPORT_URL, {"token": token, "confirm": "1"})
+    assert done.status_code == 200
+    assert done.context["summary"] == counts(created=1, unchanged=2, removed=1, errors=1)
+    assert Membership.objects.filter(user__email="new@edu.mon.bg").exists()
+    assert not Membership.objects.filter(user__email="leaver@edu.mon.bg").exists()
+    event = AccountEvent.objects.get(kind="membership_removed")
+    assert event.actor == admin
+    assert Delegation.objects.get(revoked_at__isnull=False).revoked_by == admin
+
+    # The stored upload is gone: the same confirmation cannot run twice.
+    again = client.post(IMPORT_URL, {"token": token, "confirm": "1"})
+    assert again.status_code == 302
+
+
+def test_admin_cancel_forgets_the_upload(school, client):
+    client.force_login(User.objects.create_superuser(email="admin@mon.bg", password="x"))
+    preview = upload(client, IMPORT_URL, [*STAFF_OF_A, "new@edu.mon.bg,,2206409,teacher"])
+    token = preview.context["token"]
+    assert client.post(IMPORT_URL, {"token": token, "cancel": "1"}).status_code == 302
+    assert client.post(IMPORT_URL, {"token": token, "confirm": "1"}).status_code == 302
+    assert not User.objects.filter(email="new@edu.mon.bg").exists()
+
+
+def test_admin_only_the_uploader_may_confirm(school, client):
+    client.force_login(User.objects.create_superuser(email="admin@mon.bg", password="x"))
+    token = upload(client, IMPORT_URL, [*STAFF_OF_A, "n@edu.mon.bg,,2206409,teacher"]).context[
+        "token"
+    ]
+    client.force_login(User.objects.create_superuser(email="admin2@mon.bg", password="x"))
+    assert client.post(IMPORT_URL, {"token": token, "confirm": "1"}).status_code == 302
+    assert not User.objects.filter(email="n@edu.mon.bg").exists()
+
+
+def test_admin_a_file_error_shows_on_the_form(school, client):
+    client.force_login(User.objects.create_superuser(email="admin@mon.bg", password="x"))
+    response = upload(client, IMPORT_URL, ["email,role", "a@b.bg,teacher"])
+    assert response.status_code == 200
+    assert "lacks the column(s) full_name, institution_code" in response.content.decode()
+
+
+def test_admin_refuses_a_file_over_the_limit(school, client, monkeypatch):
+    from accounts import admin_import
+
+    monkeypatch.setattr(admin_import, "MAX_UPLOAD_BYTES", 10)
+    client.force_login(User.objects.create_superuser(email="admin@mon.bg", password="x"))
+    response = upload(client, IMPORT_URL, STAFF_OF_A)
+    assert "larger than 50 MB" in response.content.decode()
+    assert "token" not in response.context
+
+
+def test_admin_import_needs_the_permissions(school, client):
+    from django.contrib.auth.models import Permission
+
+    clerk = User.objects.create_user(email="clerk@mon.bg", password="x", is_staff=True)
+    client.force_login(clerk)
+    assert client.get(IMPORT_URL).status_code == 403
+    listing = client.get(reverse("admin:accounts_institution_changelist"))
+    assert listing.status_code == 403  # no view permission on institutions either
+
+    clerk.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="accounts",
+            codename__in=["view_institution", "add_institution", "change_institution"],
+        )
+    )
+    clerk = User.objects.get(pk=clerk.pk)  # forget the cached permissions
+    client.force_login(clerk)
+    assert (
+        IMPORT_URL in client.get(reverse("admin:accounts_institution_changelist")).content.decode()
+    )
+    assert client.get(IMPORT_URL).status_code == 200
+    # Institutions yes, staff no.
+    refused = upload(client, IMPORT_URL, STAFF_OF_A)
+    assert "You do not have the permissions" in refused.content.decode()
+    lines = [INSTITUTION_HEADER, "2200001,Нова,school,22,,"]
+    preview = upload(client, IMPORT_URL, lines, kind="institutions")
+    assert preview.context["summary"] == counts(created=1)
+
+    # Anonymous people are sent to the login page.
+    client.logout()
+    assert client.get(IMPORT_URL).status_code == 302
+
+
+def test_admin_upload_needs_the_csrf_token(school):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(User.objects.create_superuser(email="admin@mon.bg", password="x"))
+    assert upload(client, IMPORT_URL, STAFF_OF_A).status_code == 403
