@@ -127,12 +127,13 @@ def _as_timedelta(seconds: float) -> timedelta:
 
 def _add_working_time(start: datetime, amount: timedelta, cal: WorkCalendar) -> datetime:
     remaining = amount
-    for opens, closes in _working_intervals(start, cal):
+    intervals = _working_intervals(start, cal)  # endless, or it raises
+    while True:
+        opens, closes = next(intervals)
         available = closes - opens
         if remaining <= available:
             return opens + remaining
         remaining -= available
-    raise AssertionError("unreachable: working intervals never run out")
 
 
 def _working_time_between(a: datetime, b: datetime, cal: WorkCalendar) -> timedelta:
@@ -161,68 +162,41 @@ def add_business_seconds(start: datetime, seconds: float, cal: WorkCalendar) -> 
 def business_seconds_between(a: datetime, b: datetime, cal: WorkCalendar) -> float:
     """Return the working seconds between `a` and `b`; 0.0 if `b` is not after `a`."""
     _require_aware(a, b)
-    return _working_time_between(a.astimezone(UTC), b.astimezone(UTC), cal).total_seconds()
+    return _working_time_between(a, b, cal).total_seconds()
 
 
-def _merged_pauses(
-    start: datetime, pauses: Iterable[Pause]
-) -> tuple[list[tuple[datetime, datetime]], datetime | None]:
-    """Return the closed pauses after `start`, sorted and merged, and the start of an open one.
-
-    Pauses ending before `start` are dropped and one straddling it is clipped.
-    Anything after the beginning of an open-ended pause is irrelevant, since
-    the clock is stopped from then on.
-    """
-    closed: list[tuple[datetime, datetime]] = []
-    open_from: datetime | None = None
-    for begin, end in pauses:
-        _require_aware(begin)
-        if end is None:
-            clipped = max(begin.astimezone(UTC), start)
-            open_from = clipped if open_from is None else min(open_from, clipped)
-            continue
-        _require_aware(end)
-        if end < begin:
-            raise ValueError(f"pause ends before it begins: {begin} > {end}")
-        begin, end = max(begin.astimezone(UTC), start), end.astimezone(UTC)
-        if end > begin:
-            closed.append((begin, end))
-
-    closed.sort()
-    merged: list[tuple[datetime, datetime]] = []
-    for begin, end in closed:
-        if open_from is not None and begin >= open_from:
-            break
-        if merged and begin <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((begin, end))
-    if open_from is not None and merged and merged[-1][1] >= open_from:
-        # A closed pause running into the open one: the clock stops at its beginning.
-        open_from = merged.pop()[0]
-    return merged, open_from
+# The end of a pause that is still going on: after any instant the clock meets.
+_FOREVER = datetime.max.replace(tzinfo=UTC)
 
 
 def _running_segments(
-    start: datetime, pauses: Sequence[Pause]
+    start: datetime, pauses: Iterable[Pause]
 ) -> tuple[list[tuple[datetime, datetime]], datetime | None]:
-    """Return the finite stretches when the clock runs and where the last one begins.
+    """Return the finite stretches after `start` when the clock runs, and where the last begins.
 
-    The last running stretch begins at the returned instant and never ends; it
-    is None when an open-ended pause stops the clock for good.
+    The pauses may overlap, come in any order, begin before `start` or still
+    be going on (end None). The last running stretch begins at the returned
+    instant and never ends; it is None when a pause still going on stops the
+    clock for good. Every stretch begins at `start` or at the end of a pause,
+    so it is in UTC when `start` is.
     """
-    merged, open_from = _merged_pauses(start, pauses)
+    stops: list[tuple[datetime, datetime]] = []
+    for begin, end in pauses:
+        _require_aware(begin)
+        if end is None:
+            end = _FOREVER
+        else:
+            _require_aware(end)
+            if end < begin:
+                raise ValueError(f"pause ends before it begins: {begin} > {end}")
+        stops.append((max(begin, start), end.astimezone(UTC)))
     segments: list[tuple[datetime, datetime]] = []
     cursor = start
-    for begin, end in merged:
+    for begin, end in sorted(stops):
         if begin > cursor:
             segments.append((cursor, begin))
         cursor = max(cursor, end)
-    if open_from is not None:
-        if open_from > cursor:
-            segments.append((cursor, open_from))
-        return segments, None
-    return segments, cursor
+    return segments, None if cursor == _FOREVER else cursor
 
 
 def due_with_pauses(
@@ -246,7 +220,7 @@ def due_with_pauses(
         worked = _working_time_between(begin, end, cal)
         # A segment with no working time cannot hold even a zero target: its
         # "next opening" would fall inside the following pause.
-        if remaining < worked or (remaining == worked and worked > timedelta(0)):
+        if worked > timedelta(0) and remaining <= worked:
             return _add_working_time(begin, remaining, cal)
         remaining -= worked
     if tail_start is None:
@@ -265,15 +239,13 @@ def elapsed_with_pauses(
     An open pause (end None) counts as lasting until `now`.
     """
     _require_aware(start, now)
-    start, now = start.astimezone(UTC), now.astimezone(UTC)
     if now <= start:
         return 0.0
     segments, tail_start = _running_segments(start, pauses)
     if tail_start is not None:
-        segments.append((tail_start, max(tail_start, now)))
+        segments.append((tail_start, now))
     total = timedelta(0)
     for begin, end in segments:
-        if begin >= now:
-            break
+        # Stretches after `now` count nothing: a span that ends before it begins is empty.
         total += _working_time_between(begin, min(end, now), cal)
     return total.total_seconds()

@@ -5,8 +5,9 @@ Times in the tables are Sofia wall-clock times: EET (UTC+2) in winter, EEST
 hours are 09:00-17:30, so a working day holds 8.5 hours.
 """
 
+import re
 import time as clock
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -141,6 +142,20 @@ CALENDAR_CASES = [
         at(2026, 1, 16, 11),
         2 * HOUR,
         at(2026, 1, 17, 9),
+    ),
+    (
+        "seven-day week",
+        WorkCalendar(weekdays=range(7), holiday_country=None),
+        at(2026, 1, 17, 17),
+        HOUR,
+        at(2026, 1, 18, 9, 30),
+    ),
+    (
+        "sunday only",
+        WorkCalendar(weekdays={6}, holiday_country=None),
+        at(2026, 1, 14, 10),
+        HOUR,
+        at(2026, 1, 18, 10),
     ),
     (
         "utc calendar",
@@ -293,6 +308,20 @@ PAUSE_CASES = [
     ("zero target", mon(9), 0, [(mon(10), mon(11))], mon(9)),
     ("zero target with pause at start", mon(9), 0, [(mon(9), mon(10))], mon(10)),
     ("zero target during pause", mon(10), 0, [(mon(9), mon(11))], mon(11)),
+    # Before opening the clock has nothing to count: a zero target waits for
+    # the first working minute after the pause, not the opening inside it.
+    ("zero target before a pause at opening", mon(8), 0, [(mon(8, 30), mon(10))], mon(10)),
+    ("zero-length pause changes nothing", mon(9), 2 * HOUR, [(mon(10), mon(10))], mon(11)),
+    ("due at the end of a pause", mon(9), HOUR, [(mon(9), mon(10))], mon(11)),
+    ("earlier of two open pauses", mon(9), HOUR, [(mon(12), None), (mon(9, 30), None)], None),
+    ("before the earlier open pause", mon(9), HOUR, [(mon(12), None), (mon(10), None)], mon(10)),
+    (
+        "closed pause running into an open one",
+        mon(9),
+        90 * 60,
+        [(mon(10), mon(12)), (mon(11), None)],
+        None,
+    ),
     ("long pause into next day", mon(9), HOUR, [(mon(9, 30), tue(12))], tue(12, 30)),
     (
         "pause over easter 2026",
@@ -310,7 +339,9 @@ PAUSE_CASES = [
     ids=[case[0] for case in PAUSE_CASES],
 )
 def test_due_with_pauses(start, target, pauses, expected):
-    assert due_with_pauses(start, target, pauses, CAL) == expected
+    due = due_with_pauses(start, target, pauses, CAL)
+    assert due == expected
+    assert due is None or due.tzinfo is UTC
 
 
 # (id, start, now, pauses, expected elapsed seconds)
@@ -323,6 +354,20 @@ ELAPSED_CASES = [
     ("overlapping pauses", mon(9), mon(15), [(mon(10), mon(12)), (mon(11), mon(13))], 3 * HOUR),
     ("over the night", mon(9), tue(11), [(mon(17), tue(10))], 9 * HOUR),
     ("now before start", mon(12), mon(10), [], 0),
+    ("now equals start", mon(12), mon(12), [(mon(9), None)], 0),
+    ("earlier of two open pauses", mon(9), mon(15), [(mon(12), None), (mon(10), None)], HOUR),
+    ("open pause listed first", mon(9), mon(15), [(mon(13), None), (mon(10), mon(11))], 3 * HOUR),
+    (
+        "closed pause after an open one",
+        mon(9),
+        mon(15),
+        [(mon(10), None), (mon(12), mon(13))],
+        HOUR,
+    ),
+    ("closed pause into an open one", mon(9), mon(15), [(mon(10), mon(12)), (mon(11), None)], HOUR),
+    ("pause before start", mon(12), mon(15), [(mon(9), mon(10))], 3 * HOUR),
+    ("adjacent pauses", mon(9), mon(15), [(mon(10), mon(11)), (mon(11), mon(12))], 4 * HOUR),
+    ("utc inputs", mon(9).astimezone(UTC), mon(15).astimezone(UTC), [(mon(10), None)], HOUR),
 ]
 
 
@@ -381,29 +426,190 @@ def test_calendar_is_hashable_and_accepts_plain_sets():
     )
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: add_business_seconds(datetime(2026, 1, 14, 10), HOUR, CAL),
-        lambda: add_business_seconds(mon(9), -1, CAL),
-        lambda: business_seconds_between(mon(9), datetime(2026, 1, 14, 10), CAL),
-        lambda: due_with_pauses(mon(9), HOUR, [(mon(12), mon(11))], CAL),
-        lambda: WorkCalendar(day_start=time(18), day_end=time(9)),
-        lambda: WorkCalendar(weekdays={7}),
-        lambda: WorkCalendar(tz="Europe/Nowhere"),
-        lambda: add_business_seconds(mon(9), HOUR, WorkCalendar(weekdays=set())),
-    ],
-    ids=[
-        "naive start",
+class NoOffset(tzinfo):
+    """A time zone that knows no offset: datetimes in it count as naive."""
+
+    def utcoffset(self, dt):
+        return None
+
+
+NAIVE = datetime(2026, 1, 14, 10)
+NO_OFFSET = datetime(2026, 1, 14, 10, tzinfo=NoOffset())
+NAIVE_MESSAGE = f"naive datetime {NAIVE!r}: pass a timezone-aware datetime"
+NO_OFFSET_MESSAGE = f"naive datetime {NO_OFFSET!r}: pass a timezone-aware datetime"
+NO_WORKING_DAYS = "the calendar has no working days"
+
+# (id, call, the whole error message)
+BAD_INPUT_CASES = [
+    ("naive start", lambda: add_business_seconds(NAIVE, HOUR, CAL), NAIVE_MESSAGE),
+    ("no offset", lambda: add_business_seconds(NO_OFFSET, HOUR, CAL), NO_OFFSET_MESSAGE),
+    (
         "negative seconds",
-        "naive end",
+        lambda: add_business_seconds(mon(9), -1, CAL),
+        "seconds must not be negative",
+    ),
+    ("naive end", lambda: business_seconds_between(mon(9), NAIVE, CAL), NAIVE_MESSAGE),
+    ("naive first", lambda: business_seconds_between(NAIVE, mon(9), CAL), NAIVE_MESSAGE),
+    ("naive due start", lambda: due_with_pauses(NAIVE, HOUR, [], CAL), NAIVE_MESSAGE),
+    ("naive elapsed start", lambda: elapsed_with_pauses(NAIVE, mon(9), [], CAL), NAIVE_MESSAGE),
+    ("naive elapsed now", lambda: elapsed_with_pauses(mon(9), NAIVE, [], CAL), NAIVE_MESSAGE),
+    (
+        "naive pause begin",
+        lambda: due_with_pauses(mon(9), HOUR, [(NAIVE, None)], CAL),
+        NAIVE_MESSAGE,
+    ),
+    (
+        "naive pause end",
+        lambda: elapsed_with_pauses(mon(9), mon(15), [(mon(10), NAIVE)], CAL),
+        NAIVE_MESSAGE,
+    ),
+    (
         "pause ends before it begins",
+        lambda: due_with_pauses(mon(9), HOUR, [(mon(12), mon(11))], CAL),
+        "pause ends before it begins: 2026-01-12 12:00:00+02:00 > 2026-01-12 11:00:00+02:00",
+    ),
+    (
+        "negative target with pauses",
+        lambda: due_with_pauses(mon(9), -1, [], CAL),
+        "seconds must not be negative",
+    ),
+    (
         "day ends before it starts",
-        "bad weekday",
+        lambda: WorkCalendar(day_start=time(18), day_end=time(9)),
+        "day_start must be earlier than day_end",
+    ),
+    (
+        "day ends as it starts",
+        lambda: WorkCalendar(day_start=time(9), day_end=time(9)),
+        "day_start must be earlier than day_end",
+    ),
+    (
+        "weekday after sunday",
+        lambda: WorkCalendar(weekdays={7}),
+        "weekdays must be numbers 0 (Monday) to 6 (Sunday)",
+    ),
+    (
+        "weekday before monday",
+        lambda: WorkCalendar(weekdays={-1, 0}),
+        "weekdays must be numbers 0 (Monday) to 6 (Sunday)",
+    ),
+    (
         "unknown zone",
+        lambda: WorkCalendar(tz="Europe/Nowhere"),
+        "unknown time zone 'Europe/Nowhere'",
+    ),
+    ("malformed zone", lambda: WorkCalendar(tz="../etc"), "unknown time zone '../etc'"),
+    (
         "calendar without working days",
-    ],
+        lambda: add_business_seconds(mon(9), HOUR, WorkCalendar(weekdays=set())),
+        NO_WORKING_DAYS,
+    ),
+]
+
+
+def raises_exactly(message):
+    """Expect a ValueError with exactly this message."""
+    return pytest.raises(ValueError, match=f"^{re.escape(message)}$")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [case[1:] for case in BAD_INPUT_CASES],
+    ids=[case[0] for case in BAD_INPUT_CASES],
 )
-def test_bad_input_raises(make):
-    with pytest.raises(ValueError):
+def test_bad_input_raises(make, message):
+    with raises_exactly(message):
         make()
+
+
+# --- a calendar with long closures --------------------------------------------
+#
+# A calendar that finds no working day for 3 * 366 days in a row has none at
+# all. Closures up to that length still work.
+
+LONGEST_CLOSURE = 3 * 366
+FIRST = date(2026, 1, 5)
+
+
+def only_open_on(*days):
+    return WorkCalendar(weekdays=set(), holiday_country=None, extra_open_days=set(days))
+
+
+def test_the_longest_closure_from_the_start_is_waited_out():
+    reopens = FIRST + timedelta(days=LONGEST_CLOSURE)
+    cal = only_open_on(reopens)
+    due = add_business_seconds(at(2026, 1, 5, 10), HOUR, cal)
+    assert due == datetime.combine(reopens, time(10), tzinfo=SOFIA)
+
+
+def test_the_longest_closure_after_a_working_day_is_waited_out():
+    reopens = FIRST + timedelta(days=LONGEST_CLOSURE + 1)
+    cal = only_open_on(FIRST, reopens)
+    due = add_business_seconds(at(2026, 1, 5, 17, 30), HOUR, cal)
+    assert due == datetime.combine(reopens, time(10), tzinfo=SOFIA)
+
+
+@pytest.mark.parametrize("working_first", [False, True])
+def test_one_closed_day_more_means_no_working_days(working_first):
+    reopens = FIRST + timedelta(days=LONGEST_CLOSURE + 1 + working_first)
+    cal = only_open_on(reopens, *([FIRST] if working_first else []))
+    with raises_exactly(NO_WORKING_DAYS):
+        add_business_seconds(at(2026, 1, 5, 17, 30), HOUR, cal)
+
+
+def test_nothing_to_count_between_equal_or_reversed_instants_even_without_working_days():
+    closed = WorkCalendar(weekdays=set())
+    assert business_seconds_between(mon(10), mon(10), closed) == 0
+    assert business_seconds_between(mon(12), mon(10), closed) == 0
+    assert elapsed_with_pauses(mon(10), mon(10), [], closed) == 0
+
+
+# --- the server's own time zone does not matter ---------------------------------
+
+
+@pytest.fixture(params=["Pacific/Kiritimati", "Etc/GMT+12"])
+def server_zone(request, monkeypatch):
+    """Run the test with the process in a far-off local time zone (UTC+14, UTC-12)."""
+    monkeypatch.setenv("TZ", request.param)
+    clock.tzset()
+    yield request.param
+    monkeypatch.undo()
+    clock.tzset()
+
+
+def test_the_server_time_zone_changes_nothing(server_zone):
+    # 17:00 on a Monday in Sofia is already Tuesday in Kiritimati.
+    due = add_business_seconds(at(2026, 1, 12, 17), HOUR, CAL)
+    assert (due, due.tzinfo) == (at(2026, 1, 13, 9, 30), UTC)
+    due = due_with_pauses(mon(9), HOUR, [(mon(9, 30), mon(10))], CAL)
+    assert (due, due.tzinfo) == (mon(10, 30), UTC)
+    assert business_seconds_between(at(2026, 1, 12, 17), at(2026, 1, 13, 10), CAL) == 1.5 * HOUR
+    assert elapsed_with_pauses(mon(9), mon(15), [(mon(10), mon(11))], CAL) == 5 * HOUR
+
+
+# (id, day, expected (opens, closes) in UTC or None)
+OPENING_CASES = [
+    (
+        "winter",
+        date(2026, 1, 14),
+        (datetime(2026, 1, 14, 7, tzinfo=UTC), datetime(2026, 1, 14, 15, 30, tzinfo=UTC)),
+    ),
+    (
+        "summer",
+        date(2026, 7, 1),
+        (datetime(2026, 7, 1, 6, tzinfo=UTC), datetime(2026, 7, 1, 14, 30, tzinfo=UTC)),
+    ),
+    ("saturday", date(2026, 1, 17), None),
+    ("holiday", date(2026, 3, 3), None),
+]
+
+
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [case[1:] for case in OPENING_CASES],
+    ids=[case[0] for case in OPENING_CASES],
+)
+def test_opening_hours_are_utc_instants(server_zone, day, expected):
+    hours = CAL.opening_hours(day)
+    assert hours == expected
+    assert hours is None or all(moment.tzinfo is UTC for moment in hours)
