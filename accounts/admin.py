@@ -1,11 +1,8 @@
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
-from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from accounts.admin_import import DirectoryImportMixin
 from accounts.models import (
@@ -119,18 +116,6 @@ class AgentProfileForm(forms.ModelForm):
         return cleaned
 
 
-class HandOverForm(forms.Form):
-    to_agent = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True, agent_profile__isnull=False).order_by(
-            "full_name", "email"
-        ),
-        required=False,
-        label=_("to colleague"),
-        help_text=_("Leave empty to route each request again among the qualified experts."),
-    )
-    reason = forms.CharField(label=_("reason"), max_length=500)
-
-
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
     form = AgentProfileForm
@@ -141,62 +126,6 @@ class AgentProfileAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
     list_select_related = ["user", "region"]
     inlines = [AbsenceInline]
-    actions = ["hand_over_open_tickets"]
-
-    @admin.action(description=_("Hand over open requests"))
-    def hand_over_open_tickets(self, request, queryset):
-        """Ask for a colleague and a reason, then hand over each selected agent's requests."""
-        from django.db.models import Count
-
-        from tickets.errors import DomainError
-        from tickets.models import OPEN_STATUSES, Ticket
-        from tickets.services import hand_over_open_tickets
-
-        profiles = list(queryset.select_related("user"))
-        loads = dict(
-            Ticket.objects.filter(
-                assignee_id__in=[p.user_id for p in profiles], status__in=OPEN_STATUSES
-            )
-            .values("assignee_id")
-            .annotate(n=Count("id"))
-            .values_list("assignee_id", "n")
-        )
-        for profile in profiles:
-            profile.open_count = loads.get(profile.user_id, 0)
-        form = HandOverForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            for profile in profiles:
-                try:
-                    moved = hand_over_open_tickets(
-                        from_agent=profile.user,
-                        actor=request.user,
-                        to_agent=form.cleaned_data["to_agent"],
-                        reason=form.cleaned_data["reason"],
-                    )
-                except DomainError as error:
-                    self.message_user(request, f"{profile.user}: {error.message}", messages.ERROR)
-                    continue
-                self.message_user(
-                    request,
-                    ngettext(
-                        "%(who)s: %(n)d open request handed over.",
-                        "%(who)s: %(n)d open requests handed over.",
-                        len(moved),
-                    )
-                    % {"who": profile.user, "n": len(moved)},
-                    messages.SUCCESS,
-                )
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Hand over open requests"),
-            "opts": self.model._meta,
-            "profiles": profiles,
-            "form": form,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "action": "hand_over_open_tickets",
-        }
-        return TemplateResponse(request, "admin/accounts/agentprofile/hand_over.html", context)
 
 
 @admin.register(Delegation)

@@ -9,6 +9,21 @@ from django.utils import timezone
 from accounts.models import INSTITUTION_WIDE_ROLES, Delegation, Membership, Role
 
 
+def is_agent(user) -> bool:
+    """Support staff (experts, central support, supervisors) and administrators."""
+    return bool(user is not None and user.is_authenticated and (user.is_superuser or user.is_agent))
+
+
+def is_supervisor(user) -> bool:
+    """Administrators, and supervisors of a region or of the whole country."""
+    if user is None or not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    agent = user.agent
+    return agent is not None and agent.is_supervisor
+
+
 def _cache(user, key, compute):
     # Memoised on the user object, which lives for one request: a revoked
     # delegation is honoured on the very next request.

@@ -1,3 +1,5 @@
+from accounts.models import Region
+
 """The 28 regions of Bulgaria with their НЕИСПУО codes (the first two digits
 of an institution's code) and a main town used by the demo data."""
 
@@ -35,7 +37,6 @@ REGIONS = [
 
 def ensure_regions():
     """Create or update the 28 regions; return them by code."""
-    from accounts.models import Region
 
     out = {}
     for code, name, name_en in REGIONS:

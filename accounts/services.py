@@ -12,8 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import AccountEvent, Delegation, Institution, Membership, Role
-from tickets.errors import DomainError, InvalidTransition, NotAllowed
+from accounts.models import AccountEvent, Delegation, Institution, Membership, Role, User
+from helpdesk.errors import DomainError, InvalidTransition, NotAllowed
 
 # How far back a start may lie: the form is filled in a minute or two before
 # it is sent, and "from now" must not fail because of that.

@@ -339,7 +339,7 @@ def measure(runs: int) -> list[tuple[str, dict, int]]:
     from django.urls import reverse
 
     from accounts.models import User
-    from tickets.filters import queue_counts
+    from console.filters import queue_counts
     from tickets.models import OPEN_STATUSES as OPEN
     from tickets.models import Message, Ticket
 

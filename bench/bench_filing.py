@@ -1,6 +1,6 @@
 """Filing throughput: requests filed per second through the portal's write path.
 
-Two figures: the service alone (tickets.services.create_ticket: validation,
+Two figures: the service alone (tickets.actions.create_ticket: validation,
 reference, routing with agent locks, SLA, history) and the whole HTTP POST of
 the portal's filing form through Django's test client (session, CSRF, form,
 rate limit, templates). Both on PostgreSQL with Redis, in one process.
@@ -28,7 +28,7 @@ def main() -> None:
 
     from accounts.models import Institution, Membership, User
     from helpdesk.celery import app
-    from tickets import services
+    from tickets import actions
     from tickets.models import Competence
 
     app.conf.task_always_eager = False
@@ -50,7 +50,7 @@ def main() -> None:
     started = time.perf_counter()
     with CaptureQueriesContext(connection) as ctx:
         for i in range(args.n):
-            services.create_ticket(
+            actions.create_ticket(
                 actor=teacher,
                 institution=membership.institution,
                 competence=competence,
@@ -94,7 +94,7 @@ def main() -> None:
 
 | path | throughput |
 |---|---|
-| `services.create_ticket` (validation, reference, routing with locks, SLA, history) | {service_rate:.0f} requests/s, {service_queries:.1f} queries each |
+| `actions.create_ticket` (validation, reference, routing with locks, SLA, history) | {service_rate:.0f} requests/s, {service_queries:.1f} queries each |
 | portal form, HTTP POST through the whole Django stack | {http_line} |
 
 Target: ≥ 100 requests/s.""",

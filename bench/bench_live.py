@@ -39,7 +39,7 @@ def main() -> None:
 
     from accounts.models import Institution, Membership, User
     from helpdesk.celery import app
-    from tickets import services
+    from tickets import actions
     from tickets.models import Competence
 
     app.conf.task_always_eager = False
@@ -119,7 +119,7 @@ Target: ≤ 300 ms after the commit.""",
 
 
 def file(services, teacher, institution, competence, i):
-    ticket = services.create_ticket(
+    ticket = actions.create_ticket(
         actor=teacher,
         institution=institution,
         competence=competence,

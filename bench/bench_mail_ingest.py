@@ -73,11 +73,11 @@ class QueryCounter:
 
 @contextlib.contextmanager
 def timed_services():
-    """Measure the time spent inside the ticket services (create_ticket, add_message)."""
-    from tickets import services
+    """Measure the time spent inside the ticket actions (file_from_mail, add_message)."""
+    from tickets import actions
 
     spent = {"seconds": 0.0}
-    originals = {name: getattr(services, name) for name in ("create_ticket", "add_message")}
+    originals = {name: getattr(actions, name) for name in ("file_from_mail", "add_message")}
 
     def timed(function):
         def wrapper(*args, **kwargs):
@@ -90,12 +90,12 @@ def timed_services():
         return wrapper
 
     for name, function in originals.items():
-        setattr(services, name, timed(function))
+        setattr(actions, name, timed(function))
     try:
         yield spent
     finally:
         for name, function in originals.items():
-            setattr(services, name, function)
+            setattr(actions, name, function)
 
 
 def deliver(server, account, messages) -> float:

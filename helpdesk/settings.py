@@ -57,10 +57,15 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "channels",
+    # The domain and what it builds on ...
     "accounts",
     "tickets",
-    "mailbridge",
     "kb",
+    # ... and the doors around it.
+    "portal",
+    "console",
+    "api",
+    "mailbridge",
 ]
 
 MIDDLEWARE = [
@@ -91,7 +96,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "helpdesk.context_processors.helpdesk",
+                "accounts.context_processors.helpdesk",
                 "kb.context_processors.announcements",
             ],
         },
@@ -172,6 +177,7 @@ CELERY_TIMEZONE = "Europe/Sofia"
 CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {"task": "tickets.tasks.sla_sweep", "schedule": 60.0},
     "mailbridge-poll": {"task": "mailbridge.tasks.poll_all_mailboxes", "schedule": 30.0},
+    "outbox-delivery": {"task": "mailbridge.tasks.deliver_pending", "schedule": 60.0},
     "autoclose-resolved": {"task": "tickets.tasks.autoclose_resolved", "schedule": 3600.0},
 }
 

@@ -16,9 +16,9 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("accounts/", include("accounts.urls")),
     path("oidc/", include("accounts.oidc_urls")),  # 404 unless settings.OIDC_ENABLED
-    path("portal/", include("tickets.portal_urls")),
-    path("console/", include("tickets.console_urls")),
-    path("api/", include("tickets.api_urls")),
+    path("portal/", include("portal.urls")),
+    path("console/", include("console.urls")),
+    path("api/", include("api.urls")),
     path("kb/", include("kb.urls")),
     path("sitemap.xml", sitemap, {"sitemaps": kb_sitemaps}, name="sitemap"),
     path("admin/", admin.site.urls),

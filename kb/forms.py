@@ -4,8 +4,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.uploads import UploadRejected, check_file
 from kb.models import KB_FILE_TYPES, ArticleAttachment
-from tickets.uploads import UploadRejected, check_file
 
 
 class ArticleAttachmentForm(forms.ModelForm):

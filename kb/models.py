@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kb.querysets import AnnouncementQuerySet, ArticleQuerySet
+from kb.rendering import render_markdown
 
 
 class Language(models.TextChoices):
@@ -158,7 +159,6 @@ class Article(models.Model):
 
     def rendered(self):
         """Return the body rendered and sanitised (kb.rendering.Rendered)."""
-        from kb.rendering import render_markdown
 
         return render_markdown(self.body)
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 from django.core.cache import cache
 from django.db import connection
 
+from kb.models import SearchDocument
 from kb.text import ParsedQuery, closest_terms
 
 VOCABULARY_CACHE_KEY = "kb:search:vocabulary"
@@ -131,8 +132,6 @@ class PostgresBackend:
 
     def match(self, parsed: ParsedQuery, *, any_term: bool, candidates) -> dict[int, float]:
         from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
-
-        from kb.models import SearchDocument
 
         expression = self._expression(parsed, any_term=any_term)
         if not expression:

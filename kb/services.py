@@ -18,6 +18,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.permissions import is_agent
+from helpdesk.errors import DomainError, NotAllowed
+from helpdesk.uploads import check_file
 from kb.models import (
     KB_FILE_TYPES,
     Article,
@@ -32,7 +35,7 @@ from kb.rendering import plain_text
 from kb.search_backends import get_backend
 from kb.slugs import slugify_text
 from kb.stemmer import stemmed_text
-from tickets.errors import DomainError, NotAllowed
+from tickets.models import Ticket
 
 CONTENT_FIELDS = ("title", "summary", "body")
 
@@ -237,9 +240,8 @@ def rebuild_index() -> int:
 def add_attachment(article: Article, *, name: str, data: bytes, actor) -> ArticleAttachment:
     """Check a PDF or image by its content and attach it; return the attachment.
 
-    Raises tickets.uploads.UploadRejected with a reason for people.
+    Raises helpdesk.uploads.UploadRejected with a reason for people.
     """
-    from tickets.uploads import check_file
 
     checked = check_file(name, data, allowed=KB_FILE_TYPES)
     attachment = ArticleAttachment(
@@ -297,9 +299,8 @@ def draft_from_reply(message, actor) -> Article:
     publishes it. Raises NotAllowed unless `actor` is an agent who can see
     the ticket, DomainError for a message that is not a staff reply.
     """
-    from tickets.models import Ticket
 
-    if actor is None or not actor.is_authenticated or not (actor.is_agent or actor.is_superuser):
+    if not is_agent(actor):
         raise NotAllowed(_("Only support agents can turn replies into articles."))
     if not Ticket.objects.visible_to(actor).filter(pk=message.ticket_id).exists():
         raise NotAllowed(_("You cannot see this request."))

@@ -22,6 +22,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.permissions import is_agent
+from helpdesk.errors import DomainError
 from kb import deflection, services
 from kb.announcements import dismiss
 from kb.diffs import field_changes
@@ -34,10 +36,9 @@ from kb.models import (
     Category,
     Language,
 )
-from kb.querysets import audience_of
 from kb.rendering import render_markdown
 from kb.search import search_articles, suggest_articles
-from tickets.errors import DomainError
+from tickets.models import Message, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,6 @@ def current_language(request) -> str:
     """Return "bg" or "en": the interface language of this request."""
     code = (getattr(request, "LANGUAGE_CODE", None) or get_language() or "bg")[:2]
     return code if code in Language.values else "bg"
-
-
-def is_agent(user) -> bool:
-    return audience_of(user) == "agents"
 
 
 def _require_agent(request):
@@ -311,7 +308,6 @@ def agent_search(request):
 @require_POST
 def draft_from_message(request, message_id):
     """Turn a support reply into a draft article; go to the draft (agents only)."""
-    from tickets.models import Message, Ticket
 
     _require_agent(request)
     visible = Ticket.objects.visible_to(request.user)

@@ -9,13 +9,15 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from mailbridge.imap import connect, poll_once
+from mailbridge.ingest import reprocess
 from mailbridge.models import (
     InboundMessage,
     Mailbox,
-    OutboundMail,
     QuarantinedMessage,
     UndeliverableAddress,
 )
+from tickets.models import OutboundMail
 
 
 class MailboxForm(forms.ModelForm):
@@ -98,7 +100,6 @@ class MailboxAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Check the connection"))
     def check_connection(self, request, queryset):
-        from mailbridge.imap import connect
 
         for box in queryset:
             try:
@@ -124,7 +125,6 @@ class MailboxAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Fetch mail now"))
     def poll_now(self, request, queryset):
-        from mailbridge.imap import poll_once
 
         for box in queryset:
             result = poll_once(box)
@@ -225,7 +225,6 @@ class InboundMessageAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Run the selected messages again"))
     def rerun(self, request, queryset):
-        from mailbridge.ingest import reprocess
 
         done, again = 0, 0
         for pk in queryset.values_list("pk", flat=True):
@@ -271,7 +270,11 @@ class UndeliverableAddressAdmin(admin.ModelAdmin):
 
 @admin.register(OutboundMail)
 class OutboundMailAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "kind", "subject", "state", "attempts", "sent_at"]
+    list_display = ["created_at", "kind", "subject", "recipient", "state", "attempts", "sent_at"]
     list_filter = ["state", "kind"]
     search_fields = ["subject", "message_id", "key"]
     raw_id_fields = ["ticket", "ticket_message"]
+
+    @admin.display(description=_("recipient"))
+    def recipient(self, row):
+        return ", ".join(row.recipients)

@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class MailbridgeConfig(AppConfig):
     name = "mailbridge"
     verbose_name = _("E-mail")
+
+    def ready(self):
+        # Imported here: models and signals are ready only once every app is loaded.
+        from mailbridge.tasks import schedule
+        from tickets.signals import outbox_written
+
+        outbox_written.connect(schedule, dispatch_uid="mailbridge.deliver_outbox")

@@ -9,7 +9,7 @@ crash harmless:
    Message-ID (or a digest of the bytes); a second pass over the same message
    finds the row and does nothing;
 2. the message is parsed and classified (auto-reply, bounce, our own loop);
-3. one transaction calls tickets.services and marks the row done (only if
+3. one transaction calls the domain's actions and marks the row done (only if
    it is still unfinished), so the ticket change and "done" commit together;
 4. only then does the caller move the message out of the IMAP inbox.
 
@@ -35,10 +35,16 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import services as account_services
+from accounts.models import Membership, User
+from accounts.permissions import is_agent
+from helpdesk.uploads import MAIL_TYPES, UploadRejected, check_file
 from mailbridge import noise
 from mailbridge.models import InboundMessage, Mailbox, UndeliverableAddress
 from mailbridge.parsing import ParsedMail, parse_message
 from mailbridge.reference import find_reference, strip_reply_prefixes
+from tickets import actions, events, policies
+from tickets.models import MailThreadKey, Message, Status, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -286,8 +292,6 @@ def clear_caches() -> None:
 
 
 def _decide(parsed: ParsedMail, row: InboundMessage) -> _Decision:
-    from tickets.models import MailThreadKey
-    from tickets.services import is_agent
 
     sender = _clean(parsed.from_addr).strip().lower()[:254]
     verdict = noise.classify(
@@ -332,7 +336,7 @@ def _decide(parsed: ParsedMail, row: InboundMessage) -> _Decision:
 
     if ticket is not None:
         allowed, actor = _may_write(ticket, sender, user)
-        if allowed and _open_for_mail(ticket, actor):
+        if allowed and policies.open_for_reply(ticket, actor, timezone.now()):
             _add_reply(ticket, parsed, sender, actor)
             reason = _("Reply added to %(ref)s (found by %(how)s).")
             return _Decision(
@@ -372,7 +376,6 @@ def _thread_ids(parsed: ParsedMail) -> list[str]:
 
 def _find_ticket(parsed: ParsedMail, ids: list[str], keys: dict):
     """Return (ticket, how it was found) for a reply, or (None, "")."""
-    from tickets.models import Ticket
 
     reference = find_reference(parsed.subject)
     if reference:
@@ -395,7 +398,6 @@ def _follow_merges(ticket):
 
 
 def _known_user(sender: str):
-    from accounts.models import User
 
     user = User.objects.select_related("agent_profile").filter(email=sender).first()
     return user if user is not None and user.is_active else None
@@ -409,7 +411,6 @@ def _recent_count(sender: str) -> int:
 
 
 def _visible(ticket, user) -> bool:
-    from tickets.models import Ticket
 
     return Ticket.objects.visible_to(user).filter(pk=ticket.pk).exists()
 
@@ -421,7 +422,6 @@ def _may_write(ticket, sender: str, user):
     staff who may see the ticket; a known person writes as themselves when
     they may see the ticket, otherwise by address only.
     """
-    from tickets.services import is_agent
 
     if user is not None and ticket.requester_id == user.pk:
         return True, user
@@ -435,22 +435,7 @@ def _may_write(ticket, sender: str, user):
     return False, None
 
 
-def _open_for_mail(ticket, actor) -> bool:
-    """Whether a reply by mail may still join the ticket (else a linked one is opened)."""
-    from tickets.models import Status
-    from tickets.services import _within_reopen_period, is_agent
-
-    if is_agent(actor):
-        return True
-    if ticket.status == Status.CLOSED:
-        return False
-    if ticket.status == Status.RESOLVED:
-        return _within_reopen_period(ticket, timezone.now())
-    return True
-
-
 def _auto_reply(parsed, sender, user, ticket, why) -> _Decision:
-    from tickets.models import Message, Status
 
     if ticket is None:
         return _ignored(_("Automatic reply (%(why)s) about no known request.") % {"why": why})
@@ -484,8 +469,6 @@ def _bounce(parsed: ParsedMail, why: str) -> _Decision:
     its Message-ID) or an address of the ticket named in the subject, so a
     forged bounce cannot switch off someone else's notifications.
     """
-    from tickets.models import Channel, MailThreadKey, Ticket, TicketEvent
-    from tickets.services import record_event
 
     ticket, sent_to = None, ""
     original = parsed.bounce_original_message_id
@@ -516,16 +499,15 @@ def _bounce(parsed: ParsedMail, why: str) -> _Decision:
         }
     else:
         note = _("A delivery report arrived: %(why)s") % {"why": why}
-    record_event(ticket, actor=None, channel=Channel.EMAIL, kind=TicketEvent.Kind.MAIL, note=note)
+    events.mail_note(ticket, note=note)
     return _ignored(
         _("Bounce recorded on %(ref)s. %(note)s") % {"ref": ticket.reference, "note": note}, ticket
     )
 
 
 def _mark_undeliverable(addresses: list[str], why: str) -> None:
-    from accounts.models import User
 
-    User.objects.filter(email__in=addresses).update(email_undeliverable=True)
+    account_services.mark_email_undeliverable(addresses)
     _undeliverable_seen["any"] = True
     now = timezone.now()
     for address in addresses:
@@ -542,8 +524,7 @@ def _mark_undeliverable(addresses: list[str], why: str) -> None:
 def _clear_undeliverable(sender: str, user) -> None:
     # Someone who writes to us can evidently receive mail again.
     if user is not None and user.email_undeliverable:
-        type(user).objects.filter(pk=user.pk).update(email_undeliverable=False)
-        user.email_undeliverable = False
+        account_services.mark_email_deliverable(user)
     if _any_undeliverable():
         UndeliverableAddress.objects.filter(address=sender).delete()
 
@@ -563,11 +544,10 @@ def _any_undeliverable() -> bool:
 
 
 def _add_reply(ticket, parsed, sender, actor, **options):
-    from tickets.services import add_message
 
     text, quoted = _body(parsed)
     files, rejected = _attachments(parsed)
-    return add_message(
+    return actions.add_message(
         ticket=ticket,
         actor=actor,
         channel="email",
@@ -584,9 +564,6 @@ def _add_reply(ticket, parsed, sender, actor, **options):
 
 
 def _create(parsed, sender, user, related_to=None):
-    from accounts.models import Membership
-    from tickets.models import Channel, TicketEvent
-    from tickets.services import create_ticket, record_event
 
     institution, verified = None, False
     if user is not None:
@@ -597,9 +574,8 @@ def _create(parsed, sender, user, related_to=None):
             institution, verified = memberships[0].institution, True
     text, quoted = _body(parsed)
     files, rejected = _attachments(parsed)
-    ticket = create_ticket(
-        actor=user,
-        channel=Channel.EMAIL,
+    ticket = actions.file_from_mail(
+        sender=user,
         subject=_new_subject(parsed),
         text=text,
         quoted_text=quoted,
@@ -619,11 +595,8 @@ def _create(parsed, sender, user, related_to=None):
     copied = [c for c in dict.fromkeys(a.lower() for a in parsed.cc) if c not in own]
     copied = [c for c in copied if c != sender]
     if copied:
-        record_event(
+        events.mail_note(
             ticket,
-            actor=None,
-            channel=Channel.EMAIL,
-            kind=TicketEvent.Kind.MAIL,
             note=_("The e-mail was copied to: %(cc)s (not added to the request).")
             % {"cc": ", ".join(copied[:20])},
         )
@@ -707,7 +680,6 @@ def _html(parsed: ParsedMail) -> str:
 
 def _attachments(parsed: ParsedMail):
     """Return (checked files, [(name, reason)] rejected) under the portal's rules."""
-    from tickets.uploads import MAIL_TYPES, UploadRejected, check_file
 
     rules = settings.HELPDESK
     files, rejected, total = [], [], 0

@@ -84,6 +84,7 @@ class Mailbox(models.Model):
 
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
+        # Imported here: ingest imports these models.
         from mailbridge.ingest import clear_caches
 
         # The set of our own addresses (mail from them is a loop) changed.
@@ -196,50 +197,3 @@ class UndeliverableAddress(models.Model):
 
     def __str__(self):
         return self.address
-
-
-class OutboundMail(models.Model):
-    """One e-mail the helpdesk sends, recorded before it is sent.
-
-    The unique key makes a retried celery task send at most once, and the
-    Message-ID is fixed at the first attempt so that every retry is the same
-    message for threading. A sender claims the row (locked_until) before it
-    talks to the SMTP server, so a celery retry and the sweep for lost tasks
-    never send one message twice.
-    """
-
-    class State(models.TextChoices):
-        PENDING = "pending", _("waiting to be sent")
-        SENT = "sent", _("sent")
-        FAILED = "failed", _("failed")
-        SUPPRESSED = "suppressed", _("not sent")
-
-    key = models.CharField(max_length=200, unique=True)
-    ticket = models.ForeignKey(
-        "tickets.Ticket", on_delete=models.CASCADE, related_name="outbound_mail", null=True
-    )
-    ticket_message = models.ForeignKey(
-        "tickets.Message", on_delete=models.SET_NULL, related_name="+", null=True, blank=True
-    )
-    kind = models.CharField(_("kind"), max_length=30)
-    recipients = models.JSONField(_("recipients"), default=list)
-    subject = models.CharField(_("subject"), max_length=255, blank=True)
-    message_id = models.CharField(_("Message-ID"), max_length=255)
-    state = models.CharField(
-        _("state"), max_length=12, choices=State.choices, default=State.PENDING
-    )
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
-    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
-    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["state", "created_at"], name="outbound_state")]
-        verbose_name = _("outgoing e-mail")
-        verbose_name_plural = _("outgoing e-mail")
-
-    def __str__(self):
-        return f"{self.kind} {self.subject}"

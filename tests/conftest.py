@@ -147,7 +147,7 @@ def now():
 @pytest.fixture
 def make_ticket(cast):
     """Create a ticket through the one write path; defaults to teacher A, diplomas."""
-    from tickets import services
+    from tickets import actions
 
     def make(**kwargs):
         kwargs.setdefault("actor", cast.teacher_a)
@@ -156,7 +156,7 @@ def make_ticket(cast):
         kwargs.setdefault("subject", "Диплома не се качва")
         kwargs.setdefault("text", "Сканираното изображение на дипломата се отхвърля.")
         kwargs.setdefault("channel", "portal")
-        return services.create_ticket(**kwargs)
+        return actions.create_ticket(**kwargs)
 
     return make
 

@@ -7,12 +7,20 @@ caches, so the next due time uses the new values in this process at once
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from tickets import sla
+from accounts import admin as accounts_admin
+from accounts.models import AgentProfile, User
+from helpdesk.errors import DomainError
+from tickets import actions, sla
 from tickets.models import (
+    OPEN_STATUSES,
     Attachment,
     CalendarException,
     CannedResponse,
@@ -117,7 +125,7 @@ class TicketAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
 
     def has_change_permission(self, request, obj=None):
-        # Tickets change through the console (tickets.services), which keeps
+        # Tickets change through the console (tickets.actions), which keeps
         # history; the admin is for looking.
         return request.user.is_superuser and obj is None
 
@@ -274,3 +282,74 @@ class SavedFilterAdmin(admin.ModelAdmin):
     list_display = ["name", "owner", "queue", "created_at"]
     search_fields = ["name", "owner__email"]
     raw_id_fields = ["owner"]
+
+
+class HandOverForm(forms.Form):
+    to_agent = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True, agent_profile__isnull=False).order_by(
+            "full_name", "email"
+        ),
+        required=False,
+        label=_("to colleague"),
+        help_text=_("Leave empty to route each request again among the qualified experts."),
+    )
+    reason = forms.CharField(label=_("reason"), max_length=500)
+
+
+# The hand-over moves tickets, so it lives with the ticket domain's admin and
+# extends the people admin of `accounts` (which knows nothing of tickets).
+admin.site.unregister(AgentProfile)
+
+
+@admin.register(AgentProfile)
+class AgentProfileAdmin(accounts_admin.AgentProfileAdmin):
+    actions = ["hand_over_open_tickets"]
+
+    @admin.action(description=_("Hand over open requests"))
+    def hand_over_open_tickets(self, request, queryset):
+        """Ask for a colleague and a reason, then hand over each selected agent's requests."""
+        profiles = list(queryset.select_related("user"))
+        loads = dict(
+            Ticket.objects.filter(
+                assignee_id__in=[p.user_id for p in profiles], status__in=OPEN_STATUSES
+            )
+            .values("assignee_id")
+            .annotate(n=Count("id"))
+            .values_list("assignee_id", "n")
+        )
+        for profile in profiles:
+            profile.open_count = loads.get(profile.user_id, 0)
+        form = HandOverForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            for profile in profiles:
+                try:
+                    moved = actions.hand_over_open_tickets(
+                        from_agent=profile.user,
+                        actor=request.user,
+                        to_agent=form.cleaned_data["to_agent"],
+                        reason=form.cleaned_data["reason"],
+                    )
+                except DomainError as error:
+                    self.message_user(request, f"{profile.user}: {error.message}", messages.ERROR)
+                    continue
+                self.message_user(
+                    request,
+                    ngettext(
+                        "%(who)s: %(n)d open request handed over.",
+                        "%(who)s: %(n)d open requests handed over.",
+                        len(moved),
+                    )
+                    % {"who": profile.user, "n": len(moved)},
+                    messages.SUCCESS,
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Hand over open requests"),
+            "opts": self.model._meta,
+            "profiles": profiles,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action": "hand_over_open_tickets",
+        }
+        return TemplateResponse(request, "admin/accounts/agentprofile/hand_over.html", context)

@@ -1,3 +1,5 @@
+from tickets.models import Competence
+
 """The starting competence catalogue (DOMAIN.md); administrators edit it later."""
 
 COMPETENCES = [
@@ -97,7 +99,6 @@ COMPETENCES = [
 
 def ensure_competences():
     """Create or update the catalogue; return competences by code."""
-    from tickets.models import Competence
 
     out = {}
     for order, (code, name, name_en, hint, hint_en, tier, keywords) in enumerate(COMPETENCES):

@@ -3,12 +3,12 @@
 import datetime
 
 from django.conf import settings
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tickets.querysets import TicketQuerySet
+from tickets.querysets import AttachmentQuerySet, MessageQuerySet, TicketQuerySet
 
 
 class Tier(models.TextChoices):
@@ -279,6 +279,8 @@ class Message(models.Model):
     from_staff = models.BooleanField(_("from support staff"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
+    objects = MessageQuerySet.as_manager()
+
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
@@ -318,6 +320,21 @@ class MailThreadKey(models.Model):
         verbose_name = _("e-mail thread key")
         verbose_name_plural = _("e-mail thread keys")
 
+    @classmethod
+    def remember(cls, ticket, message, mail_id: str, direction: str, recipient: str = "") -> None:
+        """Thread replies to `mail_id` to `ticket`; the first ticket to claim a Message-ID keeps it."""
+        try:
+            with transaction.atomic():
+                cls.objects.create(
+                    mail_id=mail_id[:255],
+                    ticket=ticket,
+                    message=message,
+                    direction=direction,
+                    recipient=recipient,
+                )
+        except IntegrityError:
+            pass
+
 
 def attachment_path(instance, filename):
     # Content-addressed layout under the private uploads folder: the stored
@@ -352,6 +369,8 @@ class Attachment(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = AttachmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -599,3 +618,52 @@ class CannedResponse(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class OutboundMail(models.Model):
+    """The outbox: one e-mail the helpdesk owes someone, written with the change that causes it.
+
+    Actions write these rows in their own transaction (tickets/outbox.py), so
+    a crash or a broker that is down loses nothing; mailbridge/outbound.py
+    delivers them. The unique key makes a change mail each person once, and
+    the Message-ID is fixed when the row is written, so every retry is the
+    same message for threading. A sender claims the row (locked_until) before
+    it talks to the SMTP server, so a retry and the sweep never send twice.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("waiting to be sent")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+        SUPPRESSED = "suppressed", _("not sent")
+
+    key = models.CharField(max_length=200, unique=True)
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="outbound_mail", null=True
+    )
+    ticket_message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, related_name="+", null=True, blank=True
+    )
+    kind = models.CharField(_("kind"), max_length=30)
+    recipients = models.JSONField(_("recipients"), default=list)
+    language = models.CharField(_("language"), max_length=8, default="bg")
+    subject = models.CharField(_("subject"), max_length=255, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=255)
+    state = models.CharField(
+        _("state"), max_length=12, choices=State.choices, default=State.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "created_at"], name="outbound_state")]
+        verbose_name = _("outgoing e-mail")
+        verbose_name_plural = _("outgoing e-mail")
+
+    def __str__(self):
+        return f"{self.kind} {self.subject}"

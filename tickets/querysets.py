@@ -1,7 +1,9 @@
-"""Every "who may see which ticket" decision lives here and nowhere else."""
+"""Every "who may see which ticket, message or file" decision lives here and nowhere else."""
 
 from django.db import models
 from django.db.models import Q
+
+from accounts.permissions import followed_institution_ids, is_agent
 
 
 class TicketQuerySet(models.QuerySet):
@@ -15,8 +17,6 @@ class TicketQuerySet(models.QuerySet):
         (or all, without a region); administrators see all. Portal, console,
         API, downloads and WebSocket all call this.
         """
-        from accounts.permissions import followed_institution_ids
-
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
         if user.is_superuser:
@@ -39,3 +39,35 @@ class TicketQuerySet(models.QuerySet):
 
     def open(self):
         return self.filter(status__in=("new", "open", "waiting"))
+
+
+def _ticket_model(queryset):
+    return queryset.model._meta.get_field("ticket").related_model
+
+
+class MessageQuerySet(models.QuerySet):
+    def visible_to(self, user, at=None):
+        """Return the messages `user` may read: of tickets they may see, notes for staff only.
+
+        The portal, the API (lists, counts, search), the WebSocket and the
+        exports read messages through this, so an internal note never shows
+        through a count, an id or a search hit.
+        """
+        tickets = _ticket_model(self).objects.visible_to(user, at)
+        return self.filter(ticket__in=tickets.values("pk")).shown_to(user)
+
+    def shown_to(self, user):
+        """Narrow messages of a ticket already known to be visible to what `user` may read."""
+        if is_agent(user):
+            return self
+        return self.filter(kind="public")
+
+
+class AttachmentQuerySet(models.QuerySet):
+    def visible_to(self, user, at=None):
+        """Return stored files `user` may download: files on internal notes are for staff only."""
+        tickets = _ticket_model(self).objects.visible_to(user, at)
+        files = self.filter(ticket__in=tickets.values("pk"), rejected_reason="").exclude(file="")
+        if is_agent(user):
+            return files
+        return files.filter(message__kind="public")

@@ -14,7 +14,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 
-from tickets.errors import RateLimited
+from accounts.permissions import is_agent
+from helpdesk.errors import RateLimited
 
 WINDOW_SECONDS = 3600
 
@@ -75,17 +76,13 @@ def _limits(user, institution_id) -> list[tuple[str, object, int]]:
     return limits
 
 
-def _exempt(user) -> bool:
-    # Support staff file on behalf of callers; their own queues are the brake.
-    return bool(user.is_superuser or user.is_agent)
-
-
 def check_filing_allowed(user, institution_id: int | None, *, now: float | None = None) -> None:
     """Raise RateLimited when `user` (or the institution) filed too much in the last hour.
 
     The exception carries `retry_after` in seconds and a message for people.
     """
-    if _exempt(user):
+    if is_agent(user):
+        # Support staff file on behalf of callers; their own queues are the brake.
         return
     now = time.time() if now is None else now
     for scope, ident, limit in _limits(user, institution_id):
@@ -111,7 +108,8 @@ def check_filing_allowed(user, institution_id: int | None, *, now: float | None 
 
 def record_filing(user, institution_id: int | None, *, now: float | None = None) -> None:
     """Count one filed request for the person and the institution."""
-    if _exempt(user):
+    if is_agent(user):
+        # Support staff file on behalf of callers; their own queues are the brake.
         return
     now = time.time() if now is None else now
     bucket, _elapsed = _bucket(now)

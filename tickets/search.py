@@ -23,6 +23,9 @@ from django.db import connection
 from django.db.models import BooleanField, F, Func, Q, Value
 from django.db.models.expressions import RawSQL
 
+from accounts.models import Institution
+from tickets.models import Message
+
 MAX_WORDS = 8
 ID_LIST_LIMIT = 20000
 _REFERENCE = re.compile(r"^(\d{2})-(\d{1,6})$")
@@ -121,7 +124,6 @@ def _word_condition(words) -> Q:
             [query],
         )
         return Q(pk__in=subjects) | Q(pk__in=messages)
-    from tickets.models import Message
 
     subject_q = Q()
     message_q = Q()
@@ -142,8 +144,6 @@ def filter_by_text(queryset, text: str):
     if terms.words:
         condition = _word_condition(terms.words)
     if terms.number:
-        from accounts.models import Institution
-
         # The institution's id, not a join on its code: "institution = X OR
         # <text match>" can then be answered from two indexes.
         institution_id = (

@@ -6,15 +6,11 @@ requester the resolution clock stops: resolution_due is empty and the paused
 business seconds are added back when it resumes.
 """
 
-import datetime
 import time
 from functools import lru_cache
 
-from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from tickets.businesstime import WorkCalendar, add_business_seconds, business_seconds_between
 from tickets.models import (
@@ -23,7 +19,6 @@ from tickets.models import (
     SLAPolicy,
     Status,
     Ticket,
-    TicketEvent,
     WorkingHours,
 )
 
@@ -137,101 +132,10 @@ def on_status_change(ticket: Ticket, *, old: str, new: str, now) -> None:
         apply_sla(ticket, now=now)
 
 
-def _working_now(now, region_id) -> bool:
+def working_now(now, region_id) -> bool:
+    """Whether `now` is within the working hours of the region's calendar."""
     cal = calendar_for(region_id)
     local = timezone.localtime(now, cal.zone)
     if not cal.is_working_day(local.date()):
         return False
     return cal.day_start <= local.time() < cal.day_end
-
-
-def sweep(now=None) -> dict:
-    """Mark breaches and send warnings; return counts.
-
-    A breach is marked (and written to history) once, whenever it is found.
-    The warning and breach mails go out once each, and only during the
-    region's working hours: what is found at night is mailed in the morning.
-    """
-    from tickets.tasks import send_sla_mail
-
-    now = now or timezone.now()
-    warn_before = datetime.timedelta(minutes=settings.SLA_WARN_BEFORE_MINUTES)
-    counts = {"breached": 0, "warned": 0, "breach_mails": 0}
-    open_q = Q(status__in=(Status.NEW, Status.OPEN))
-    due_q = Q(first_response_at__isnull=True, first_response_due__lte=now) | Q(
-        resolution_due__lte=now
-    )
-    for ticket_id in Ticket.objects.filter(open_q, due_q, sla_breached=False).values_list(
-        "pk", flat=True
-    )[:1000]:
-        with transaction.atomic():
-            ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
-            if ticket.sla_breached:
-                continue
-            which = (
-                "first_response"
-                if ticket.first_response_at is None
-                and ticket.first_response_due
-                and ticket.first_response_due <= now
-                else "resolution"
-            )
-            ticket.sla_breached = True
-            ticket.save(update_fields=["sla_breached"])
-            TicketEvent.objects.create(
-                ticket=ticket,
-                channel="system",
-                kind=TicketEvent.Kind.SLA,
-                field=which,
-                new_value="breached",
-                note=_("The %(which)s target was missed.")
-                % {"which": _("first response") if which == "first_response" else _("resolution")},
-                created_at=now,
-            )
-            counts["breached"] += 1
-    # Warnings and breach mails: only when the region is at work.
-    soon_q = Q(first_response_at__isnull=True, first_response_due__lte=now + warn_before) | Q(
-        resolution_due__lte=now + warn_before
-    )
-    # A ticket warned before may need a new warning: its due time moved
-    # (a pause, a reopening, a lower priority) or the first response came and
-    # now the resolution target nears. A warning at W covered every due time
-    # up to W + warn_before, so only a later due time is warned again.
-    warn_rows = Ticket.objects.filter(open_q, soon_q, sla_breached=False).values_list(
-        "pk", "region_id", "first_response_at", "first_response_due", "resolution_due"
-    )
-    for ticket_id, region_id, answered_at, first_due, resolution_due in warn_rows[:1000]:
-        near = min(d for d in (None if answered_at else first_due, resolution_due) if d)
-        if near > now + warn_before or not _working_now(now, region_id):
-            continue
-        not_yet_warned = Q(sla_warned_at__isnull=True) | Q(sla_warned_at__lt=near - warn_before)
-        if Ticket.objects.filter(not_yet_warned, pk=ticket_id).update(sla_warned_at=now):
-            transaction.on_commit(lambda tid=ticket_id: send_sla_mail.delay("sla_warning", tid))
-            counts["warned"] += 1
-    breach_ids = Ticket.objects.filter(
-        open_q, sla_breached=True, sla_breach_notified_at__isnull=True
-    )
-    for ticket_id, region_id in breach_ids.values_list("pk", "region_id")[:1000]:
-        if not _working_now(now, region_id):
-            continue
-        if Ticket.objects.filter(pk=ticket_id, sla_breach_notified_at__isnull=True).update(
-            sla_breach_notified_at=now
-        ):
-            transaction.on_commit(lambda tid=ticket_id: send_sla_mail.delay("sla_breach", tid))
-            counts["breach_mails"] += 1
-    return counts
-
-
-def autoclose_resolved(now=None) -> int:
-    """Close requests resolved longer ago than HELPDESK_AUTOCLOSE_DAYS; return how many."""
-    from tickets.services import close_resolved
-
-    now = now or timezone.now()
-    limit = now - datetime.timedelta(days=settings.HELPDESK["AUTOCLOSE_DAYS"])
-    ids = Ticket.objects.filter(status=Status.RESOLVED, resolved_at__lt=limit).values_list(
-        "pk", flat=True
-    )[:5000]
-    closed = 0
-    for ticket_id in ids:
-        if close_resolved(ticket_id=ticket_id, now=now):
-            closed += 1
-    return closed

@@ -3,7 +3,6 @@
 import pytest
 
 
-
 @pytest.fixture
 def login(client):
     """Log `user` in on the test client and return the client."""

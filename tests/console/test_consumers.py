@@ -15,7 +15,7 @@ from django.conf import settings
 from django.test import Client
 
 from tests.console.channel_layer import private_redis_layer
-from tickets import services
+from tickets import actions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -142,7 +142,7 @@ def test_new_ticket_reaches_exactly_those_who_may_see_it(cast, make_ticket):
             await communicator.send_json_to({"action": "watch", "ticket_id": ticket.pk})
             answer = await communicator.receive_json_from(timeout=5)
             assert answer == {"type": "error", "error": "not_found", "ticket_id": ticket.pk}
-        await database_sync_to_async(services.add_message)(
+        await database_sync_to_async(actions.add_message)(
             ticket=ticket, actor=cast.expert_x, text="Отговор", channel="console"
         )
         event = await _receive_ticket(may["requester"], ticket.reference, "message")
@@ -151,7 +151,7 @@ def test_new_ticket_reaches_exactly_those_who_may_see_it(cast, make_ticket):
 
         # An internal note is news for the staff, not for the requester.
         await _drain(*may.values())
-        await database_sync_to_async(services.add_message)(
+        await database_sync_to_async(actions.add_message)(
             ticket=ticket, actor=cast.expert_x, text="Бележка", kind="internal"
         )
         await _receive_ticket(may["expert_x"], ticket.reference, "message")
@@ -168,7 +168,7 @@ def test_escalation_moves_the_audience(cast, make_ticket):
         expert_y = await _connect(cast.expert_y)
         ticket = await database_sync_to_async(make_ticket)()
         await _nothing(central, expert_y)
-        await database_sync_to_async(services.escalate)(
+        await database_sync_to_async(actions.escalate)(
             ticket=ticket, actor=cast.expert_x, tier="central", reason="Грешка в модула"
         )
         await _receive_ticket(central, ticket.reference, "escalated")

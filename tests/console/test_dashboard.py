@@ -6,7 +6,9 @@ import xml.etree.ElementTree as ET
 import pytest
 from django.utils import timezone
 
-from tickets import dashboard, services
+from console.dashboard import charts as drawing
+from console.dashboard import queries
+from tickets import actions
 from tickets.models import Ticket
 
 
@@ -22,7 +24,7 @@ NS = "{http://www.w3.org/2000/svg}"
     [(0, 0, None), (0, 5, 0.0), (5, 5, 100.0), (1, 3, 33.3), (2, 3, 66.7)],
 )
 def test_percent(part, whole, expected):
-    assert dashboard.percent(part, whole) == expected
+    assert queries.percent(part, whole) == expected
 
 
 def test_day_series_fills_missing_days_and_sums_per_channel():
@@ -33,7 +35,7 @@ def test_day_series_fills_missing_days_and_sums_per_channel():
         {"day": d + datetime.timedelta(days=2), "channel": "portal", "count": 1},
         {"day": d + datetime.timedelta(days=9), "channel": "portal", "count": 7},  # outside
     ]
-    labels, series = dashboard.day_series(
+    labels, series = drawing.day_series(
         rows, d, d + datetime.timedelta(days=3), ["email", "portal"]
     )
     assert labels == ["30.01", "31.01", "01.02", "02.02"]
@@ -49,7 +51,7 @@ def test_day_series_fills_missing_days_and_sums_per_channel():
     ],
 )
 def test_horizontal_stacked_svg_is_valid_and_draws_one_rect_per_nonzero_value(labels, series, bars):
-    svg = dashboard.horizontal_stacked_svg("Заглавие", labels, series)
+    svg = drawing.horizontal_stacked_svg("Заглавие", labels, series)
     root = _parse(svg)
     rects = [r for r in root.iter(f"{NS}rect") if r.find(f"{NS}title") is not None]
     assert len(rects) == bars
@@ -57,7 +59,7 @@ def test_horizontal_stacked_svg_is_valid_and_draws_one_rect_per_nonzero_value(la
 
 
 def test_stacked_widths_are_proportional():
-    svg = dashboard.horizontal_stacked_svg("t", ["a", "b"], [("x", [10, 5])])
+    svg = drawing.horizontal_stacked_svg("t", ["a", "b"], [("x", [10, 5])])
     widths = [
         float(r.get("width"))
         for r in _parse(svg).iter(f"{NS}rect")
@@ -67,9 +69,9 @@ def test_stacked_widths_are_proportional():
 
 
 def test_columns_and_percent_charts_parse():
-    svg = dashboard.columns_svg("t", ["01.01", "02.01"], [("portal", [1, 0]), ("email", [2, 3])])
+    svg = drawing.columns_svg("t", ["01.01", "02.01"], [("portal", [1, 0]), ("email", [2, 3])])
     assert len([r for r in _parse(svg).iter(f"{NS}rect") if r.find(f"{NS}title") is not None]) == 3
-    svg = dashboard.grouped_percent_svg("t", ["a"], [("first", [None]), ("resolution", [150.0])])
+    svg = drawing.grouped_percent_svg("t", ["a"], [("first", [None]), ("resolution", [150.0])])
     texts = [t.text for t in _parse(svg).iter(f"{NS}text")]
     assert "—" in texts and "150 %" in texts
 
@@ -80,8 +82,8 @@ def test_aggregates(cast, make_ticket):
     old = make_ticket(subject="Стара")
     Ticket.objects.filter(pk=old.pk).update(created_at=now - datetime.timedelta(days=10))
     answered = make_ticket(subject="Отговорена")
-    services.add_message(ticket=answered, actor=cast.expert_x, text="Ето")
-    services.change_status(ticket=answered, actor=cast.expert_x, status="resolved")
+    actions.add_message(ticket=answered, actor=cast.expert_x, text="Ето")
+    actions.change_status(ticket=answered, actor=cast.expert_x, status="resolved")
     make_ticket(
         channel="email",
         actor=None,
@@ -94,8 +96,8 @@ def test_aggregates(cast, make_ticket):
         GET = {}
         user = cast.supervisor_all
 
-    scope = dashboard.Scope.from_request(Request)
-    data = dashboard.collect(scope)
+    scope = queries.Scope.from_request(Request)
+    data = queries.collect(scope)
     backlog = {r["competence"]: r for r in data.backlog}
     diplomas = backlog[cast.diplomas.name]
     assert (diplomas["d1"], diplomas["d30"], diplomas["total"]) == (0, 1, 1)
@@ -109,7 +111,7 @@ def test_aggregates(cast, make_ticket):
     assert sla[cast.diplomas.name]["resolution_met"] == 1
     load = {r["agent"]: r for r in data.load}
     assert load["Експерт X"]["open"] >= 1
-    charts = dashboard.charts(data, scope)
+    charts = drawing.charts(data, scope)
     assert [c.key for c in charts] == ["backlog", "per_day", "sla", "load"]
     for chart in charts:
         _parse(chart.svg)

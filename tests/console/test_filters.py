@@ -6,8 +6,7 @@ import pytest
 from django.db.models import Q
 from django.utils import timezone
 
-from tickets import services
-from tickets.filters import (
+from console.filters import (
     SORTS,
     SortKey,
     TicketFilter,
@@ -18,6 +17,7 @@ from tickets.filters import (
     queue_counts,
     queue_queryset,
 )
+from tickets import actions
 from tickets.models import Ticket
 
 DT = datetime.datetime(2026, 3, 2, 9, 30, tzinfo=datetime.UTC)
@@ -116,12 +116,12 @@ def test_due_sort_puts_missing_due_times_last(cast, many):
 @pytest.mark.django_db
 def test_queues_follow_the_agent(cast, make_ticket):
     mine = make_ticket()
-    services.assign(ticket=mine, actor=cast.expert_x, assignee=cast.expert_x)
+    actions.assign(ticket=mine, actor=cast.expert_x, assignee=cast.expert_x)
     unassigned = make_ticket()
     Ticket.objects.filter(pk=unassigned.pk).update(assignee=None)
     waiting = make_ticket()
-    services.assign(ticket=waiting, actor=cast.expert_x, assignee=cast.expert_x)
-    services.change_status(ticket=waiting, actor=cast.expert_x, status="waiting")
+    actions.assign(ticket=waiting, actor=cast.expert_x, assignee=cast.expert_x)
+    actions.change_status(ticket=waiting, actor=cast.expert_x, status="waiting")
     central = make_ticket(competence=cast.technical)
     triage = make_ticket(
         channel="email", actor=None, institution=None, requester_email="x@example.com"
@@ -154,7 +154,7 @@ def test_filterset_narrows_by_every_field(cast, make_ticket):
         has_attachments=True,
         assignee=None,
     )
-    services.assign(ticket=a, actor=cast.expert_x, assignee=cast.expert_x)
+    actions.assign(ticket=a, actor=cast.expert_x, assignee=cast.expert_x)
 
     def refs(**params):
         f = TicketFilter(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tickets import services
+from tickets import actions
 from tickets.models import Ticket
 from tickets.search import SearchTerms, filter_by_text, fts5_query, parse_query, tsquery
 
@@ -47,7 +47,7 @@ def corpus(cast, make_ticket):
         competence=cast.competences["login"],
         text="Не мога да вляза в профила си в edu.mon.bg",
     )
-    services.add_message(
+    actions.add_message(
         ticket=login,
         actor=cast.expert_x2,
         text="Опитайте ПРЕМЕСТВАНЕ на ученика.",
@@ -99,7 +99,7 @@ def test_reference_and_institution_code(cast, corpus):
 @pytest.mark.django_db
 def test_merged_messages_are_found_under_the_target(cast, corpus):
     diploma, login, _other = corpus
-    services.merge(source=login, target=diploma, actor=cast.expert_x)
+    actions.merge(source=login, target=diploma, actor=cast.expert_x)
     assert _refs(cast.expert_x, "преместване") == {diploma.reference}
 
 

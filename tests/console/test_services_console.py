@@ -3,10 +3,10 @@
 import pytest
 from django.core import mail
 
-from tickets import services
-from tickets.errors import DomainError, InvalidTransition, NotAllowed
+from helpdesk.errors import DomainError, InvalidTransition, NotAllowed
+from helpdesk.uploads import check_file
+from tickets import actions
 from tickets.models import Attachment, MailThreadKey, Message, Status, Ticket, TicketEvent
-from tickets.uploads import check_file
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def test_merge_moves_conversation_files_and_threads(
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        result = services.merge(source=source, target=target, actor=cast.expert_x)
+        result = actions.merge(source=source, target=target, actor=cast.expert_x)
 
     source.refresh_from_db()
     target.refresh_from_db()
@@ -56,34 +56,34 @@ def test_merge_moves_conversation_files_and_threads(
 def test_merge_refuses_self_twice_and_closed_target(cast, make_ticket):
     one, two, three = make_ticket(), make_ticket(), make_ticket()
     with pytest.raises(DomainError):
-        services.merge(source=one, target=one, actor=cast.expert_x)
-    services.merge(source=one, target=two, actor=cast.expert_x)
+        actions.merge(source=one, target=one, actor=cast.expert_x)
+    actions.merge(source=one, target=two, actor=cast.expert_x)
     with pytest.raises(InvalidTransition):
-        services.merge(source=one, target=three, actor=cast.expert_x)
+        actions.merge(source=one, target=three, actor=cast.expert_x)
     with pytest.raises(DomainError):
-        services.merge(source=three, target=one, actor=cast.expert_x)
-    services.change_status(ticket=three, actor=cast.expert_x, status=Status.CLOSED)
+        actions.merge(source=three, target=one, actor=cast.expert_x)
+    actions.change_status(ticket=three, actor=cast.expert_x, status=Status.CLOSED)
     four = make_ticket()
     with pytest.raises(InvalidTransition):
-        services.merge(source=four, target=three, actor=cast.expert_x)
+        actions.merge(source=four, target=three, actor=cast.expert_x)
 
 
 def test_merge_needs_sight_of_both(cast, make_ticket):
     mine = make_ticket()
     other_region = make_ticket(actor=cast.teacher_b, institution=cast.school_b)
     with pytest.raises(NotAllowed):
-        services.merge(source=mine, target=other_region, actor=cast.expert_x)
+        actions.merge(source=mine, target=other_region, actor=cast.expert_x)
     with pytest.raises(NotAllowed):
-        services.merge(source=mine, target=other_region, actor=cast.teacher_a)
+        actions.merge(source=mine, target=other_region, actor=cast.teacher_a)
     assert Ticket.objects.get(pk=mine.pk).merged_into_id is None
 
 
 def test_link_related_both_ways_and_unlink(cast, make_ticket):
     one, two = make_ticket(), make_ticket()
-    services.link_related(ticket=one, other=two, actor=cast.expert_x)
+    actions.link_related(ticket=one, other=two, actor=cast.expert_x)
     assert two.related.filter(pk=one.pk).exists()
     assert TicketEvent.objects.filter(ticket=two, kind="linked", new_value=one.reference)
-    services.unlink_related(ticket=two, other=one, actor=cast.expert_x)
+    actions.unlink_related(ticket=two, other=one, actor=cast.expert_x)
     assert not one.related.exists()
 
 
@@ -92,7 +92,7 @@ def _incident_with_children(cast, make_ticket, n=3):
     requesters = [cast.teacher_a, cast.director_a, cast.ict_a, cast.deputy_a][:n]
     children = [make_ticket(actor=r, subject=f"Не работи {i}") for i, r in enumerate(requesters)]
     for child in children:
-        services.link_to_incident(ticket=child, incident=incident, actor=cast.expert_x)
+        actions.link_to_incident(ticket=child, incident=incident, actor=cast.expert_x)
     return incident, children, requesters
 
 
@@ -102,10 +102,10 @@ def test_link_to_incident_marks_parent_and_refuses_nesting(cast, make_ticket):
     assert incident.is_incident
     assert set(incident.children.values_list("pk", flat=True)) == {c.pk for c in children}
     with pytest.raises(DomainError):
-        services.link_to_incident(ticket=incident, incident=children[0], actor=cast.expert_x)
+        actions.link_to_incident(ticket=incident, incident=children[0], actor=cast.expert_x)
     with pytest.raises(DomainError):
-        services.set_incident(ticket=incident, actor=cast.expert_x, is_incident=False)
-    services.link_to_incident(ticket=children[0], incident=None, actor=cast.expert_x)
+        actions.set_incident(ticket=incident, actor=cast.expert_x, is_incident=False)
+    actions.link_to_incident(ticket=children[0], incident=None, actor=cast.expert_x)
     children[0].refresh_from_db()
     assert children[0].parent_id is None
 
@@ -117,7 +117,7 @@ def test_incident_reply_reaches_every_linked_requester_in_their_own_ticket(
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
-        result = services.reply_to_incident(
+        result = actions.reply_to_incident(
             incident=incident,
             actor=cast.expert_x,
             text="Проблемът е отстранен, моля опитайте отново.",
@@ -142,14 +142,14 @@ def test_incident_reply_reaches_every_linked_requester_in_their_own_ticket(
 
 def test_incident_reply_skips_closed_children_without_failing(cast, make_ticket):
     incident, children, _people = _incident_with_children(cast, make_ticket, 2)
-    services.change_status(ticket=children[0], actor=cast.expert_x, status=Status.CLOSED)
-    result = services.reply_to_incident(incident=incident, actor=cast.expert_x, text="Поправено.")
+    actions.change_status(ticket=children[0], actor=cast.expert_x, status=Status.CLOSED)
+    result = actions.reply_to_incident(incident=incident, actor=cast.expert_x, text="Поправено.")
     assert result.done == [children[1].reference]
 
 
 def test_status_with_children(cast, make_ticket):
     incident, children, _people = _incident_with_children(cast, make_ticket, 3)
-    result = services.change_status_with_children(
+    result = actions.change_status_with_children(
         ticket=incident, actor=cast.expert_x, status=Status.RESOLVED
     )
     assert len(result.done) == 3
@@ -163,10 +163,10 @@ def test_bulk_update_applies_per_ticket_and_reports_failures(
 ):
     ours = [make_ticket() for _ in range(3)]
     closed = make_ticket()
-    services.change_status(ticket=closed, actor=cast.expert_x, status=Status.CLOSED)
+    actions.change_status(ticket=closed, actor=cast.expert_x, status=Status.CLOSED)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        result = services.bulk_update(
+        result = actions.bulk_update(
             tickets=[*ours, closed], actor=cast.expert_x, action="close", text="Затваряме, решено."
         )
     assert sorted(result.done) == sorted(t.reference for t in ours)
@@ -180,27 +180,27 @@ def test_bulk_update_applies_per_ticket_and_reports_failures(
 
 def test_bulk_assign_priority_status(cast, make_ticket):
     tickets = [make_ticket() for _ in range(2)]
-    services.bulk_update(
+    actions.bulk_update(
         tickets=tickets, actor=cast.expert_x, action="assign", value=cast.expert_x2
     )
-    services.bulk_update(tickets=tickets, actor=cast.expert_x, action="priority", value="high")
-    services.bulk_update(tickets=tickets, actor=cast.expert_x, action="status", value="waiting")
+    actions.bulk_update(tickets=tickets, actor=cast.expert_x, action="priority", value="high")
+    actions.bulk_update(tickets=tickets, actor=cast.expert_x, action="status", value="waiting")
     for t in tickets:
         t.refresh_from_db()
         assert (t.assignee_id, t.priority, t.status) == (cast.expert_x2.pk, "high", "waiting")
     with pytest.raises(NotAllowed):
-        services.bulk_update(tickets=tickets, actor=cast.teacher_a, action="take")
+        actions.bulk_update(tickets=tickets, actor=cast.teacher_a, action="take")
 
 
 def test_hand_off_by_supervisor_only(cast, make_ticket):
     tickets = [make_ticket() for _ in range(2)]
     for t in tickets:
-        services.assign(ticket=t, actor=cast.expert_x, assignee=cast.expert_x)
+        actions.assign(ticket=t, actor=cast.expert_x, assignee=cast.expert_x)
     with pytest.raises(NotAllowed):
-        services.hand_over_open_tickets(
+        actions.hand_over_open_tickets(
             from_agent=cast.expert_x, to_agent=cast.expert_x2, actor=cast.expert_x, reason="x"
         )
-    moved = services.hand_over_open_tickets(
+    moved = actions.hand_over_open_tickets(
         from_agent=cast.expert_x, to_agent=cast.expert_x2, actor=cast.supervisor_x, reason="отпуск"
     )
     assert len(moved) == 2

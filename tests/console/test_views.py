@@ -4,10 +4,10 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from tickets import services
-from tickets.filters import QUEUE_KEYS
+from console.filters import QUEUE_KEYS
+from helpdesk.uploads import check_file
+from tickets import actions
 from tickets.models import CannedResponse, Message, SavedFilter, Status, Ticket
-from tickets.uploads import check_file
 
 pytestmark = pytest.mark.django_db
 
@@ -84,9 +84,9 @@ def test_unknown_queue_is_404(login, cast):
 def _fill(cast, make_ticket, n):
     for i in range(n):
         ticket = make_ticket(subject=f"Диплома {i}", files=[check_file(f"s{i}.png", PNG)])
-        services.add_message(ticket=ticket, actor=cast.expert_x, text="Бележка", kind="internal")
+        actions.add_message(ticket=ticket, actor=cast.expert_x, text="Бележка", kind="internal")
         if i % 2:
-            services.assign(ticket=ticket, actor=cast.expert_x, assignee=cast.expert_x)
+            actions.assign(ticket=ticket, actor=cast.expert_x, assignee=cast.expert_x)
 
 
 @pytest.mark.parametrize("key", list(QUEUE_KEYS))
@@ -111,15 +111,15 @@ def test_ticket_page_queries_do_not_grow_with_conversation(
     with django_assert_max_num_queries(TICKET_MAX_QUERIES):
         assert client.get(ticket_url(incident)).status_code == 200
     for i in range(12):
-        services.add_message(
+        actions.add_message(
             ticket=incident,
             actor=cast.teacher_a if i % 2 else cast.expert_x,
             text=f"Съобщение {i}",
             files=[check_file(f"f{i}.png", PNG), check_file(f"f{i}.pdf", PDF)],
         )
         child = make_ticket(subject=f"Дете {i}")
-        services.link_to_incident(ticket=child, incident=incident, actor=cast.expert_x)
-        services.link_related(ticket=incident, other=make_ticket(), actor=cast.expert_x)
+        actions.link_to_incident(ticket=child, incident=incident, actor=cast.expert_x)
+        actions.link_related(ticket=incident, other=make_ticket(), actor=cast.expert_x)
     CannedResponse.objects.create(title="Здравейте", body="Здравейте, {requester_name}!")
     with django_assert_max_num_queries(TICKET_MAX_QUERIES):
         response = client.get(ticket_url(incident))
@@ -143,8 +143,8 @@ def test_dashboard_and_reports_queries_are_bounded(
 
 def test_ticket_page_tells_notes_from_replies(login, cast, make_ticket):
     ticket = make_ticket()
-    services.add_message(ticket=ticket, actor=cast.expert_x, text="Публичен отговор")
-    services.add_message(ticket=ticket, actor=cast.expert_x, text="Само за нас", kind="internal")
+    actions.add_message(ticket=ticket, actor=cast.expert_x, text="Публичен отговор")
+    actions.add_message(ticket=ticket, actor=cast.expert_x, text="Само за нас", kind="internal")
     page = login(cast.expert_x).get(ticket_url(ticket)).content.decode()
     assert 'class="internal"' in page and 'class="from-staff"' in page
     assert page.index("Публичен отговор") < page.index("Само за нас")
@@ -224,7 +224,7 @@ def _upload(name, content):
 def test_reply_over_a_newer_message_needs_confirmation(login, cast, make_ticket):
     ticket = make_ticket()
     seen = ticket.last_message_id
-    services.add_message(ticket=ticket, actor=cast.teacher_a, text="Още нещо: и печатът липсва.")
+    actions.add_message(ticket=ticket, actor=cast.teacher_a, text="Още нещо: и печатът липсва.")
     client = login(cast.expert_x)
     data = {"kind": "public", "text": "Отговор", "last_message_id": seen}
     response = client.post(ticket_url(ticket, "reply"), data)
@@ -241,7 +241,7 @@ def test_reply_over_a_newer_message_needs_confirmation(login, cast, make_ticket)
 def test_take_tells_who_was_faster(login, cast, make_ticket):
     ticket = make_ticket()
     Ticket.objects.filter(pk=ticket.pk).update(assignee=None)
-    services.take(ticket=ticket, actor=cast.supervisor_x)
+    actions.take(ticket=ticket, actor=cast.supervisor_x)
     client = login(cast.expert_x)
     page = client.post(ticket_url(ticket, "take"), follow=True).content.decode()
     assert "msg-error" in page and "Началник X" in page
@@ -361,7 +361,7 @@ def test_row_endpoint_answers_only_for_the_list_it_is_asked_about(login, cast, m
 def test_messages_fragment_returns_only_newer_messages(login, cast, make_ticket):
     ticket = make_ticket()
     first = ticket.last_message_id
-    services.add_message(ticket=ticket, actor=cast.teacher_a, text="Ново съобщение")
+    actions.add_message(ticket=ticket, actor=cast.teacher_a, text="Ново съобщение")
     html = (
         login(cast.expert_x)
         .get(ticket_url(ticket, "messages") + f"?after={first}")
@@ -415,7 +415,7 @@ def test_counts_endpoint_counts_afresh(login, cast, make_ticket):
     client = login(cast.expert_x)
     before = client.get(reverse("console:counts")).json()
     ticket = make_ticket()
-    services.assign(ticket=ticket, actor=cast.expert_x, assignee=cast.expert_x)
+    actions.assign(ticket=ticket, actor=cast.expert_x, assignee=cast.expert_x)
     after = client.get(reverse("console:counts")).json()
     assert after["mine"] == before["mine"] + 1
     assert set(after) == set(QUEUE_KEYS)
@@ -424,7 +424,7 @@ def test_counts_endpoint_counts_afresh(login, cast, make_ticket):
 def test_supervisor_hands_over_an_experts_open_requests(login, cast, make_ticket):
     tickets = [make_ticket() for _ in range(2)]
     for t in tickets:
-        services.assign(ticket=t, actor=cast.expert_x, assignee=cast.expert_x)
+        actions.assign(ticket=t, actor=cast.expert_x, assignee=cast.expert_x)
     client = login(cast.expert_x2)
     assert 'id="handoff-title"' not in client.get(reverse("console:dashboard")).content.decode()
     client.post(reverse("console:handoff"), {"from_user": cast.expert_x.pk, "to_user": ""})
@@ -439,7 +439,7 @@ def test_supervisor_hands_over_an_experts_open_requests(login, cast, make_ticket
 
 
 def test_csv_never_starts_a_cell_with_a_formula():
-    from tickets.dashboard import csv_safe
+    from console.dashboard.reports import csv_safe
 
     assert [csv_safe(v) for v in ["=1+1", "+x", "-", "@a", "ok", 5]] == [
         "'=1+1",

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from tests.console import asgi_server as server_fixtures
-from tickets import services
+from tickets import actions
 from tickets.models import Ticket
 
 # The real ASGI server and logged-in pages (see tests/console/asgi_server.py).
@@ -33,7 +33,7 @@ def _settings(settings, smtp_peer):
 
 def _file(cast, requester, subject, **extra):
     extra.setdefault("institution", cast.school_a)
-    return services.create_ticket(
+    return actions.create_ticket(
         actor=requester,
         competence=cast.diplomas,
         subject=subject,

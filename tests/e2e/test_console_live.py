@@ -11,7 +11,8 @@ import pytest
 from django.urls import reverse
 
 from tests.console import asgi_server as server_fixtures
-from tickets import services
+from tickets import actions
+from tickets.models import Message
 
 # The real ASGI server and logged-in pages (see tests/console/asgi_server.py).
 asgi_server = server_fixtures.asgi_server
@@ -26,7 +27,7 @@ def _wait_live(page):
 
 
 def _file(cast, subject):
-    return services.create_ticket(
+    return actions.create_ticket(
         actor=cast.teacher_a,
         institution=cast.school_a,
         competence=cast.diplomas,
@@ -105,7 +106,7 @@ def test_two_agents_on_one_ticket_see_each_other_and_new_replies(
     first.keyboard.press("r")
     first.keyboard.type("Моля, изпратете ни сканираното изображение.")
     asgi_server.call(
-        services.add_message,
+        actions.add_message,
         ticket=ticket,
         actor=cast.teacher_a,
         text="Допълнение: печатът също липсва.",
@@ -118,7 +119,7 @@ def test_two_agents_on_one_ticket_see_each_other_and_new_replies(
     # Sending anyway needs the confirmation box; without it nothing is sent.
     first.click("#send")
     first.locator("#newer-warning ul").wait_for()
-    assert services.Message.objects.filter(body_text__startswith="Моля, изпратете").count() == 0
+    assert Message.objects.filter(body_text__startswith="Моля, изпратете").count() == 0
     first.check("#id_confirm_stale")
     first.click("#send")
     first.locator("#conversation li", has_text="Моля, изпратете").wait_for()

@@ -188,7 +188,7 @@ def test_director_delegates_and_revokes(live_server, cast, make_ticket, page, br
 
 
 def test_teacher_of_another_school_finds_nothing_by_url(live_server, cast, make_ticket, page):
-    from tickets.uploads import check_file
+    from helpdesk.uploads import check_file
 
     base = live_server.url
     ticket = make_ticket(files=[check_file("diploma.png", png_bytes())])

@@ -13,12 +13,12 @@ from django.db import OperationalError
 
 from mailbridge import ingest
 from mailbridge.imap import poll_once
-from mailbridge.models import InboundMessage, OutboundMail
+from mailbridge.models import InboundMessage
+from mailbridge.outbound import deliver_pending
 from mailbridge.tasks import poll_all_mailboxes
 from tests.integration.test_mail_roundtrip import count_in, deliver, new_imap_box, send_to_peer
 from tests.mailbridge.test_ingest import make_mail
-from tickets.models import Ticket
-from tickets.notifications import resend_pending
+from tickets.models import OutboundMail, Ticket
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -71,8 +71,8 @@ def test_database_and_smtp_outage_lose_and_duplicate_nothing(
     assert smtp_out.messages == []
 
     # Both are back: the sweep sends each acknowledgement exactly once.
-    assert resend_pending(older_than=datetime.timedelta(0))["sent"] == 8
-    assert resend_pending(older_than=datetime.timedelta(0))["sent"] == 0
+    assert deliver_pending(older_than=datetime.timedelta(0))["sent"] == 8
+    assert deliver_pending(older_than=datetime.timedelta(0))["sent"] == 0
     poll_all_mailboxes()  # the scheduled pass: nothing new in, nothing sent twice
     time.sleep(0.5)
     acks = Counter(tuple(m.rcpt_tos) for m in smtp_out.messages)

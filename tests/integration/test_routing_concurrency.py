@@ -24,10 +24,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Absence, AgentProfile, User
+from helpdesk.errors import Conflict
 from tests.testservers import in_ci, require_service
-from tickets import services
+from tickets import actions
 from tickets.assignment import agent_infos, route_new_ticket
-from tickets.errors import Conflict
 from tickets.models import OPEN_STATUSES, Ticket, TicketEvent
 
 pytestmark = pytest.mark.slow
@@ -96,7 +96,7 @@ def diplomas_team(cast):
     is absent and must get nothing.
     """
     AgentProfile.objects.filter(user=cast.expert_x).update(capacity=2)
-    existing = services.create_ticket(
+    existing = actions.create_ticket(
         actor=cast.teacher_a,
         institution=cast.school_a,
         competence=cast.diplomas,
@@ -120,7 +120,7 @@ def unrouted_tickets(cast, count):
     """Create `count` diploma requests of school A without routing them; return their ids."""
     ids = []
     for i in range(count):
-        ticket = services.create_ticket(
+        ticket = actions.create_ticket(
             actor=cast.teacher_a,
             institution=cast.school_a,
             competence=cast.diplomas,
@@ -182,7 +182,7 @@ def test_twenty_parallel_new_requests_never_exceed_capacity(postgres, cast, dipl
     before = set(Ticket.objects.values_list("pk", flat=True))
 
     def file_request(i):
-        return services.create_ticket(
+        return actions.create_ticket(
             actor=cast.teacher_a,
             institution=cast.school_a,
             competence=cast.diplomas,
@@ -207,7 +207,7 @@ def ten_colleagues(cast):
 
 
 def queued_ticket(cast):
-    ticket = services.create_ticket(
+    ticket = actions.create_ticket(
         actor=cast.teacher_a,
         institution=cast.school_a,
         competence=cast.diplomas,
@@ -225,7 +225,7 @@ def take_in_parallel(cast, takers, ticket):
         # Each agent works from the copy they loaded, as a console page would.
         seen = Ticket.objects.get(pk=ticket.pk)
         try:
-            services.take(ticket=seen, actor=takers[i])
+            actions.take(ticket=seen, actor=takers[i])
         except Conflict as exc:
             return ("conflict", exc.message)
         return ("won", takers[i].pk)

@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
+from helpdesk.errors import DomainError, NotAllowed
 from kb import services
 from kb.models import ArticleRevision
-from tickets.errors import DomainError, NotAllowed
 
 pytestmark = pytest.mark.django_db
 

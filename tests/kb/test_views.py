@@ -118,7 +118,7 @@ def test_search_page_all_languages(client, kb_content):
 
 
 def test_attachment_upload_is_checked_by_content(cast, make_article):
-    from tickets.uploads import UploadRejected
+    from helpdesk.uploads import UploadRejected
 
     article = make_article()
     with pytest.raises(UploadRejected):
@@ -178,10 +178,10 @@ def test_agent_search_can_keep_only_public_articles(client, cast, kb_content):
 
 @pytest.fixture
 def reply(cast, make_ticket):
-    from tickets import services as ticket_services
+    from tickets import actions
 
     ticket = make_ticket()
-    return ticket_services.add_message(
+    return actions.add_message(
         ticket=ticket,
         actor=cast.expert_x,
         text=(
@@ -206,7 +206,7 @@ def test_draft_from_reply(cast, reply):
 
 
 def test_draft_from_reply_checks_who_asks(cast, reply, make_ticket):
-    from tickets.errors import DomainError, NotAllowed
+    from helpdesk.errors import DomainError, NotAllowed
 
     for person in (cast.teacher_a, cast.director_a, cast.expert_y, cast.outsider):
         with pytest.raises(NotAllowed):

@@ -310,7 +310,7 @@ def test_an_error_quarantines_and_the_admin_can_run_it_again(cast, run, monkeypa
     def broken(*args, **kwargs):
         raise ValueError("routing table is broken")
 
-    monkeypatch.setattr("tickets.services.create_ticket", broken)
+    monkeypatch.setattr("tickets.actions.file_from_mail", broken)
     outcome = run(raw)
     assert outcome.outcome == "quarantined"
     assert "routing table is broken" in outcome.reason

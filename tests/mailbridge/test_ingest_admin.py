@@ -8,7 +8,6 @@ from tests.mailbridge.test_ingest import make_mail
 from tickets.models import Ticket
 
 
-
 @pytest.fixture
 def admin_client(client, cast):
     client.force_login(cast.admin)

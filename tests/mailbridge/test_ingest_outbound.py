@@ -8,10 +8,11 @@ from django.core import mail as django_mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.utils import timezone
 
-from mailbridge.models import OutboundMail, UndeliverableAddress
+from mailbridge import outbound
+from mailbridge.models import UndeliverableAddress
 from tests.mailbridge.test_ingest import make_mail
-from tickets import notifications, services
-from tickets.models import MailThreadKey, Ticket
+from tickets import actions, outbox
+from tickets.models import MailThreadKey, OutboundMail, Ticket
 
 
 class FlakyBackend(LocmemBackend):
@@ -66,7 +67,7 @@ def test_a_person_written_reply_is_not_auto_submitted(
     django_mail.outbox.clear()
     Ticket.objects.filter(pk=mailed_ticket.pk).update(assignee=cast.expert_x)
     with django_capture_on_commit_callbacks(execute=True):
-        services.add_message(ticket=mailed_ticket, actor=cast.expert_x, text="Опитайте пак.")
+        actions.add_message(ticket=mailed_ticket, actor=cast.expert_x, text="Опитайте пак.")
     [reply] = django_mail.outbox
     assert "Auto-Submitted" not in reply.extra_headers
     assert reply.extra_headers["In-Reply-To"] == "<first@example.org>"
@@ -91,13 +92,13 @@ def test_smtp_outage_is_retried_without_a_second_copy(
 
     flaky.down = False
     # The celery task's own retry and the sweep for lost tasks both come by.
-    assert notifications.send_ticket_mail("created", ticket.pk, ticket.last_message_id) == 1
-    assert notifications.resend_pending(older_than=datetime.timedelta(0)) == {
+    assert outbound.deliver([record.pk]) == 1
+    assert outbound.deliver_pending(older_than=datetime.timedelta(0)) == {
         "sent": 0,
         "failed": 0,
         "gave_up": 0,
     }
-    assert notifications.send_ticket_mail("created", ticket.pk, ticket.last_message_id) == 0
+    assert outbound.deliver([record.pk]) == 0
     assert len(django_mail.outbox) == 1
     record.refresh_from_db()
     assert record.state == "sent"
@@ -114,13 +115,13 @@ def test_resend_pending_sends_what_a_lost_task_left(
     flaky.down = False
     record = OutboundMail.objects.get()
     # Too fresh: the celery retry is still expected to come.
-    assert notifications.resend_pending()["sent"] == 0
+    assert outbound.deliver_pending()["sent"] == 0
     OutboundMail.objects.filter(pk=record.pk).update(
         created_at=timezone.now() - datetime.timedelta(minutes=10),
         last_attempt_at=timezone.now() - datetime.timedelta(minutes=10),
     )
-    assert notifications.resend_pending()["sent"] == 1
-    assert notifications.resend_pending(older_than=datetime.timedelta(0))["sent"] == 0
+    assert outbound.deliver_pending()["sent"] == 1
+    assert outbound.deliver_pending(older_than=datetime.timedelta(0))["sent"] == 0
     [sent] = django_mail.outbox
     assert sent.extra_headers["Message-ID"] == f"<{record.message_id}>"
 
@@ -128,21 +129,28 @@ def test_resend_pending_sends_what_a_lost_task_left(
 def test_a_claimed_record_is_not_sent_by_a_second_sender(mailed_ticket):
     record = OutboundMail.objects.get()
     OutboundMail.objects.filter(pk=record.pk).update(state="pending")
-    assert notifications._claim(record)
-    assert not notifications._claim(record)
+    assert outbound.claim(record)
+    assert not outbound.claim(record)
     # The lease runs out if the holder died.
     OutboundMail.objects.filter(pk=record.pk).update(
         locked_until=timezone.now() - datetime.timedelta(seconds=1)
     )
-    assert notifications._claim(record)
+    assert outbound.claim(record)
 
 
-def test_undeliverable_addresses_get_no_notifications(mailed_ticket):
-    assert notifications.recipients_for("reply", mailed_ticket, None) == [
-        ("ivan@example.org", "bg")
-    ]
+def test_undeliverable_addresses_get_no_notifications(
+    mailed_ticket, cast, django_capture_on_commit_callbacks
+):
+    assert outbox.recipients_for("reply", mailed_ticket, None) == [("ivan@example.org", "bg")]
     UndeliverableAddress.objects.create(address="ivan@example.org")
-    assert notifications.recipients_for("reply", mailed_ticket, None) == []
+    django_mail.outbox.clear()
+    Ticket.objects.filter(pk=mailed_ticket.pk).update(assignee=cast.expert_x)
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.add_message(ticket=mailed_ticket, actor=cast.expert_x, text="Опитайте пак.")
+    # The row is kept (the history of what we owed), marked as not sent.
+    row = OutboundMail.objects.get(kind="reply")
+    assert row.state == "suppressed"
+    assert django_mail.outbox == []
 
 
 def test_sweep_stops_at_the_first_failure_and_gives_up_on_old_mail(
@@ -154,11 +162,11 @@ def test_sweep_stops_at_the_first_failure_and_gives_up_on_old_mail(
     with django_capture_on_commit_callbacks(execute=True):
         process_message(make_mail())
         process_message(make_mail(sender="other@example.org"))
-    assert notifications.resend_pending(older_than=datetime.timedelta(0)) == {
+    assert outbound.deliver_pending(older_than=datetime.timedelta(0)) == {
         "sent": 0,
         "failed": 1,
         "gave_up": 0,
     }
     OutboundMail.objects.update(created_at=timezone.now() - datetime.timedelta(days=3))
-    assert notifications.resend_pending(older_than=datetime.timedelta(0))["gave_up"] == 2
+    assert outbound.deliver_pending(older_than=datetime.timedelta(0))["gave_up"] == 2
     assert set(OutboundMail.objects.values_list("state", flat=True)) == {"failed"}

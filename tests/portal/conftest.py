@@ -1,4 +1,1 @@
 """Portal test settings: a fast password hasher for the cast's many accounts."""
-
-import pytest
-

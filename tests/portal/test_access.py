@@ -2,17 +2,17 @@
 
 import pytest
 
+from helpdesk.uploads import check_file
 from tests.portal.helpers import png_bytes
-from tickets import services
+from tickets import actions
 from tickets.models import Message, Ticket, TicketEvent
-from tickets.uploads import check_file
 
 
 @pytest.fixture
 def ticket(cast, make_ticket):
     """Teacher A's request, resolved, with an attachment."""
     ticket = make_ticket(files=[check_file("scan.png", png_bytes())])
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
     ticket.refresh_from_db()
     return ticket
 
@@ -69,7 +69,7 @@ def test_anonymous_visitors_are_sent_to_log_in(client, cast, ticket):
 
 def test_a_file_on_an_internal_note_is_not_for_the_requester(client, cast, make_ticket):
     ticket = make_ticket()
-    services.add_message(
+    actions.add_message(
         ticket=ticket,
         actor=cast.expert_x,
         text="ВЪТРЕШНО: проверих в регистъра",

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.portal.helpers import EXE_BYTES, SCRIPT_BYTES, png_bytes, upload
-from tickets import services
+from tickets import actions
 from tickets.models import Attachment, Message, Ticket
 
 NEW = "/portal/new/"
@@ -133,7 +133,7 @@ def test_a_script_in_the_subject_and_text_is_shown_as_text(client, cast):
 
 def test_html_from_mail_is_rendered_through_the_sanitiser(client, cast, make_ticket):
     ticket = make_ticket()
-    services.add_message(
+    actions.add_message(
         ticket=ticket,
         actor=cast.expert_x,
         text="Отговор",
@@ -157,7 +157,7 @@ def test_html_from_mail_is_rendered_through_the_sanitiser(client, cast, make_tic
 
 def test_a_tampered_rating_is_refused(client, cast, make_ticket):
     ticket = make_ticket()
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
     client.force_login(cast.teacher_a)
     for score in ("0", "6", "abc", ""):
         response = client.post(f"/portal/requests/{ticket.reference}/rate/", {"score": score})

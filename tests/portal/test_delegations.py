@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import AccountEvent, Delegation
-from tickets.errors import DomainError, InvalidTransition, NotAllowed
+from helpdesk.errors import DomainError, InvalidTransition, NotAllowed
 
 HOUR = datetime.timedelta(hours=1)
 DAY = datetime.timedelta(days=1)

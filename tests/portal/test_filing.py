@@ -4,10 +4,9 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import Membership, Role
-from mailbridge.models import OutboundMail
+from helpdesk.errors import DomainError
 from tests.portal.helpers import png_bytes, upload
-from tickets.errors import DomainError
-from tickets.models import Attachment, MailThreadKey, Ticket
+from tickets.models import Attachment, MailThreadKey, OutboundMail, Ticket
 
 NEW = "/portal/new/"
 
@@ -181,12 +180,12 @@ def test_description_or_file_is_required(client, cast):
 
 
 def test_a_domain_error_lands_on_its_field(client, cast, monkeypatch):
-    from tickets import services
+    from tickets import actions
 
     def refuse(**kwargs):
         raise DomainError("Текстът е твърде дълъг.", field="text")
 
-    monkeypatch.setattr(services, "create_ticket", refuse)
+    monkeypatch.setattr(actions, "file_from_portal", refuse)
     client.force_login(cast.teacher_a)
     response = client.post(NEW, form_data(cast))
     html = response.content.decode()
@@ -209,6 +208,8 @@ def test_csrf_is_required(cast):
 def test_templates_never_mark_user_text_safe(name):
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[2] / "templates" / "portal" / name).read_text()
+    text = (
+        Path(__file__).resolve().parents[2] / "portal" / "templates" / "portal" / name
+    ).read_text()
     assert "|safe" not in text
     assert "autoescape off" not in text

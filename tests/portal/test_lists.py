@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tickets import services
+from tickets import actions
 from tickets.models import Ticket
 
 
@@ -51,7 +51,7 @@ def test_the_director_follows_the_institution(client, cast, tickets):
 
 def test_filters(client, cast, tickets):
     mine, mine2, colleague, other = tickets
-    services.change_status(ticket=mine2, actor=cast.expert_x2, status="resolved")
+    actions.change_status(ticket=mine2, actor=cast.expert_x2, status="resolved")
     client.force_login(cast.director_a)
     base = "/portal/?scope=institution"
     assert references(client.get(base + "&status=resolved")) == [mine2.reference]
@@ -80,7 +80,7 @@ def make_many(cast, n):
 
     start = T.objects.count()
     for i in range(n):
-        services.create_ticket(
+        actions.create_ticket(
             actor=cast.teacher_a,
             institution=cast.school_a,
             competence=cast.diplomas if i % 2 else cast.competences["login"],

@@ -2,8 +2,8 @@
 
 import pytest
 
+from helpdesk.errors import RateLimited
 from tickets import ratelimit
-from tickets.errors import RateLimited
 from tickets.models import Ticket
 from tickets.ratelimit import Window, estimated_count, seconds_until_allowed
 

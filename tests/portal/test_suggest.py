@@ -31,12 +31,12 @@ def test_short_queries_ask_nothing(client, cast, kb):
 
 
 def test_a_failing_knowledge_base_does_not_break_the_form(client, cast, kb, monkeypatch):
-    import kb.search
+    import portal.views
 
     def broken(user, text, limit=5):
         raise RuntimeError("index missing")
 
-    monkeypatch.setattr(kb.search, "suggest_articles", broken)
+    monkeypatch.setattr(portal.views, "suggest_articles", broken)
     client.force_login(cast.teacher_a)
     assert client.get(URL, {"q": "диплома"}).json() == {"articles": [], "token": ""}
 

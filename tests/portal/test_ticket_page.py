@@ -4,10 +4,10 @@ import datetime
 
 import pytest
 
+from helpdesk.uploads import check_file
 from tests.portal.helpers import png_bytes, upload
-from tickets import services
+from tickets import actions
 from tickets.models import Message, Ticket
-from tickets.uploads import check_file
 
 
 def page_url(ticket):
@@ -16,10 +16,10 @@ def page_url(ticket):
 
 def test_shows_public_messages_and_never_internal_notes(client, cast, make_ticket):
     ticket = make_ticket()
-    services.add_message(
+    actions.add_message(
         ticket=ticket, actor=cast.expert_x, text="ТАЙНА-БЕЛЕЖКА", kind="internal", channel="console"
     )
-    services.add_message(
+    actions.add_message(
         ticket=ticket, actor=cast.expert_x, text="ПУБЛИЧЕН-ОТГОВОР", channel="console"
     )
     client.force_login(cast.teacher_a)
@@ -64,7 +64,7 @@ def test_a_staff_reply_is_mailed_to_the_requester(
     acknowledgement = mailoutbox[0].extra_headers["Message-ID"]
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.add_message(
+        actions.add_message(
             ticket=ticket, actor=cast.expert_x, text="Опитайте отново.", channel="console"
         )
     assert len(mailoutbox) == 1
@@ -90,7 +90,7 @@ def test_the_requester_marks_it_solved(client, cast, make_ticket):
 
 def test_reopen_within_the_period_with_a_reason(client, cast, make_ticket):
     ticket = make_ticket()
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
     client.force_login(cast.teacher_a)
     html = client.get(page_url(ticket)).content.decode()
     assert 'data-test="reopen-form"' in html
@@ -104,7 +104,7 @@ def test_reopen_within_the_period_with_a_reason(client, cast, make_ticket):
 def test_no_reopen_after_the_period(client, cast, make_ticket, settings):
     settings.HELPDESK = {**settings.HELPDESK, "REOPEN_DAYS": 3}
     ticket = make_ticket()
-    ticket = services.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
+    ticket = actions.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
     Ticket.objects.filter(pk=ticket.pk).update(
         resolved_at=ticket.resolved_at - datetime.timedelta(days=4)
     )
@@ -127,7 +127,7 @@ def test_rating_after_resolution(client, cast, make_ticket):
     ticket.refresh_from_db()
     assert ticket.satisfaction is None
 
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
     assert 'data-test="rate-form"' in client.get(page_url(ticket)).content.decode()
     response = client.post(page_url(ticket) + "rate/", {"score": "4", "comment": "Бързо."})
     assert response.status_code == 302
@@ -137,7 +137,7 @@ def test_rating_after_resolution(client, cast, make_ticket):
 
 def test_only_the_requester_rates(client, cast, make_ticket):
     ticket = make_ticket()
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
     client.force_login(cast.director_a)
     assert 'data-test="rate-form"' not in client.get(page_url(ticket)).content.decode()
     response = client.post(page_url(ticket) + "rate/", {"score": "1"}, follow=True)
@@ -148,7 +148,7 @@ def test_only_the_requester_rates(client, cast, make_ticket):
 
 def test_a_closed_request_takes_no_replies(client, cast, make_ticket):
     ticket = make_ticket()
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="closed")
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="closed")
     client.force_login(cast.teacher_a)
     html = client.get(page_url(ticket)).content.decode()
     assert 'data-test="reply-form"' not in html

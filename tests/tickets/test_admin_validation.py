@@ -23,7 +23,6 @@ from tickets.models import CalendarException, Competence, SLAPolicy, WorkingHour
 pytestmark = pytest.mark.django_db
 
 
-
 # --- SLA policies -------------------------------------------------------------------
 
 

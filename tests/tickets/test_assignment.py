@@ -11,7 +11,6 @@ from tickets.models import Ticket, TicketEvent
 pytestmark = pytest.mark.django_db
 
 
-
 def routed(ticket) -> TicketEvent:
     (row,) = TicketEvent.objects.filter(ticket=ticket, kind=TicketEvent.Kind.ROUTED)
     return row
@@ -183,10 +182,10 @@ def test_email_follow_up_is_matched_by_address(cast, make_ticket):
 
 
 def test_reroute_after_competence_change_keeps_the_new_competence(cast, make_ticket):
-    from tickets import services
+    from tickets import actions
 
     t = make_ticket()
-    services.change_competence(
+    actions.change_competence(
         ticket=t, actor=cast.expert_x, competence=cast.competences["login"], reroute=True
     )
     t.refresh_from_db()

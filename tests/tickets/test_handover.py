@@ -10,12 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Absence, AgentProfile, User
-from tickets import services
-from tickets.errors import DomainError, NotAllowed
+from helpdesk.errors import DomainError, NotAllowed
+from tickets import actions, policies
 from tickets.models import Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
-
 
 
 def agent(email, name, **profile):
@@ -59,7 +58,7 @@ def expert_x_tickets(team, make_ticket):
     """Three open requests of expert X and one resolved one; expert X is then absent."""
     tickets = [make_ticket(subject=f"Диплома {i}") for i in range(4)]
     assert all(t.assignee_id == team.expert_x.pk for t in tickets)
-    services.change_status(ticket=tickets[3], actor=team.expert_x, status="resolved")
+    actions.change_status(ticket=tickets[3], actor=team.expert_x, status="resolved")
     now = timezone.now()
     Absence.objects.create(
         agent=team.expert_x.agent_profile,
@@ -82,7 +81,7 @@ def handover_rows(ticket):
 def test_it_hands_all_open_requests_to_one_colleague(team, expert_x_tickets):
     open_tickets, resolved = expert_x_tickets
 
-    moved = services.hand_over_open_tickets(
+    moved = actions.hand_over_open_tickets(
         from_agent=team.expert_x,
         actor=team.supervisor_x,
         to_agent=team.expert_x3,
@@ -106,7 +105,7 @@ def test_it_routes_each_request_again_without_the_absent_expert(team, expert_x_t
     open_tickets, _resolved = expert_x_tickets
     AgentProfile.objects.filter(user=team.expert_x3).update(capacity=1)
 
-    services.hand_over_open_tickets(
+    actions.hand_over_open_tickets(
         from_agent=team.expert_x, actor=team.supervisor_x, reason="отпуск"
     )
 
@@ -129,7 +128,7 @@ def test_what_nobody_can_take_goes_to_the_competence_queue(team, expert_x_ticket
     open_tickets, _resolved = expert_x_tickets
     AgentProfile.objects.filter(user__in=[team.expert_x3, team.expert_x4]).update(capacity=1)
 
-    services.hand_over_open_tickets(from_agent=team.expert_x, actor=team.admin, reason="напусна")
+    actions.hand_over_open_tickets(from_agent=team.expert_x, actor=team.admin, reason="напусна")
 
     assignees = [reload(t).assignee for t in open_tickets]
     assert sorted(a.email for a in assignees if a) == ["expert.x3@ruo.bg", "expert.x4@ruo.bg"]
@@ -146,11 +145,11 @@ def test_central_requests_stay_with_central_support(team, make_ticket):
     ticket = make_ticket(competence=team.technical, subject="Модулът дава грешка")
     assert (ticket.tier, ticket.assignee) == ("central", team.central)
     with pytest.raises(NotAllowed):
-        services.hand_over_open_tickets(
+        actions.hand_over_open_tickets(
             from_agent=team.central, actor=team.supervisor_x, reason="отпуск"
         )
 
-    services.hand_over_open_tickets(
+    actions.hand_over_open_tickets(
         from_agent=team.central, actor=team.supervisor_all, reason="отпуск"
     )
 
@@ -176,15 +175,15 @@ def test_only_the_regions_supervisor_or_an_administrator_may_hand_over(
 ):
     open_tickets, _resolved = expert_x_tickets
     actor = getattr(team, who)
-    assert services.may_hand_over(actor, team.expert_x) is allowed
+    assert policies.may_hand_over(actor, team.expert_x) is allowed
     if allowed:
-        services.hand_over_open_tickets(
+        actions.hand_over_open_tickets(
             from_agent=team.expert_x, actor=actor, to_agent=team.expert_x3, reason="отпуск"
         )
         assert all(reload(t).assignee == team.expert_x3 for t in open_tickets)
         return
     with pytest.raises(NotAllowed):
-        services.hand_over_open_tickets(
+        actions.hand_over_open_tickets(
             from_agent=team.expert_x, actor=actor, to_agent=team.expert_x3, reason="отпуск"
         )
     assert all(reload(t).assignee == team.expert_x for t in open_tickets)
@@ -194,7 +193,7 @@ def test_only_the_regions_supervisor_or_an_administrator_may_hand_over(
 def test_a_colleague_of_another_region_is_refused_and_nothing_moves(team, expert_x_tickets):
     open_tickets, _resolved = expert_x_tickets
     with pytest.raises(DomainError) as refused:
-        services.hand_over_open_tickets(
+        actions.hand_over_open_tickets(
             from_agent=team.expert_x, actor=team.admin, to_agent=team.expert_y, reason="отпуск"
         )
     assert refused.value.field == "to_agent"
@@ -212,7 +211,7 @@ def test_a_colleague_of_another_region_is_refused_and_nothing_moves(team, expert
 )
 def test_bad_input_is_refused(team, expert_x_tickets, to, reason, field):
     with pytest.raises(DomainError) as refused:
-        services.hand_over_open_tickets(
+        actions.hand_over_open_tickets(
             from_agent=team.expert_x,
             actor=team.supervisor_x,
             to_agent=getattr(team, to) if to else None,
@@ -223,7 +222,7 @@ def test_bad_input_is_refused(team, expert_x_tickets, to, reason, field):
 
 def test_someone_without_requests_hands_over_nothing(team):
     assert (
-        services.hand_over_open_tickets(
+        actions.hand_over_open_tickets(
             from_agent=team.expert_x4, actor=team.supervisor_x, reason="отпуск"
         )
         == []
@@ -315,7 +314,7 @@ def test_admin_action_without_reason_shows_the_form_again(team, expert_x_tickets
 
 
 def test_handed_over_requests_count_as_open_load(team, expert_x_tickets):
-    services.hand_over_open_tickets(
+    actions.hand_over_open_tickets(
         from_agent=team.expert_x, actor=team.admin, to_agent=team.expert_x3, reason="отпуск"
     )
     assert Ticket.objects.filter(assignee=team.expert_x3).open().count() == 3

@@ -4,12 +4,11 @@ import pytest
 from django.utils.translation import gettext as _
 
 from accounts.models import AgentProfile, User
-from tickets import services
-from tickets.errors import DomainError
+from helpdesk.errors import DomainError
+from tickets import actions
 from tickets.models import TicketEvent
 
 pytestmark = pytest.mark.django_db
-
 
 
 @pytest.fixture
@@ -47,7 +46,7 @@ def assert_in_order(text, *parts):
 def test_routed_note_explains_region_competence_and_load(cast, make_ticket):
     for i in range(3):
         make_ticket(actor=cast.director_a, subject=f"По-ранна заявка {i}")
-    ticket = services.create_ticket(
+    ticket = actions.create_ticket(
         actor=None,
         channel="email",
         requester_email="someone@abv.bg",
@@ -89,7 +88,7 @@ def test_routed_note_for_a_follow_up_names_the_previous_expert(cast, make_ticket
 
 
 def test_routed_note_for_triage(cast):
-    ticket = services.create_ticket(
+    ticket = actions.create_ticket(
         actor=None,
         channel="email",
         requester_email="someone@abv.bg",
@@ -129,11 +128,11 @@ def test_technical_faults_go_to_central_support_with_the_reason(cast, make_ticke
 def test_escalation_to_central_and_back_is_recorded_with_reasons(cast, make_ticket):
     ticket = make_ticket()
 
-    services.escalate(ticket=ticket, actor=cast.expert_x, tier="central", reason="Грешка в модула")
+    actions.escalate(ticket=ticket, actor=cast.expert_x, tier="central", reason="Грешка в модула")
     ticket.refresh_from_db()
     assert (ticket.tier, ticket.assignee) == ("central", None)
 
-    services.escalate(
+    actions.escalate(
         ticket=ticket, actor=cast.central, tier="regional", reason="Не е техническа грешка"
     )
     ticket.refresh_from_db()
@@ -158,7 +157,7 @@ def test_escalation_to_central_and_back_is_recorded_with_reasons(cast, make_tick
 def test_escalation_needs_a_reason_and_writes_nothing_without(cast, make_ticket):
     ticket = make_ticket()
     with pytest.raises(DomainError) as refused:
-        services.escalate(ticket=ticket, actor=cast.expert_x, tier="central", reason="  ")
+        actions.escalate(ticket=ticket, actor=cast.expert_x, tier="central", reason="  ")
     assert refused.value.field == "reason"
     assert rows(ticket, TicketEvent.Kind.ESCALATED) == []
     ticket.refresh_from_db()
@@ -170,7 +169,7 @@ def test_escalation_needs_a_reason_and_writes_nothing_without(cast, make_ticket)
 
 def test_reassigning_to_a_colleague_records_the_reason(cast, make_ticket, colleague):
     ticket = make_ticket()
-    services.assign(
+    actions.assign(
         ticket=ticket, actor=cast.expert_x, assignee=colleague, reason="Тя води този регистър"
     )
     (row,) = rows(ticket, TicketEvent.Kind.ASSIGNED)
@@ -185,10 +184,10 @@ def test_reassigning_to_a_colleague_records_the_reason(cast, make_ticket, collea
 
 def test_returning_to_the_queue_and_taking_again_are_recorded(cast, make_ticket, colleague):
     ticket = make_ticket()
-    services.assign(ticket=ticket, actor=cast.expert_x, assignee=None, reason="Отпуск от утре")
+    actions.assign(ticket=ticket, actor=cast.expert_x, assignee=None, reason="Отпуск от утре")
     ticket.refresh_from_db()
     assert ticket.assignee is None
-    services.take(ticket=ticket, actor=colleague)
+    actions.take(ticket=ticket, actor=colleague)
 
     back, taken = rows(ticket, TicketEvent.Kind.ASSIGNED)
     assert (back.old_value, back.new_value, back.note) == (
@@ -206,10 +205,8 @@ def test_returning_to_the_queue_and_taking_again_are_recorded(cast, make_ticket,
 
 def test_supervisor_reassignment_across_experts_keeps_each_step(cast, make_ticket, colleague):
     ticket = make_ticket()
-    services.assign(ticket=ticket, actor=cast.supervisor_x, assignee=colleague, reason="баланс")
-    services.assign(
-        ticket=ticket, actor=cast.supervisor_x, assignee=cast.expert_x, reason="обратно"
-    )
+    actions.assign(ticket=ticket, actor=cast.supervisor_x, assignee=colleague, reason="баланс")
+    actions.assign(ticket=ticket, actor=cast.supervisor_x, assignee=cast.expert_x, reason="обратно")
     steps = [(r.old_value, r.new_value, r.note) for r in rows(ticket, TicketEvent.Kind.ASSIGNED)]
     assert steps == [
         ("Експерт X", "Експерт X3", "баланс"),

@@ -1,4 +1,4 @@
-"""tickets.services: the one write path.
+"""tickets.actions: the one write path.
 
 Every service writes its history; status changes follow TRANSITIONS and the
 actor's rights; bad input raises a DomainError and writes nothing; side
@@ -16,8 +16,9 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from accounts.models import Delegation, User
-from tickets import services
-from tickets.errors import Conflict, DomainError, InvalidTransition, NotAllowed
+from helpdesk.errors import Conflict, DomainError, InvalidTransition, NotAllowed
+from helpdesk.uploads import CheckedFile
+from tickets import actions
 from tickets.models import (
     TRANSITIONS,
     Attachment,
@@ -27,12 +28,10 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
-from tickets.uploads import CheckedFile
 
 pytestmark = pytest.mark.django_db
 
 Kind = TicketEvent.Kind
-
 
 
 @pytest.fixture
@@ -126,10 +125,10 @@ def test_create_ticket_stores_files_and_records_rejected_ones(cast, make_ticket)
 
 
 def test_add_message_writes_message_and_note_rows(cast, ticket):
-    reply = services.add_message(
+    reply = actions.add_message(
         ticket=ticket, actor=cast.expert_x, text="Отговор", channel="console"
     )
-    note = services.add_message(
+    note = actions.add_message(
         ticket=ticket, actor=cast.expert_x, text="Бележка", kind="internal", channel="console"
     )
     assert [e.new_value for e in events(ticket, Kind.MESSAGE)] == [str(reply.pk)]
@@ -139,7 +138,7 @@ def test_add_message_writes_message_and_note_rows(cast, ticket):
 
 
 def test_change_status_writes_status_row(cast, ticket):
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="waiting", reason="чакаме")
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="waiting", reason="чакаме")
     (row,) = events(ticket, Kind.STATUS)
     assert (row.field, row.old_value, row.new_value, row.note) == (
         "status",
@@ -151,8 +150,8 @@ def test_change_status_writes_status_row(cast, ticket):
 
 
 def test_assign_and_take_write_assigned_rows(cast, ticket):
-    services.assign(ticket=ticket, actor=cast.supervisor_x, assignee=None, reason="обратно")
-    services.take(ticket=ticket, actor=cast.expert_x2)
+    actions.assign(ticket=ticket, actor=cast.supervisor_x, assignee=None, reason="обратно")
+    actions.take(ticket=ticket, actor=cast.expert_x2)
     rows = events(ticket, Kind.ASSIGNED)
     assert [(r.old_value, r.new_value) for r in rows] == [
         (str(cast.expert_x), ""),
@@ -167,12 +166,12 @@ def test_assign_and_take_write_assigned_rows(cast, ticket):
 
 def test_assign_to_the_same_person_writes_nothing(cast, ticket):
     before = snapshot()
-    services.assign(ticket=ticket, actor=cast.expert_x, assignee=cast.expert_x)
+    actions.assign(ticket=ticket, actor=cast.expert_x, assignee=cast.expert_x)
     assert snapshot() == before
 
 
 def test_escalate_writes_escalated_row(cast, ticket):
-    services.escalate(ticket=ticket, actor=cast.expert_x, tier="central", reason="грешка 500")
+    actions.escalate(ticket=ticket, actor=cast.expert_x, tier="central", reason="грешка 500")
     (row,) = events(ticket, Kind.ESCALATED)
     assert (row.old_value, row.new_value, row.note) == ("regional", "central", "грешка 500")
     ticket.refresh_from_db()
@@ -181,7 +180,7 @@ def test_escalate_writes_escalated_row(cast, ticket):
 
 def test_change_priority_writes_priority_row_and_moves_due_times(cast, ticket):
     due = ticket.resolution_due
-    services.change_priority(ticket=ticket, actor=cast.expert_x, priority="urgent")
+    actions.change_priority(ticket=ticket, actor=cast.expert_x, priority="urgent")
     (row,) = events(ticket, Kind.PRIORITY)
     assert (row.old_value, row.new_value) == ("normal", "urgent")
     ticket.refresh_from_db()
@@ -190,7 +189,7 @@ def test_change_priority_writes_priority_row_and_moves_due_times(cast, ticket):
 
 def test_change_competence_writes_competence_row(cast, ticket):
     login = cast.competences["login"]
-    services.change_competence(ticket=ticket, actor=cast.expert_x, competence=login, reroute=True)
+    actions.change_competence(ticket=ticket, actor=cast.expert_x, competence=login, reroute=True)
     (row,) = events(ticket, Kind.COMPETENCE)
     assert (row.old_value, row.new_value) == (cast.diplomas.name, login.name)
     assert len(events(ticket, Kind.ROUTED)) == 2
@@ -200,14 +199,14 @@ def test_change_competence_writes_competence_row(cast, ticket):
 
 def test_rate_writes_rated_row(cast, ticket):
     set_status(ticket, Status.RESOLVED, resolved_at=timezone.now())
-    services.rate(ticket=ticket, actor=cast.teacher_a, score=5, comment="Благодаря")
+    actions.rate(ticket=ticket, actor=cast.teacher_a, score=5, comment="Благодаря")
     (row,) = events(ticket, Kind.RATED)
     assert (row.new_value, row.note, row.actor) == ("5", "Благодаря", cast.teacher_a)
 
 
 def test_close_resolved_writes_system_status_row(cast, ticket):
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
-    assert services.close_resolved(ticket_id=ticket.pk) is True
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
+    assert actions.close_resolved(ticket_id=ticket.pk) is True
     row = events(ticket, Kind.STATUS)[-1]
     assert (row.old_value, row.new_value, row.channel, row.actor) == (
         "resolved",
@@ -221,8 +220,8 @@ def test_close_resolved_writes_system_status_row(cast, ticket):
 
 def test_close_resolved_leaves_other_tickets_alone(ticket):
     before = snapshot()
-    assert services.close_resolved(ticket_id=ticket.pk) is False
-    assert services.close_resolved(ticket_id=ticket.pk + 1000) is False
+    assert actions.close_resolved(ticket_id=ticket.pk) is False
+    assert actions.close_resolved(ticket_id=ticket.pk + 1000) is False
     assert snapshot() == before
 
 
@@ -235,14 +234,14 @@ PAIRS = [(old, new) for old in Status for new in Status if old != new]
 def test_agent_status_matrix_follows_transitions(cast, ticket, old, new):
     set_status(ticket, old, resolved_at=timezone.now() if old == "resolved" else None)
     if new in TRANSITIONS[old]:
-        services.change_status(ticket=ticket, actor=cast.expert_x, status=new)
+        actions.change_status(ticket=ticket, actor=cast.expert_x, status=new)
         ticket.refresh_from_db()
         assert ticket.status == new
         (row,) = events(ticket, Kind.STATUS)
         assert (row.old_value, row.new_value) == (old, new)
     else:
         refused(
-            lambda: services.change_status(ticket=ticket, actor=cast.expert_x, status=new),
+            lambda: actions.change_status(ticket=ticket, actor=cast.expert_x, status=new),
             InvalidTransition,
         )
 
@@ -255,33 +254,31 @@ REQUESTER_MAY |= {("resolved", "open")}
 def test_requester_status_matrix(cast, ticket, old, new):
     set_status(ticket, old, resolved_at=timezone.now() if old == "resolved" else None)
     if (old, new) in REQUESTER_MAY:
-        services.change_status(ticket=ticket, actor=cast.teacher_a, status=new, channel="portal")
+        actions.change_status(ticket=ticket, actor=cast.teacher_a, status=new, channel="portal")
         ticket.refresh_from_db()
         assert ticket.status == new
         assert events(ticket, Kind.STATUS)[0].actor == cast.teacher_a
     else:
-        refused(lambda: services.change_status(ticket=ticket, actor=cast.teacher_a, status=new))
+        refused(lambda: actions.change_status(ticket=ticket, actor=cast.teacher_a, status=new))
 
 
 def test_requester_may_reopen_within_reopen_days_but_not_after(cast, ticket, now):
     days = settings.HELPDESK["REOPEN_DAYS"]
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="resolved", now=now)
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="resolved", now=now)
     late = now + datetime.timedelta(days=days, minutes=1)
     error = refused(
-        lambda: services.change_status(
-            ticket=ticket, actor=cast.teacher_a, status="open", now=late
-        ),
+        lambda: actions.change_status(ticket=ticket, actor=cast.teacher_a, status="open", now=late),
         InvalidTransition,
     )
     assert str(days) in str(error)
     in_time = now + datetime.timedelta(days=days) - datetime.timedelta(minutes=1)
-    services.change_status(ticket=ticket, actor=cast.teacher_a, status="open", now=in_time)
+    actions.change_status(ticket=ticket, actor=cast.teacher_a, status="open", now=in_time)
     ticket.refresh_from_db()
     assert ticket.status == "open" and ticket.resolved_at is None
 
 
 def test_closing_sets_resolved_and_closed_times(cast, ticket, now):
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="closed", now=now)
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="closed", now=now)
     ticket.refresh_from_db()
     assert ticket.closed_at == now and ticket.resolved_at == now
 
@@ -413,7 +410,7 @@ def test_add_message_refuses_bad_input(cast, ticket):
         kw.setdefault("ticket", ticket)
         kw.setdefault("actor", cast.teacher_a)
         kw.setdefault("text", "Здравейте")
-        return lambda: services.add_message(**kw)
+        return lambda: actions.add_message(**kw)
 
     refused(call(text=long_text()))
     refused(call(text="  "))
@@ -430,23 +427,23 @@ def test_add_message_refuses_bad_input(cast, ticket):
 
 
 def test_add_message_on_a_closed_ticket_points_to_a_new_request(cast, ticket):
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="closed")
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="closed")
     error = refused(
-        lambda: services.add_message(ticket=ticket, actor=cast.teacher_a, text="Още нещо"),
+        lambda: actions.add_message(ticket=ticket, actor=cast.teacher_a, text="Още нещо"),
         InvalidTransition,
     )
     assert ticket.reference in str(error)
     with translation.override("en"):
         english = refused(
-            lambda: services.add_message(ticket=ticket, actor=cast.teacher_a, text="Още нещо"),
+            lambda: actions.add_message(ticket=ticket, actor=cast.teacher_a, text="Още нещо"),
             InvalidTransition,
         )
     assert "new request" in str(english)
 
 
 def test_staff_may_still_write_on_a_closed_ticket(cast, ticket):
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="closed")
-    services.add_message(
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="closed")
+    actions.add_message(
         ticket=ticket, actor=cast.expert_x, text="За сведение", kind="internal", channel="console"
     )
     ticket.refresh_from_db()
@@ -454,19 +451,19 @@ def test_staff_may_still_write_on_a_closed_ticket(cast, ticket):
 
 
 def test_change_status_refuses_bad_input(cast, ticket):
-    refused(lambda: services.change_status(ticket=ticket, actor=cast.expert_x, status="done"))
-    refused(lambda: services.change_status(ticket=ticket, actor=None, status="open"), NotAllowed)
+    refused(lambda: actions.change_status(ticket=ticket, actor=cast.expert_x, status="done"))
+    refused(lambda: actions.change_status(ticket=ticket, actor=None, status="open"), NotAllowed)
     refused(
-        lambda: services.change_status(ticket=ticket, actor=cast.outsider, status="resolved"),
+        lambda: actions.change_status(ticket=ticket, actor=cast.outsider, status="resolved"),
         NotAllowed,
     )
     refused(
-        lambda: services.change_status(ticket=ticket, actor=cast.expert_y, status="open"),
+        lambda: actions.change_status(ticket=ticket, actor=cast.expert_y, status="open"),
         NotAllowed,
     )
     # A colleague who cannot see the ticket cannot resolve it either.
     refused(
-        lambda: services.change_status(
+        lambda: actions.change_status(
             ticket=ticket, actor=cast.teacher_a_colleague, status="resolved"
         ),
         NotAllowed,
@@ -475,7 +472,7 @@ def test_change_status_refuses_bad_input(cast, ticket):
 
 def test_assign_refuses_bad_input(cast, ticket):
     def call(actor, assignee):
-        return lambda: services.assign(ticket=ticket, actor=actor, assignee=assignee)
+        return lambda: actions.assign(ticket=ticket, actor=actor, assignee=assignee)
 
     refused(call(cast.teacher_a, cast.expert_x2), NotAllowed)
     refused(call(cast.director_a, cast.expert_x2), NotAllowed)
@@ -494,8 +491,8 @@ def test_assign_refuses_bad_input(cast, ticket):
 
 def test_take_refuses_when_someone_was_faster(cast, ticket):
     assert ticket.assignee == cast.expert_x
-    refused(lambda: services.take(ticket=ticket, actor=cast.expert_x2), Conflict)
-    refused(lambda: services.take(ticket=ticket, actor=cast.teacher_a), NotAllowed)
+    refused(lambda: actions.take(ticket=ticket, actor=cast.expert_x2), Conflict)
+    refused(lambda: actions.take(ticket=ticket, actor=cast.teacher_a), NotAllowed)
 
 
 def test_escalate_refuses_bad_input(cast, ticket, make_ticket):
@@ -504,7 +501,7 @@ def test_escalate_refuses_bad_input(cast, ticket, make_ticket):
         kw.setdefault("actor", cast.expert_x)
         kw.setdefault("tier", "central")
         kw.setdefault("reason", "грешка")
-        return lambda: services.escalate(**kw)
+        return lambda: actions.escalate(**kw)
 
     refused(call(actor=cast.teacher_a), NotAllowed)
     refused(call(actor=cast.expert_y), NotAllowed)
@@ -523,7 +520,7 @@ def test_escalate_refuses_bad_input(cast, ticket, make_ticket):
 
 def test_change_priority_refuses_bad_input(cast, ticket):
     def call(actor, priority="high"):
-        return lambda: services.change_priority(ticket=ticket, actor=actor, priority=priority)
+        return lambda: actions.change_priority(ticket=ticket, actor=actor, priority=priority)
 
     refused(call(cast.teacher_a), NotAllowed)
     refused(call(cast.expert_y), NotAllowed)
@@ -533,7 +530,7 @@ def test_change_priority_refuses_bad_input(cast, ticket):
 
 def test_change_competence_refuses_bad_input(cast, ticket):
     def call(actor, competence):
-        return lambda: services.change_competence(ticket=ticket, actor=actor, competence=competence)
+        return lambda: actions.change_competence(ticket=ticket, actor=actor, competence=competence)
 
     refused(call(cast.teacher_a, cast.technical), NotAllowed)
     refused(call(cast.expert_y, cast.technical), NotAllowed)
@@ -547,7 +544,7 @@ def test_change_competence_refuses_bad_input(cast, ticket):
 
 def test_rate_refuses_bad_input(cast, ticket):
     def call(actor=cast.teacher_a, score=4, comment=""):
-        return lambda: services.rate(ticket=ticket, actor=actor, score=score, comment=comment)
+        return lambda: actions.rate(ticket=ticket, actor=actor, score=score, comment=comment)
 
     refused(call(), InvalidTransition)  # not resolved yet
     set_status(ticket, Status.RESOLVED, resolved_at=timezone.now())
@@ -584,7 +581,7 @@ def test_nothing_is_sent_when_the_transaction_rolls_back(
         with pytest.raises(RuntimeError):
             with transaction.atomic():
                 ticket = make_ticket()
-                services.add_message(
+                actions.add_message(
                     ticket=ticket, actor=cast.expert_x, text="Отговор", channel="console"
                 )
                 raise RuntimeError("the caller fails after the services ran")
@@ -596,7 +593,7 @@ def test_nothing_is_sent_when_the_transaction_rolls_back(
 def test_a_refused_call_schedules_nothing(cast, ticket, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with pytest.raises(DomainError):
-            services.add_message(ticket=ticket, actor=cast.teacher_a, text=long_text())
+            actions.add_message(ticket=ticket, actor=cast.teacher_a, text=long_text())
     assert callbacks == [] and mail.outbox == []
 
 
@@ -604,15 +601,15 @@ def test_staff_reply_mails_the_requester_and_requester_reply_mails_the_agent(
     cast, ticket, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        services.add_message(ticket=ticket, actor=cast.expert_x, text="Отговор", channel="console")
+        actions.add_message(ticket=ticket, actor=cast.expert_x, text="Отговор", channel="console")
     assert [m.to for m in mail.outbox] == [[cast.teacher_a.email]]
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.add_message(ticket=ticket, actor=cast.teacher_a, text="Благодаря")
+        actions.add_message(ticket=ticket, actor=cast.teacher_a, text="Благодаря")
     assert [m.to for m in mail.outbox] == [[cast.expert_x.email]]
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.add_message(
+        actions.add_message(
             ticket=ticket, actor=cast.expert_x, text="бележка", kind="internal", channel="console"
         )
     assert mail.outbox == [], "internal notes are never mailed"
@@ -655,9 +652,9 @@ def test_a_refused_create_does_not_use_up_a_number(cast, make_ticket):
 
 
 def test_requester_reply_reopens_within_the_window(cast, ticket, now):
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="resolved", now=now)
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="resolved", now=now)
     later = now + datetime.timedelta(days=settings.HELPDESK["REOPEN_DAYS"] - 1)
-    services.add_message(ticket=ticket, actor=cast.teacher_a, text="Пак не става", now=later)
+    actions.add_message(ticket=ticket, actor=cast.teacher_a, text="Пак не става", now=later)
     ticket.refresh_from_db()
     assert ticket.status == "open" and ticket.resolved_at is None
     row = events(ticket, Kind.STATUS)[-1]
@@ -665,24 +662,24 @@ def test_requester_reply_reopens_within_the_window(cast, ticket, now):
 
 
 def test_requester_reply_after_the_window_does_not_reopen(cast, ticket, now):
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="resolved", now=now)
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="resolved", now=now)
     later = now + datetime.timedelta(days=settings.HELPDESK["REOPEN_DAYS"] + 1)
-    services.add_message(ticket=ticket, actor=cast.teacher_a, text="Пак не става", now=later)
+    actions.add_message(ticket=ticket, actor=cast.teacher_a, text="Пак не става", now=later)
     ticket.refresh_from_db()
     assert ticket.status == "resolved"
 
 
 def test_requester_reply_to_waiting_reopens(cast, ticket):
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="waiting")
-    services.add_message(ticket=ticket, actor=cast.teacher_a, text="Ето снимката")
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="waiting")
+    actions.add_message(ticket=ticket, actor=cast.teacher_a, text="Ето снимката")
     ticket.refresh_from_db()
     assert ticket.status == "open"
 
 
 def test_first_response_is_the_first_public_staff_reply(cast, ticket, now):
     step = datetime.timedelta(minutes=10)
-    services.add_message(ticket=ticket, actor=cast.teacher_a, text="Допълнение", now=now + step)
-    services.add_message(
+    actions.add_message(ticket=ticket, actor=cast.teacher_a, text="Допълнение", now=now + step)
+    actions.add_message(
         ticket=ticket,
         actor=cast.expert_x,
         text="бележка",
@@ -692,10 +689,10 @@ def test_first_response_is_the_first_public_staff_reply(cast, ticket, now):
     )
     ticket.refresh_from_db()
     assert ticket.first_response_at is None and ticket.status == "new"
-    services.add_message(
+    actions.add_message(
         ticket=ticket, actor=cast.expert_x, text="Отговор", channel="console", now=now + 3 * step
     )
-    services.add_message(
+    actions.add_message(
         ticket=ticket, actor=cast.expert_x, text="Още", channel="console", now=now + 4 * step
     )
     ticket.refresh_from_db()
@@ -705,7 +702,7 @@ def test_first_response_is_the_first_public_staff_reply(cast, ticket, now):
 
 
 def test_staff_reply_can_set_a_status_in_one_step(cast, ticket):
-    services.add_message(
+    actions.add_message(
         ticket=ticket, actor=cast.expert_x, text="Решено", channel="console", new_status="resolved"
     )
     ticket.refresh_from_db()
@@ -714,7 +711,7 @@ def test_staff_reply_can_set_a_status_in_one_step(cast, ticket):
 
 
 def test_requester_reply_may_mark_resolved(cast, ticket):
-    services.add_message(
+    actions.add_message(
         ticket=ticket, actor=cast.teacher_a, text="Оправи се", new_status="resolved"
     )
     ticket.refresh_from_db()
@@ -722,9 +719,9 @@ def test_requester_reply_may_mark_resolved(cast, ticket):
 
 
 def test_waiting_pauses_and_resumes_the_resolution_clock(cast, ticket, now):
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="waiting", now=now)
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="waiting", now=now)
     ticket.refresh_from_db()
     assert ticket.resolution_due is None and ticket.sla_paused_at == now
-    services.add_message(ticket=ticket, actor=cast.teacher_a, text="Ето", now=now)
+    actions.add_message(ticket=ticket, actor=cast.teacher_a, text="Ето", now=now)
     ticket.refresh_from_db()
     assert ticket.resolution_due is not None and ticket.sla_paused_at is None

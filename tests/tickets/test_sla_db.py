@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core import mail
 
-from tickets import services, sla
+from tickets import actions, sla
+from tickets.actions import sla as sweeps
 from tickets.models import CalendarException, SLAPolicy, Ticket, TicketEvent, WorkingHours
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,6 @@ def at(day, hour, minute=0, month=3):
 
 
 TUESDAY = at(11, 10)  # Tuesday 11 March 2025, 10:00
-
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def sweep_and_mail(capture, now):
     """Run a sweep, commit its side effects, return (counts, recipients of mail sent)."""
     mail.outbox.clear()
     with capture(execute=True):
-        counts = sla.sweep(now=now)
+        counts = sweeps.sweep(now=now)
     return counts, sorted(address for m in mail.outbox for address in m.to)
 
 
@@ -92,7 +92,7 @@ def test_policy_and_competence_override(cast, make_ticket):
 
 def test_priority_change_recomputes_from_creation(cast, ticket):
     SLAPolicy.objects.create(priority="urgent", first_response_minutes=15, resolution_minutes=60)
-    services.change_priority(
+    actions.change_priority(
         ticket=ticket, actor=cast.expert_x, priority="urgent", now=at(11, 10, 5)
     )
     ticket = reload(ticket)
@@ -136,11 +136,11 @@ def test_calendar_exceptions(cast, make_ticket):
 
 
 def test_waiting_pauses_resolution_and_adds_the_paused_business_time(cast, ticket):
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="waiting", now=at(11, 11))
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="waiting", now=at(11, 11))
     ticket = reload(ticket)
     assert ticket.resolution_due is None and ticket.sla_paused_at == at(11, 11)
     assert ticket.first_response_due == at(12, 10)
-    services.add_message(ticket=ticket, actor=cast.teacher_a, text="Ето", now=at(11, 13))
+    actions.add_message(ticket=ticket, actor=cast.teacher_a, text="Ето", now=at(11, 13))
     ticket = reload(ticket)
     assert ticket.status == "open" and ticket.sla_paused_at is None
     assert ticket.sla_paused_seconds == 2 * 3600
@@ -148,10 +148,10 @@ def test_waiting_pauses_resolution_and_adds_the_paused_business_time(cast, ticke
 
 
 def test_a_pause_over_night_counts_business_time_only(cast, ticket):
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="waiting", now=at(11, 17))
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="open", now=at(12, 10))
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="waiting", now=at(12, 11))
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="open", now=at(12, 11, 30))
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="waiting", now=at(11, 17))
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="open", now=at(12, 10))
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="waiting", now=at(12, 11))
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="open", now=at(12, 11, 30))
     ticket = reload(ticket)
     # 30 min on Tuesday evening + 1 h on Wednesday morning + 30 min.
     assert ticket.sla_paused_seconds == 2 * 3600
@@ -159,14 +159,14 @@ def test_a_pause_over_night_counts_business_time_only(cast, ticket):
 
 
 def test_priority_change_while_waiting_keeps_the_clock_stopped(cast, ticket):
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="waiting", now=at(11, 11))
-    services.change_priority(ticket=ticket, actor=cast.expert_x, priority="high", now=at(11, 12))
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="waiting", now=at(11, 11))
+    actions.change_priority(ticket=ticket, actor=cast.expert_x, priority="high", now=at(11, 12))
     assert reload(ticket).resolution_due is None
 
 
 def test_a_waiting_ticket_is_not_breached(cast, ticket, django_capture_on_commit_callbacks):
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="waiting", now=at(11, 11))
-    services.add_message(
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="waiting", now=at(11, 11))
+    actions.add_message(
         ticket=ticket, actor=cast.expert_x, text="Моля, снимка", channel="console", now=at(11, 11)
     )
     ticket = reload(ticket)
@@ -195,7 +195,7 @@ def test_breach_is_marked_and_written_once(cast, ticket, django_capture_on_commi
 
 
 def test_resolution_breach_after_a_first_response(cast, ticket, django_capture_on_commit_callbacks):
-    services.add_message(
+    actions.add_message(
         ticket=ticket, actor=cast.expert_x, text="Гледаме", channel="console", now=at(11, 11)
     )
     counts, _sent = sweep_and_mail(django_capture_on_commit_callbacks, at(13, 10))
@@ -280,9 +280,9 @@ def test_no_mail_on_an_admin_closed_day(cast, ticket, django_capture_on_commit_c
 def test_autoclose_resolved_after_the_period(cast, ticket, make_ticket, settings):
     days = settings.HELPDESK["AUTOCLOSE_DAYS"]
     resolved_at = at(12, 10)
-    services.change_status(ticket=ticket, actor=cast.expert_x, status="resolved", now=resolved_at)
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status="resolved", now=resolved_at)
     recent = make_ticket(now=TUESDAY)
-    services.change_status(
+    actions.change_status(
         ticket=recent,
         actor=cast.expert_x,
         status="resolved",
@@ -290,15 +290,15 @@ def test_autoclose_resolved_after_the_period(cast, ticket, make_ticket, settings
     )
     still_open = make_ticket(now=TUESDAY)
 
-    assert sla.autoclose_resolved(now=resolved_at + datetime.timedelta(days=days - 1)) == 0
+    assert sweeps.autoclose_resolved(now=resolved_at + datetime.timedelta(days=days - 1)) == 0
     later = resolved_at + datetime.timedelta(days=days, minutes=1)
-    assert sla.autoclose_resolved(now=later) == 1
+    assert sweeps.autoclose_resolved(now=later) == 1
     ticket = reload(ticket)
     assert ticket.status == "closed" and ticket.closed_at == later
     row = TicketEvent.objects.filter(ticket=ticket, kind="status").last()
     assert (row.old_value, row.new_value, row.channel) == ("resolved", "closed", "system")
     assert reload(recent).status == "resolved" and reload(still_open).status == "new"
-    assert sla.autoclose_resolved(now=later) == 0
+    assert sweeps.autoclose_resolved(now=later) == 0
 
 
 def test_a_priority_change_does_not_hide_a_missed_first_response(
@@ -306,7 +306,7 @@ def test_a_priority_change_does_not_hide_a_missed_first_response(
 ):
     capture = django_capture_on_commit_callbacks
     sweep_and_mail(capture, at(12, 10, 30))
-    services.change_priority(ticket=ticket, actor=cast.expert_x, priority="high", now=at(12, 11))
+    actions.change_priority(ticket=ticket, actor=cast.expert_x, priority="high", now=at(12, 11))
     assert reload(ticket).sla_breached, "the first response is still late"
     counts, sent = sweep_and_mail(capture, at(12, 11, 1))
     assert counts["breached"] == 0 and sent == []
@@ -314,10 +314,10 @@ def test_a_priority_change_does_not_hide_a_missed_first_response(
 
 
 def test_a_later_target_clears_the_breach_flag(cast, ticket, django_capture_on_commit_callbacks):
-    services.add_message(
+    actions.add_message(
         ticket=ticket, actor=cast.expert_x, text="Гледаме", channel="console", now=at(11, 11)
     )
     sweep_and_mail(django_capture_on_commit_callbacks, at(18, 10, 1))
     assert reload(ticket).sla_breached
-    services.change_priority(ticket=ticket, actor=cast.expert_x, priority="low", now=at(18, 11))
+    actions.change_priority(ticket=ticket, actor=cast.expert_x, priority="low", now=at(18, 11))
     assert not reload(ticket).sla_breached

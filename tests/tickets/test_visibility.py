@@ -18,7 +18,6 @@ from tickets.models import Ticket
 pytestmark = pytest.mark.django_db
 
 
-
 # name -> what the ticket is (see the `tickets` fixture)
 SCHOOL_A = {"a_teacher", "a_colleague", "a_director", "a_secretary", "a_central"}
 REGION_X = SCHOOL_A | {"a2_console"}

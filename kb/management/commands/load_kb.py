@@ -13,6 +13,7 @@ from django.db import transaction
 from kb import services
 from kb.frontmatter import iter_content, load_categories
 from kb.models import Article, Category
+from tickets.catalogue import ensure_competences
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "content"
 
@@ -67,7 +68,6 @@ class Command(BaseCommand):
         return by_slug
 
     def _competences(self):
-        from tickets.catalogue import ensure_competences
 
         return ensure_competences()
 

@@ -11,8 +11,8 @@ shell access); the history names no person.
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
-from tickets.errors import DomainError
-from tickets.services import hand_over_open_tickets
+from helpdesk.errors import DomainError
+from tickets.actions import hand_over_open_tickets
 
 
 def _user(email: str, option: str) -> User:

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ConsoleConfig(AppConfig):
+    name = "console"
+    verbose_name = _("Console")
+
+    def ready(self):
+        # Imported here: models and signals are ready only once every app is loaded.
+        from console.live import on_ticket_changed
+        from tickets.signals import ticket_changed
+
+        ticket_changed.connect(on_ticket_changed, dispatch_uid="console.live")

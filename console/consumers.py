@@ -1,0 +1,152 @@
+"""The console's WebSocket: ticket changes, filtered by Ticket.objects.visible_to()."""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from accounts.models import User
+from accounts.permissions import followed_institution_ids
+from tickets import policies
+from tickets.models import Message, Ticket
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    """Forwards "ticket changed" events the connected person may see.
+
+    Groups only narrow down what arrives; every event is checked against
+    visible_to() before it is sent, exactly like a page load would.
+    """
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        self.user = user
+        self.groups_joined = await database_sync_to_async(self._groups)()
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.watching: set[int] = set()
+        self.recent: dict[tuple, None] = {}
+        await self.accept()
+
+    def _groups(self) -> list[str]:
+        user = self.user
+        agent = user.agent
+        # Presence (who else has a ticket open) is shared among support staff only.
+        self.is_staff = user.is_superuser or agent is not None
+        if user.is_superuser:
+            return ["all"]
+        groups = [f"user.{user.pk}"]
+        if agent is not None:
+            if agent.kind == "supervisor" and agent.region_id is None:
+                return ["all"]
+            if agent.region_id:
+                groups.append(f"region.{agent.region_id}")
+            if agent.tier == "central":
+                groups.append("central")
+
+        groups.extend(f"institution.{i}" for i in sorted(followed_institution_ids(user)))
+        return groups
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for ticket_id in getattr(self, "watching", set()):
+            await self.channel_layer.group_discard(f"ticket.{ticket_id}", self.channel_name)
+            await self._announce_left(ticket_id)
+
+    async def _announce_left(self, ticket_id: int):
+        if not self.is_staff:
+            return
+        await self.channel_layer.group_send(
+            f"ticket.{ticket_id}",
+            {
+                "type": "ticket.presence",
+                "ticket_id": ticket_id,
+                "user_id": self.user.pk,
+                "name": str(self.user),
+                "state": "left",
+            },
+        )
+
+    async def receive_json(self, content, **kwargs):
+        action = content.get("action")
+        ticket_id = content.get("ticket_id")
+        if action == "watch" and isinstance(ticket_id, int):
+            if not await self._may_see(ticket_id):
+                if ticket_id in self.watching:  # access ended while the page was open
+                    self.watching.discard(ticket_id)
+                    await self.channel_layer.group_discard(f"ticket.{ticket_id}", self.channel_name)
+                await self.send_json(
+                    {"type": "error", "error": "not_found", "ticket_id": ticket_id}
+                )
+                return
+            self.watching.add(ticket_id)
+            await self.channel_layer.group_add(f"ticket.{ticket_id}", self.channel_name)
+            if not self.is_staff:
+                return
+            await self.channel_layer.group_send(
+                f"ticket.{ticket_id}",
+                {
+                    "type": "ticket.presence",
+                    "ticket_id": ticket_id,
+                    "user_id": self.user.pk,
+                    "name": str(self.user),
+                    "state": "viewing",
+                },
+            )
+        elif action == "unwatch" and ticket_id in self.watching:
+            self.watching.discard(ticket_id)
+            await self.channel_layer.group_discard(f"ticket.{ticket_id}", self.channel_name)
+            await self._announce_left(ticket_id)
+        elif action == "ping":
+            await self.send_json({"type": "pong"})
+
+    @database_sync_to_async
+    def _may_see(self, ticket_id: int, message_id=None) -> bool:
+        # A fresh user object per check: rights cached on the connection's
+        # user would outlive a revoked delegation.
+        user = User.objects.filter(pk=self.user.pk, is_active=True).first()
+        if user is None:
+            return False
+        if not Ticket.objects.visible_to(user).filter(pk=ticket_id).exists():
+            return False
+        if isinstance(message_id, int) and not policies.may_see_internal(user):
+            # Requesters never hear that an internal note was written.
+            return Message.objects.visible_to(user).filter(pk=message_id).exists()
+        return True
+
+    async def ticket_changed(self, event):
+        key = (event["ticket_id"], event.get("updated_at"), event.get("change"))
+        if key in self.recent:
+            return  # the same event reached us through two groups
+        self.recent[key] = None
+        if len(self.recent) > 500:
+            self.recent.pop(next(iter(self.recent)))
+        if await self._may_see(event["ticket_id"], event.get("message_id")):
+            # The ticket's last message id counts internal notes too; a
+            # requester learns of new messages from the message events.
+            hidden = {"type"} if self.is_staff else {"type", "last_message_id"}
+            await self.send_json(
+                {k: v for k, v in event.items() if k not in hidden} | {"type": "ticket"}
+            )
+
+    async def ticket_presence(self, event):
+        if not self.is_staff:
+            return
+        if event["user_id"] == self.user.pk or event["ticket_id"] not in self.watching:
+            return
+        if event.get("state") == "viewing" and not event.get("echo"):
+            # Tell the newcomer that we are here too.
+            await self.channel_layer.group_send(
+                f"ticket.{event['ticket_id']}",
+                {
+                    "type": "ticket.presence",
+                    "ticket_id": event["ticket_id"],
+                    "user_id": self.user.pk,
+                    "name": str(self.user),
+                    "state": "viewing",
+                    "echo": True,
+                },
+            )
+        await self.send_json({k: v for k, v in event.items() if k != "type"} | {"type": "presence"})

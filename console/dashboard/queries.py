@@ -1,0 +1,277 @@
+"""The dashboard's figures: a few aggregate queries over what the reader may see.
+
+Every figure comes from one GROUP BY over Ticket.objects.visible_to(user)
+(a regional supervisor sees the region, a national one the country), so the
+cost grows with the number of groups, not of tickets.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from django.db.models import Count, F, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import AgentProfile, Region, User
+from tickets.models import OPEN_STATUSES, Competence, Status, Ticket
+
+MAX_DAYS = 366
+CACHE_SECONDS = 60
+DEFAULT_DAYS = 30
+AGE_BUCKETS = [
+    ("d1", gettext_lazy("under 1 day"), 0, 1),
+    ("d3", gettext_lazy("1–3 days"), 1, 3),
+    ("d7", gettext_lazy("3–7 days"), 3, 7),
+    ("d30", gettext_lazy("7–30 days"), 7, 30),
+    ("older", gettext_lazy("over 30 days"), 30, None),
+]
+
+REPORTS = {
+    "backlog": gettext_lazy("Open backlog by competence and age"),
+    "per_day": gettext_lazy("Requests per day by channel"),
+    "sla": gettext_lazy("SLA attainment by competence"),
+    "load": gettext_lazy("Load per agent"),
+}
+
+
+# --- scope ----------------------------------------------------------------------------
+
+
+@dataclass
+class Scope:
+    """Whose tickets and which dates a dashboard shows."""
+
+    user: User
+    start: datetime.date
+    end: datetime.date
+    region: Region | None = None
+    regions: list = field(default_factory=list)
+
+    @property
+    def national(self) -> bool:
+        agent = self.user.agent
+        return self.user.is_superuser or (agent is not None and agent.region_id is None)
+
+    @classmethod
+    def from_request(cls, request) -> "Scope":
+        today = timezone.localdate()
+        end = parse_date(request.GET.get("to") or "") or today
+        start = parse_date(request.GET.get("from") or "") or end - datetime.timedelta(
+            days=DEFAULT_DAYS - 1
+        )
+        if start > end:
+            start, end = end, start
+        if (end - start).days >= MAX_DAYS:
+            start = end - datetime.timedelta(days=MAX_DAYS - 1)
+        scope = cls(user=request.user, start=start, end=end)
+        if scope.national:
+            scope.regions = list(Region.objects.order_by("code"))
+            region_id = request.GET.get("region") or ""
+            if region_id.isdigit():
+                scope.region = next((r for r in scope.regions if r.pk == int(region_id)), None)
+        else:
+            agent = request.user.agent
+            scope.region = agent.region if agent is not None else None
+        return scope
+
+    def tickets(self):
+        qs = Ticket.objects.visible_to(self.user)
+        if self.region is not None:
+            qs = qs.filter(region=self.region)
+        return qs
+
+    def bounds(self) -> tuple[datetime.datetime, datetime.datetime]:
+        zone = timezone.get_current_timezone()
+        start = datetime.datetime.combine(self.start, datetime.time.min, tzinfo=zone)
+        end = datetime.datetime.combine(
+            self.end + datetime.timedelta(days=1), datetime.time.min, tzinfo=zone
+        )
+        return start, end
+
+    def query(self) -> str:
+        params = {"from": self.start.isoformat(), "to": self.end.isoformat()}
+        if self.region is not None and self.national:
+            params["region"] = self.region.pk
+        return urlencode(params)
+
+    @property
+    def label(self) -> str:
+        if self.region is not None:
+            return str(self.region)
+        return _("the whole country") if self.national else _("what I may see")
+
+
+# --- data -------------------------------------------------------------------------------
+
+
+@dataclass
+class DashboardData:
+    backlog: list[dict]
+    per_day: list[dict]
+    sla: list[dict]
+    load: list[dict]
+    channels: list[str]
+
+
+def backlog(scope: Scope, now=None) -> list[dict]:
+    """Return open tickets per competence, split by age: [{competence, d1, ..., total}]."""
+    now = now or timezone.now()
+    aggregates = {"total": Count("id")}
+    for key, _label, low, high in AGE_BUCKETS:
+        condition = Q(created_at__lte=now - datetime.timedelta(days=low))
+        if high is not None:
+            condition &= Q(created_at__gt=now - datetime.timedelta(days=high))
+        aggregates[key] = Count("id", filter=condition)
+    rows = (
+        scope.tickets()
+        .filter(status__in=OPEN_STATUSES)
+        .values("competence_id")
+        .annotate(**aggregates)
+        .order_by()
+    )
+    names = dict(Competence.objects.values_list("id", "name"))
+    out = [
+        {"competence": names.get(r["competence_id"], _("not set")), **_without(r, "competence_id")}
+        for r in rows
+    ]
+    return sorted(out, key=lambda r: -r["total"])
+
+
+def per_day(scope: Scope) -> list[dict]:
+    """Return [{day, channel, count}] of tickets created in the scope's dates."""
+    start, end = scope.bounds()
+    rows = (
+        scope.tickets()
+        .filter(created_at__gte=start, created_at__lt=end)
+        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "channel")
+        .annotate(count=Count("id"))
+        .order_by("day", "channel")
+    )
+    return list(rows)
+
+
+def sla_attainment(scope: Scope, now=None) -> list[dict]:
+    """Return per competence: tickets created, first responses due/met, resolutions due/met.
+
+    "Due" counts the tickets whose target has come: answered (or resolved),
+    or not yet but past the due time. Met means done by the due time.
+    """
+    now = now or timezone.now()
+    start, end = scope.bounds()
+    rows = (
+        scope.tickets()
+        .filter(created_at__gte=start, created_at__lt=end, merged_into__isnull=True)
+        .values("competence_id")
+        .annotate(
+            created=Count("id"),
+            first_due=Count(
+                "id",
+                filter=Q(first_response_at__isnull=False) | Q(first_response_due__lt=now),
+            ),
+            first_met=Count(
+                "id",
+                filter=Q(first_response_at__isnull=False)
+                & Q(first_response_at__lte=F("first_response_due")),
+            ),
+            res_due=Count("id", filter=Q(resolved_at__isnull=False) | Q(resolution_due__lt=now)),
+            res_met=Count(
+                "id",
+                filter=Q(resolved_at__isnull=False) & Q(resolved_at__lte=F("resolution_due")),
+            ),
+        )
+        .order_by()
+    )
+    names = dict(Competence.objects.values_list("id", "name"))
+    out = []
+    for r in rows:
+        # The annotations cannot be called resolution_* (a field has that name).
+        row = {
+            "competence": names.get(r["competence_id"], _("not set")),
+            "created": r["created"],
+            "first_due": r["first_due"],
+            "first_met": r["first_met"],
+            "first_pct": percent(r["first_met"], r["first_due"]),
+            "resolution_due": r["res_due"],
+            "resolution_met": r["res_met"],
+            "resolution_pct": percent(r["res_met"], r["res_due"]),
+        }
+        out.append(row)
+    return sorted(out, key=lambda r: -r["created"])
+
+
+def agent_load(scope: Scope) -> list[dict]:
+    """Return per assignee: open, waiting and breached tickets, and capacity."""
+    rows = list(
+        scope.tickets()
+        .filter(status__in=OPEN_STATUSES, assignee__isnull=False)
+        .values("assignee_id")
+        .annotate(
+            open=Count("id"),
+            waiting=Count("id", filter=Q(status=Status.WAITING)),
+            # Breached among those in work, so that the three parts add up.
+            breached=Count("id", filter=Q(sla_breached=True) & ~Q(status=Status.WAITING)),
+        )
+        .order_by()
+    )
+    people = {
+        p.user_id: p
+        for p in AgentProfile.objects.filter(
+            user_id__in=[r["assignee_id"] for r in rows]
+        ).select_related("user")
+    }
+    out = []
+    for r in rows:
+        profile = people.get(r["assignee_id"])
+        out.append(
+            {
+                "agent": str(profile.user) if profile else str(r["assignee_id"]),
+                "capacity": profile.capacity if profile else 0,
+                "open": r["open"],
+                "waiting": r["waiting"],
+                "breached": r["breached"],
+            }
+        )
+    return sorted(out, key=lambda r: (-r["open"], r["agent"]))
+
+
+def collect(scope: Scope) -> DashboardData:
+    """Return everything the dashboard shows (four aggregate queries plus two lookups)."""
+    now = timezone.now()
+    days = per_day(scope)
+    return DashboardData(
+        backlog=backlog(scope, now),
+        per_day=days,
+        sla=sla_attainment(scope, now),
+        load=agent_load(scope),
+        channels=sorted({r["channel"] for r in days}),
+    )
+
+
+def collect_cached(scope: Scope) -> DashboardData:
+    """Return collect(scope), kept for CACHE_SECONDS: a dashboard needs no second-fresh data."""
+    from django.core.cache import cache
+
+    key = "dashboard:{}:{}:{}:{}".format(
+        scope.user.pk, scope.region.pk if scope.region else "-", scope.start, scope.end
+    )
+    data = cache.get(key)
+    if data is None:
+        data = collect(scope)
+        cache.set(key, data, CACHE_SECONDS)
+    return data
+
+
+def _without(row: dict, key: str) -> dict:
+    return {k: v for k, v in row.items() if k != key}
+
+
+def percent(part: int, whole: int) -> float | None:
+    """Return part/whole in percent, one decimal; None when there is nothing to measure."""
+    if not whole:
+        return None
+    return round(100.0 * part / whole, 1)

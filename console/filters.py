@@ -1,0 +1,401 @@
+"""The console's lists: queues, django-filter filters, sorting and keyset paging.
+
+A queue is Ticket.objects.visible_to(user) narrowed by one condition; the
+filters narrow it further; a page is read with a keyset cursor on
+(sort key, id) so page 500 costs what page 1 costs (no OFFSET).
+"""
+
+import base64
+import binascii
+import datetime
+import json
+from dataclasses import dataclass
+
+import django_filters
+from django import forms
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import AgentProfile, Region
+from console.forms import FastCheckboxes, FastSelect
+from tickets.models import (
+    OPEN_STATUSES,
+    PRIORITY_RANK,
+    Channel,
+    Competence,
+    Priority,
+    Status,
+    Ticket,
+    Tier,
+)
+from tickets.search import filter_by_text
+
+PAGE_SIZE = 30
+DUE_SOON = datetime.timedelta(hours=4)
+
+
+# --- queues -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Queue:
+    key: str
+    label: str
+    default_sort: str
+
+
+QUEUES = [
+    Queue("mine", _("My open requests"), "due"),
+    Queue("unassigned", _("Unassigned in my queue"), "due"),
+    Queue("waiting", _("Waiting on the requester"), "updated"),
+    Queue("due", _("Due soon or breached"), "due"),
+    Queue("escalated", _("Escalated to central support"), "due"),
+    Queue("triage", _("Triage (no region)"), "created"),
+    Queue("all", _("Everything I may see"), "updated"),
+]
+QUEUE_KEYS = {q.key: q for q in QUEUES}
+
+
+def _is_expert(user) -> bool:
+    agent = user.agent
+    return agent is not None and agent.kind == AgentProfile.Kind.EXPERT
+
+
+def queue_condition(key: str, user, now=None) -> Q:
+    """Return the condition that, on top of visible_to(user), makes queue `key`."""
+    now = now or timezone.now()
+    open_q = Q(status__in=OPEN_STATUSES)
+    agent = user.agent
+    if key == "mine":
+        return open_q & Q(assignee_id=user.pk)
+    if key == "unassigned":
+        condition = open_q & Q(assignee__isnull=True) & Q(merged_into__isnull=True)
+        if agent is not None and agent.tier == Tier.CENTRAL and agent.region_id is None:
+            return condition & Q(tier=Tier.CENTRAL)
+        if agent is not None and agent.region_id:
+            condition &= Q(region_id=agent.region_id, tier=Tier.REGIONAL)
+        return condition
+    if key == "waiting":
+        condition = Q(status=Status.WAITING)
+        return condition & Q(assignee_id=user.pk) if _is_expert(user) else condition
+    if key == "due":
+        soon = now + DUE_SOON
+        return Q(status__in=(Status.NEW, Status.OPEN)) & (
+            Q(sla_breached=True)
+            | Q(resolution_due__lte=soon)
+            | Q(first_response_at__isnull=True, first_response_due__lte=soon)
+        )
+    if key == "escalated":
+        return open_q & Q(tier=Tier.CENTRAL)
+    if key == "triage":
+        return open_q & Q(region__isnull=True)
+    return Q()
+
+
+def queue_queryset(key: str, user, now=None):
+    """Return visible_to(user) narrowed to the queue `key`."""
+    return Ticket.objects.visible_to(user).filter(queue_condition(key, user, now))
+
+
+def queue_counts(user, now=None) -> dict[str, int]:
+    """Return {queue key: number of tickets} in one aggregate query.
+
+    "all" counts the open tickets only: counting every closed request of a
+    country on each page view would cost more than it tells.
+    """
+    now = now or timezone.now()
+    aggregates = {
+        key: Count("id", filter=queue_condition(key, user, now))
+        for key in QUEUE_KEYS
+        if key != "all"
+    }
+    aggregates["all"] = Count("id")
+    visible = Ticket.objects.visible_to(user).filter(status__in=OPEN_STATUSES)
+    return visible.aggregate(**aggregates)
+
+
+def unassigned_by_competence(user) -> list[tuple[int | None, int]]:
+    """Return [(competence id, count)] of the user's unassigned queue."""
+    rows = (
+        queue_queryset("unassigned", user)
+        .values_list("competence_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return list(rows)
+
+
+# --- sorting and keyset paging ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One column of a sort: its name in the queryset, direction, and whether it can be null."""
+
+    name: str
+    descending: bool = False
+    nullable: bool = False
+    kind: str = "int"  # "int" or "datetime"
+
+
+SORTS: dict[str, tuple[str, tuple[SortKey, ...]]] = {
+    "due": (
+        _("due time"),
+        (SortKey("resolution_due", nullable=True, kind="datetime"), SortKey("id")),
+    ),
+    "priority": (
+        _("priority"),
+        (
+            SortKey("prank", descending=True),
+            SortKey("resolution_due", nullable=True, kind="datetime"),
+            SortKey("id"),
+        ),
+    ),
+    "updated": (
+        _("last update"),
+        (SortKey("updated_at", descending=True, kind="datetime"), SortKey("id", descending=True)),
+    ),
+    "created": (
+        _("newest"),
+        (SortKey("created_at", descending=True, kind="datetime"), SortKey("id", descending=True)),
+    ),
+}
+SORT_CHOICES = [(key, label) for key, (label, _keys) in SORTS.items()]
+
+
+def priority_rank():
+    return Case(
+        *[When(priority=p, then=Value(rank)) for p, rank in PRIORITY_RANK.items()],
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+
+
+def order_by_for(keys) -> list:
+    from django.db.models import F
+
+    out = []
+    for key in keys:
+        expression = F(key.name)
+        # Nulls last in both directions: a ticket without a due time (waiting
+        # on the requester) is the least urgent.
+        if key.descending:
+            out.append(expression.desc(nulls_last=True) if key.nullable else expression.desc())
+        else:
+            out.append(expression.asc(nulls_last=True) if key.nullable else expression.asc())
+    return out
+
+
+def encode_cursor(values) -> str:
+    """Return an opaque URL-safe cursor for the sort values of the last row shown."""
+    plain = [v.isoformat() if isinstance(v, datetime.datetime) else v for v in values]
+    raw = json.dumps(plain, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, keys) -> list | None:
+    """Return the sort values in `cursor`, or None when it is not a valid cursor for `keys`."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(values, list) or len(values) != len(keys):
+        return None
+    out = []
+    for key, value in zip(keys, values):
+        if value is None:
+            if not key.nullable:
+                return None
+            out.append(None)
+        elif key.kind == "datetime":
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+            if parsed is None:
+                return None
+            out.append(parsed)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out.append(value)
+        else:
+            return None
+    return out
+
+
+def _after_one(key: SortKey, value) -> Q | None:
+    """Rows strictly after `value` in this column's order (nulls last); None if none can be."""
+    if value is None:
+        return None  # nothing sorts after a null
+    strictly = Q(**{f"{key.name}__{'lt' if key.descending else 'gt'}": value})
+    if key.nullable:
+        strictly |= Q(**{f"{key.name}__isnull": True})
+    return strictly
+
+
+def _equal_one(key: SortKey, value) -> Q:
+    if value is None:
+        return Q(**{f"{key.name}__isnull": True})
+    return Q(**{key.name: value})
+
+
+def after_cursor(keys, values) -> Q:
+    """Return the condition "comes after the row with these sort values".
+
+    For keys (a, b, id): a > x OR (a = x AND b > y) OR (a = x AND b = y AND id > z),
+    with each comparison turned for descending keys and nulls sorted last.
+    """
+    condition = Q(pk__in=[])
+    prefix = Q()
+    for key, value in zip(keys, values):
+        step = _after_one(key, value)
+        if step is not None:
+            condition |= prefix & step
+        prefix &= _equal_one(key, value)
+    return condition
+
+
+@dataclass
+class Page:
+    rows: list
+    next_cursor: str
+    has_next: bool
+
+
+def keyset_page(queryset, sort: str, cursor: str = "", size: int = PAGE_SIZE) -> Page:
+    """Return one page of `queryset` in `sort` order, starting after `cursor`."""
+    _label, keys = SORTS.get(sort, SORTS["due"])
+    if any(k.name == "prank" for k in keys):
+        queryset = queryset.annotate(prank=priority_rank())
+    values = decode_cursor(cursor, keys)
+    if values is not None:
+        queryset = queryset.filter(after_cursor(keys, values))
+    rows = list(queryset.order_by(*order_by_for(keys))[: size + 1])
+    has_next = len(rows) > size
+    rows = rows[:size]
+    next_cursor = ""
+    if has_next and rows:
+        last = rows[-1]
+        next_cursor = encode_cursor([getattr(last, k.name) for k in keys])
+    return Page(rows=rows, next_cursor=next_cursor, has_next=has_next)
+
+
+# --- filters --------------------------------------------------------------------------
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def assignee_choices(user, agents=None) -> list[tuple[str, str]]:
+    """Return the assignee filter's choices: me, nobody, and the agents near `user`.
+
+    `agents` (AgentProfile with users) saves the query when the caller has them.
+    """
+    choices = [("me", _("me")), ("none", _("nobody (queue)"))]
+    if agents is None:
+        agents = AgentProfile.objects.filter(user__is_active=True).select_related("user")
+        agent = user.agent if user is not None and user.is_authenticated else None
+        if agent is not None and agent.region_id:
+            agents = agents.filter(Q(region_id=agent.region_id) | Q(tier=Tier.CENTRAL))
+        agents = agents.order_by("user__full_name")
+    choices += [(str(a.user_id), str(a.user)) for a in agents]
+    return choices
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class TicketFilter(django_filters.FilterSet):
+    """Filters of the console lists and the API; every one maps to indexed columns."""
+
+    q = django_filters.CharFilter(
+        method="filter_text",
+        label=_("Search"),
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": _("words, reference, code")}
+        ),
+    )
+    status = django_filters.MultipleChoiceFilter(
+        choices=Status.choices, label=_("Status"), widget=FastCheckboxes
+    )
+    priority = django_filters.MultipleChoiceFilter(
+        choices=Priority.choices, label=_("Priority"), widget=FastCheckboxes
+    )
+    competence = django_filters.ModelChoiceFilter(
+        queryset=Competence.objects.filter(is_active=True), label=_("Competence"), widget=FastSelect
+    )
+    region = django_filters.ModelChoiceFilter(
+        queryset=Region.objects.all(), label=_("Region"), widget=FastSelect
+    )
+    institution = django_filters.CharFilter(
+        field_name="institution__code", label=_("Institution code")
+    )
+    channel = django_filters.ChoiceFilter(
+        choices=Channel.choices, label=_("Channel"), widget=FastSelect
+    )
+    assignee = django_filters.ChoiceFilter(
+        method="filter_assignee", label=_("Assignee"), widget=FastSelect
+    )
+    created_from = django_filters.DateFilter(
+        method="filter_created_from", label=_("Created from"), widget=DateInput
+    )
+    created_to = django_filters.DateFilter(
+        method="filter_created_to", label=_("Created until"), widget=DateInput
+    )
+    due_from = django_filters.DateFilter(
+        method="filter_due_from", label=_("Due from"), widget=DateInput
+    )
+    due_to = django_filters.DateFilter(
+        method="filter_due_to", label=_("Due until"), widget=DateInput
+    )
+    has_attachments = django_filters.BooleanFilter(label=_("Has attachments"))
+
+    class Meta:
+        model = Ticket
+        fields = []
+
+    def __init__(
+        self, data=None, queryset=None, *, request=None, prefix=None, user=None, agents=None
+    ):
+        super().__init__(data, queryset, request=request, prefix=prefix)
+        self.user = user or (request.user if request is not None else None)
+        user = self.user
+        # A plain closure, not a bound method: the form deep-copies its fields
+        # and a bound method would drag the request along.
+        self.filters["assignee"].extra["choices"] = lambda: assignee_choices(user, agents)
+        agent = user.agent if user is not None and user.is_authenticated else None
+        if agent is not None and agent.region_id and not user.is_superuser:
+            # A regional person sees one region; the choice would only confuse.
+            self.filters.pop("region")
+
+    def filter_text(self, queryset, name, value):
+        return filter_by_text(queryset, value)
+
+    def filter_assignee(self, queryset, name, value):
+        if value == "me":
+            return queryset.filter(assignee_id=self.user.pk)
+        if value == "none":
+            return queryset.filter(assignee__isnull=True)
+        if str(value).isdigit():
+            return queryset.filter(assignee_id=int(value))
+        return queryset
+
+    def filter_created_from(self, queryset, name, value):
+        return queryset.filter(created_at__gte=_day_start(value))
+
+    def filter_created_to(self, queryset, name, value):
+        return queryset.filter(created_at__lt=_day_start(value + datetime.timedelta(days=1)))
+
+    def filter_due_from(self, queryset, name, value):
+        return queryset.filter(resolution_due__gte=_day_start(value))
+
+    def filter_due_to(self, queryset, name, value):
+        return queryset.filter(resolution_due__lt=_day_start(value + datetime.timedelta(days=1)))
+
+
+ROW_RELATED = ("institution", "competence", "assignee", "requester", "region")
+# Shown at once above a list; the others fold away until one of them is used.
+MAIN_FILTERS = ("q", "status", "priority")

@@ -1,0 +1,256 @@
+"""Forms of the agent console. They check input; the services decide and write."""
+
+import re
+
+from django import forms
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from helpdesk.uploads import UploadRejected, check_files
+from tickets.models import Competence, Message, Priority, Status, Tier
+
+REFERENCE = re.compile(r"^\s*(\d{2})-(\d{1,6})\s*$")
+
+
+def normalise_reference(text: str) -> str | None:
+    """Return "YY-NNNNNN" for a typed reference ("26-12" → "26-000012"), or None."""
+    match = REFERENCE.match(text or "")
+    if not match:
+        return None
+    return f"{match.group(1)}-{int(match.group(2)):06d}"
+
+
+class FastSelect(forms.Select):
+    """A <select> drawn in Python.
+
+    Django draws every <option> through a template, about 0.1 ms each; the
+    agents of a country run to hundreds and appear twice on a queue page.
+    """
+
+    def render(self, name, value, attrs=None, renderer=None):
+        attrs = self.build_attrs(self.attrs, attrs)
+        attrs["name"] = name
+        chosen = value if isinstance(value, (list, tuple)) else [value]
+        chosen = {str(v) for v in chosen if v is not None}
+        selected = mark_safe(" selected")
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                ("" if v is None else v, selected if str(v) in chosen else "", label)
+                for v, label in self.choices
+            ),
+        )
+        return format_html("<select{}>{}</select>", flatatt(attrs), options)
+
+
+class FastCheckboxes(forms.CheckboxSelectMultiple):
+    """Checkboxes drawn in Python, for the same reason as FastSelect."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        attrs = self.build_attrs(self.attrs, attrs)
+        base_id = attrs.get("id") or f"id_{name}"
+        chosen = {str(v) for v in (value or [])}
+        checked = mark_safe(" checked")
+        boxes = format_html_join(
+            "",
+            '<label for="{}_{}"><input type="checkbox" name="{}" value="{}" id="{}_{}"{}> {}</label>',
+            (
+                (base_id, i, name, v, base_id, i, checked if str(v) in chosen else "", label)
+                for i, (v, label) in enumerate(self.choices)
+            ),
+        )
+        return format_html('<div id="{}">{}</div>', base_id, boxes)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several uploads, checked by content; cleans to a list of CheckedFile."""
+
+    widget = MultipleFileInput
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("required", False)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        uploads = [f for f in (data or []) if f] if isinstance(data, (list, tuple)) else []
+        if data and not isinstance(data, (list, tuple)):
+            uploads = [data]
+        if not uploads:
+            return []
+        try:
+            return check_files([(f.name, f.read()) for f in uploads])
+        except UploadRejected as rejected:
+            name = f"{rejected.name}: " if rejected.name else ""
+            raise forms.ValidationError(
+                _("The files were not accepted: %(reason)s.") % {"reason": name + rejected.reason}
+            )
+
+
+NEXT_STATUS_CHOICES = [
+    ("", _("keep the status")),
+    (Status.WAITING, _("wait on the requester")),
+    (Status.RESOLVED, _("mark resolved")),
+    (Status.CLOSED, _("close")),
+]
+
+
+class ReplyForm(forms.Form):
+    """A public reply or an internal note, with the stale-reply guard."""
+
+    kind = forms.ChoiceField(
+        choices=Message.Kind.choices, initial=Message.Kind.PUBLIC, widget=forms.RadioSelect
+    )
+    text = forms.CharField(
+        label=_("Text"), widget=forms.Textarea(attrs={"rows": 6}), required=False
+    )
+    files = MultipleFileField(label=_("Files"))
+    new_status = forms.ChoiceField(label=_("Then"), choices=NEXT_STATUS_CHOICES, required=False)
+    last_message_id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    confirm_stale = forms.BooleanField(
+        label=_("I have read the newer messages; send anyway"), required=False
+    )
+    to_children = forms.BooleanField(
+        label=_("Send this reply to every linked request too"), required=False, initial=True
+    )
+
+    def clean(self):
+        data = super().clean()
+        if not (data.get("text") or "").strip() and not data.get("files"):
+            raise forms.ValidationError(_("Write a text or attach a file."))
+        if data.get("kind") == Message.Kind.INTERNAL and data.get("new_status"):
+            # A status change with a note is fine, but closing with a note
+            # would close without telling the requester anything.
+            if data["new_status"] in (Status.RESOLVED, Status.CLOSED):
+                raise forms.ValidationError(
+                    _("Resolve or close with a public reply, not with an internal note.")
+                )
+        return data
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), choices=Status.choices)
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=500)
+    with_children = forms.BooleanField(
+        label=_("Also for every linked request"), required=False, initial=True
+    )
+
+
+class PriorityForm(forms.Form):
+    priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices)
+
+
+class CompetenceForm(forms.Form):
+    competence = forms.ModelChoiceField(
+        label=_("Competence"), queryset=Competence.objects.filter(is_active=True), widget=FastSelect
+    )
+    reroute = forms.BooleanField(label=_("Route again"), required=False)
+
+
+class AssignForm(forms.Form):
+    assignee = forms.TypedChoiceField(
+        label=_("Assignee"), coerce=int, required=False, empty_value=None
+    )
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=500)
+
+    def __init__(self, *args, agents=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [("", _("— the queue —"))] + [
+            (a.user_id, str(a.user)) for a in agents
+        ]
+
+
+class EscalateForm(forms.Form):
+    tier = forms.ChoiceField(label=_("Move to"), choices=Tier.choices)
+    reason = forms.CharField(label=_("Reason"), max_length=500)
+
+
+class ReferenceForm(forms.Form):
+    """Names another ticket by its reference (link, merge, incident)."""
+
+    reference = forms.CharField(label=_("Reference"), max_length=20)
+
+    def clean_reference(self):
+        reference = normalise_reference(self.cleaned_data["reference"])
+        if reference is None:
+            raise forms.ValidationError(_("Write a reference such as 26-000123."))
+        return reference
+
+
+class IncidentForm(forms.Form):
+    is_incident = forms.BooleanField(required=False)
+
+
+class BulkForm(forms.Form):
+    ACTIONS = [
+        ("take", _("Take")),
+        ("assign", _("Assign to")),
+        ("release", _("Return to the queue")),
+        ("status", _("Set status")),
+        ("priority", _("Set priority")),
+        ("close", _("Close with a reply")),
+    ]
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True)
+    action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
+    assignee = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, choices=(), widget=FastSelect
+    )
+    status = forms.ChoiceField(choices=[("", "—")] + Status.choices, required=False)
+    priority = forms.ChoiceField(choices=[("", "—")] + Priority.choices, required=False)
+    text = forms.CharField(required=False, max_length=20000)
+
+    def __init__(self, *args, agents=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [("", "—")] + [(a.user_id, str(a.user)) for a in agents]
+        # Any number is accepted here; which tickets may be touched is decided
+        # by visible_to() in the view and by the services.
+        self.fields["ids"].valid_value = lambda value: str(value).isdigit()
+
+    def clean(self):
+        data = super().clean()
+        action = data.get("action")
+        if action == "assign" and not data.get("assignee"):
+            self.add_error("assignee", _("Choose whom to assign to."))
+        if action == "status" and not data.get("status"):
+            self.add_error("status", _("Choose the status."))
+        if action == "priority" and not data.get("priority"):
+            self.add_error("priority", _("Choose the priority."))
+        if len(data.get("ids") or []) > 500:
+            raise forms.ValidationError(_("Choose at most 500 requests at once."))
+        return data
+
+
+class SavedFilterForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=80)
+
+
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+def fill_placeholders(text: str, values: dict[str, str]) -> str:
+    """Return `text` with {name} placeholders replaced; unknown ones stay as they are.
+
+    A plain substitution, not str.format: a canned response is admin-written
+    text and must not reach attributes of the values.
+    """
+    return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text or "")
+
+
+def placeholder_values(ticket, agent) -> dict[str, str]:
+    """Return the values of the canned-response placeholders for one ticket."""
+    requester = ticket.requester_name or (
+        ticket.requester.get_full_name() if ticket.requester_id else ticket.requester_email
+    )
+    return {
+        "requester_name": requester,
+        "reference": ticket.reference,
+        "subject": ticket.subject,
+        "institution": str(ticket.institution) if ticket.institution_id else "",
+        "agent_name": agent.get_full_name() if agent is not None else "",
+    }

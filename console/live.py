@@ -1,0 +1,131 @@
+"""Live updates: after a commit, tell the console groups that a ticket changed.
+
+Groups are only a coarse address (region, tier, person, ticket); the WebSocket
+consumer checks Ticket.objects.visible_to() before it forwards anything, so a
+group membership never grants sight of a ticket by itself.
+"""
+
+import asyncio
+import logging
+import threading
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from tickets.models import Ticket
+
+log = logging.getLogger(__name__)
+
+
+def groups_for(ticket: Ticket) -> list[str]:
+    groups = ["all", f"ticket.{ticket.pk}"]
+    if ticket.region_id:
+        groups.append(f"region.{ticket.region_id}")
+    if ticket.tier == "central" or ticket.region_id is None:
+        groups.append("central")
+    if ticket.assignee_id:
+        groups.append(f"user.{ticket.assignee_id}")
+    if ticket.requester_id:
+        groups.append(f"user.{ticket.requester_id}")
+    if ticket.institution_id:
+        groups.append(f"institution.{ticket.institution_id}")
+    return groups
+
+
+def on_ticket_changed(sender, ticket_id: int, change: str, signal=None, **extra) -> None:
+    """Receiver of ``tickets.signals.ticket_changed`` (sent after the commit)."""
+    publish_ticket_change(ticket_id, change, **extra)
+
+
+def publish_ticket_change(ticket_id: int, change: str, **extra) -> None:
+    """Send a "ticket changed" event to every group that may care."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    ticket = (
+        Ticket.objects.filter(pk=ticket_id)
+        .only(
+            "id",
+            "reference",
+            "region_id",
+            "tier",
+            "assignee_id",
+            "requester_id",
+            "institution_id",
+            "status",
+            "priority",
+            "updated_at",
+            "subject",
+            "last_message_id",
+        )
+        .first()
+    )
+    if ticket is None:
+        return
+    event = {
+        "type": "ticket.changed",
+        "ticket_id": ticket.pk,
+        "reference": ticket.reference,
+        "change": change,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "subject": ticket.subject,
+        "assignee_id": ticket.assignee_id,
+        "last_message_id": ticket.last_message_id,
+        "updated_at": ticket.updated_at.isoformat(),
+        **{k: v for k, v in extra.items() if isinstance(v, (str, int, float, bool, type(None)))},
+    }
+    groups = groups_for(ticket)
+    if _uses_network(layer):
+        _background().submit(layer, groups, event)
+        return
+    try:
+        async_to_sync(_send_all)(layer, groups, event)
+    except Exception:  # a live update must never break the write that caused it
+        log.exception("live update for ticket %s failed", ticket_id)
+
+
+def _uses_network(layer) -> bool:
+    return not type(layer).__name__.startswith("InMemory")
+
+
+class _Publisher:
+    """One long-lived event loop in a daemon thread for a networked layer.
+
+    async_to_sync would start a fresh loop, and with it a fresh Redis
+    connection, for every write; here the connection pool lives as long as the
+    process and the writer never waits for Redis.
+    """
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="live-publisher", daemon=True
+        )
+        self.thread.start()
+
+    def submit(self, layer, groups, event):
+        future = asyncio.run_coroutine_threadsafe(_send_all(layer, groups, event), self.loop)
+        future.add_done_callback(_log_failure)
+
+
+def _log_failure(future):
+    exc = future.exception()
+    if exc is not None:
+        log.error("live update failed: %s", exc)
+
+
+_publisher: _Publisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def _background() -> _Publisher:
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None or not _publisher.thread.is_alive():
+            _publisher = _Publisher()
+        return _publisher
+
+
+async def _send_all(layer, groups, event):
+    await asyncio.gather(*(layer.group_send(group, event) for group in groups))

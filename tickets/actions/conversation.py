@@ -1,0 +1,144 @@
+"""The conversation: replies and internal notes, by any door."""
+
+import datetime
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.permissions import is_agent
+from helpdesk.errors import DomainError, InvalidTransition, NotAllowed
+from helpdesk.sanitize import clean_html
+from helpdesk.uploads import CheckedFile
+from tickets import events, outbox, policies
+from tickets.actions.base import acting, announce, clean_text, lock, require_visible, store_files
+from tickets.actions.status import move
+from tickets.models import Channel, MailThreadKey, Message, Status, Ticket
+
+
+@transaction.atomic
+def add_message(
+    *,
+    ticket: Ticket,
+    actor,
+    text: str,
+    kind: str = Message.Kind.PUBLIC,
+    channel: str = Channel.PORTAL,
+    files: Iterable[CheckedFile] = (),
+    rejected_files: Iterable[tuple[str, str]] = (),
+    html: str = "",
+    quoted_text: str = "",
+    sender_email: str = "",
+    sender_name: str = "",
+    email_message_id: str = "",
+    is_auto_reply: bool = False,
+    new_status: str | None = None,
+    notify: bool = True,
+    now: datetime.datetime | None = None,
+) -> Message:
+    """Add a reply or an internal note; return the new message.
+
+    A requester's reply reopens a ticket that waits on them; a staff reply
+    counts as the first response. E-mail callers (mailbridge) decide whether a
+    sender may write to the ticket before calling this.
+    """
+    now = now or timezone.now()
+    files = list(files)
+    rejected_files = list(rejected_files)
+    text = clean_text(text, allow_empty=bool(files) or bool(rejected_files) or is_auto_reply)
+    if kind not in Message.Kind.values:
+        raise DomainError(_("Unknown message kind."))
+    if new_status and new_status not in Status.values:
+        raise DomainError(_("Unknown status."), field="status")
+    acting_user = acting(actor)
+    if channel != Channel.EMAIL or acting_user is not None:
+        if acting_user is None:
+            raise NotAllowed(_("You must be logged in."))
+        require_visible(ticket, acting_user)
+    staff = is_agent(acting_user)
+    if kind == Message.Kind.INTERNAL and not policies.may_see_internal(acting_user):
+        raise NotAllowed(_("Only support staff may write internal notes."))
+    ticket = lock(ticket)
+    if ticket.merged_into_id:
+        raise DomainError(_("This request was merged into another one."))
+    if ticket.status == Status.CLOSED and not staff:
+        raise InvalidTransition(
+            _("This request is closed. Please file a new request and mention %(ref)s.")
+            % {"ref": ticket.reference}
+        )
+    if new_status and new_status != ticket.status and not staff:
+        # A reply must not let a requester set what change_status refuses them.
+        policies.check_requester_status(ticket, new_status, now)
+    message = Message.objects.create(
+        ticket=ticket,
+        kind=kind,
+        author=acting_user,
+        sender_email=(sender_email or (acting_user.email if acting_user else "")).lower(),
+        sender_name=sender_name or (acting_user.get_full_name() if acting_user else ""),
+        channel=channel,
+        body_text=text,
+        body_html=clean_html(html) if html else "",
+        quoted_text=quoted_text,
+        email_message_id=email_message_id,
+        is_auto_reply=is_auto_reply,
+        from_staff=staff,
+        created_at=now,
+    )
+    if email_message_id:
+        MailThreadKey.remember(ticket, message, email_message_id, MailThreadKey.Direction.IN)
+    stored = store_files(ticket, message, files, acting_user, rejected_files, channel, now)
+    update = {
+        "message_count": F("message_count") + 1,
+        "last_message_id": message.pk,
+        "updated_at": now,
+    }
+    if stored:
+        update["has_attachments"] = True
+    events.message_added(ticket, message=message, actor=acting_user, channel=channel, at=now)
+    public = kind == Message.Kind.PUBLIC
+    if public and staff and ticket.first_response_at is None:
+        update["first_response_at"] = now
+    Ticket.objects.filter(pk=ticket.pk).update(**update)
+    ticket.refresh_from_db()
+
+    if new_status and new_status != ticket.status:
+        move(ticket, actor=acting_user, status=new_status, channel=channel, now=now, notify=notify)
+    elif public and not is_auto_reply:
+        _follow_reply(ticket, actor=acting_user, staff=staff, channel=channel, now=now)
+    if notify and public and not is_auto_reply:
+        if staff:
+            outbox.notify("reply", ticket, message)
+        elif ticket.assignee_id:
+            outbox.notify("requester_replied", ticket, message)
+    announce(ticket.pk, "message", message_id=message.pk)
+    return message
+
+
+def _follow_reply(ticket, *, actor, staff, channel, now) -> None:
+    """The status a public reply implies: answered by staff, or answered by the requester."""
+    if staff and ticket.status == Status.NEW:
+        move(ticket, actor=actor, status=Status.OPEN, channel=channel, now=now)
+    elif not staff and ticket.status == Status.WAITING:
+        move(
+            ticket,
+            actor=actor,
+            status=Status.OPEN,
+            channel=channel,
+            now=now,
+            note=_("The requester answered."),
+        )
+    elif (
+        not staff
+        and ticket.status == Status.RESOLVED
+        and policies.within_reopen_period(ticket, now)
+    ):
+        move(
+            ticket,
+            actor=actor,
+            status=Status.OPEN,
+            channel=channel,
+            now=now,
+            note=_("Reopened by the requester's reply."),
+        )

@@ -1,0 +1,279 @@
+"""Filing a request: one function per door, over one shared core.
+
+Each door has its own rule for who may file and what they may set (portal
+and API: staff of the institution, priority by role; mail: anyone, never a
+priority; console: an agent, on someone's behalf). Whatever the door, the
+ticket is routed, its SLA set and the row inserted once, complete, with its
+first message, history and acknowledgement, in one transaction.
+"""
+
+import datetime
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Institution
+from accounts.permissions import can_set_priority, filing_institution_ids, is_agent
+from helpdesk.errors import DomainError, NotAllowed
+from helpdesk.sanitize import clean_html
+from helpdesk.uploads import CheckedFile
+from tickets import events, outbox
+from tickets.actions.base import (
+    acting,
+    announce,
+    clean_subject,
+    clean_text,
+    require_agent,
+    store_files,
+)
+from tickets.assignment import route_new_ticket
+from tickets.models import (
+    Channel,
+    Competence,
+    MailThreadKey,
+    Message,
+    Priority,
+    ReferenceCounter,
+    Ticket,
+    TicketEvent,
+    Tier,
+)
+from tickets.sla import apply_sla
+
+
+def next_reference(now: datetime.datetime) -> str:
+    """Issue the next reference of the year (YY-NNNNNN): gap-free, never twice."""
+    year = timezone.localtime(now).year % 100
+    # Make sure the year's row exists without racing another creator, then
+    # take its lock.
+    counter = ReferenceCounter.objects.select_for_update().filter(year=year).first()
+    if counter is None:
+        ReferenceCounter.objects.bulk_create([ReferenceCounter(year=year)], ignore_conflicts=True)
+        counter = ReferenceCounter.objects.select_for_update().get(year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"{year:02d}-{counter.last:06d}"
+
+
+def institution_by_code(code: str) -> Institution:
+    institution = Institution.objects.filter(code=(code or "").strip()).first()
+    if institution is None:
+        raise DomainError(
+            _("There is no institution with code %(code)s.") % {"code": code},
+            field="institution",
+        )
+    return institution
+
+
+def _check_priority(priority: str | None, *, allowed) -> str:
+    """Return the priority to file with; `allowed()` says whether the filer may choose one."""
+    if priority is None:
+        return Priority.NORMAL
+    if priority not in Priority.values:
+        raise DomainError(_("Unknown priority."), field="priority")
+    if priority != Priority.NORMAL and not allowed():
+        raise NotAllowed(_("Your role may not set the priority."), field="priority")
+    return priority
+
+
+def _check_staff_filing(actor, institution, institution_code):
+    """The portal's and the API's rule: a logged-in person files for their institution."""
+    user = acting(actor)
+    if user is None:
+        raise NotAllowed(_("You must be logged in to file a request."))
+    if institution is None and institution_code:
+        institution = institution_by_code(institution_code)
+    if institution is None:
+        raise DomainError(_("Choose the institution."), field="institution")
+    if not is_agent(user) and institution.pk not in filing_institution_ids(user):
+        raise NotAllowed(_("You may not file requests for this institution."))
+    return user, institution
+
+
+def _file_as_staff(channel, *, actor, institution=None, institution_code=None, priority=None, **kw):
+    user, institution = _check_staff_filing(actor, institution, institution_code)
+    priority = _check_priority(priority, allowed=lambda: can_set_priority(user, institution.pk))
+    return file_request(
+        channel=channel,
+        actor=user,
+        requester=user,
+        institution=institution,
+        priority=priority,
+        **kw,
+    )
+
+
+def file_from_portal(**kwargs) -> Ticket:
+    """File a request from the portal's form (institution staff, for their institution)."""
+    return _file_as_staff(Channel.PORTAL, **kwargs)
+
+
+def file_from_api(**kwargs) -> Ticket:
+    """File a request through the REST API (the same rules as the portal)."""
+    return _file_as_staff(Channel.API, **kwargs)
+
+
+def file_from_mail(
+    *,
+    sender,
+    requester_email: str,
+    priority: str | None = None,
+    institution_code: str | None = None,
+    institution: Institution | None = None,
+    **kwargs,
+) -> Ticket:
+    """File a request from an e-mail: `sender` is the known person or None, never a priority."""
+    user = acting(sender)
+    if user is None and not requester_email:
+        raise DomainError(_("An e-mail request needs a sender address."))
+    if institution is None and institution_code:
+        institution = institution_by_code(institution_code)
+    priority = _check_priority(priority, allowed=lambda: False)
+    return file_request(
+        channel=Channel.EMAIL,
+        actor=user,
+        requester=user,
+        requester_email=requester_email,
+        institution=institution,
+        priority=priority,
+        **kwargs,
+    )
+
+
+def file_for_requester(
+    *,
+    actor,
+    institution: Institution | None = None,
+    institution_code: str | None = None,
+    priority: str | None = None,
+    channel: str = Channel.CONSOLE,
+    **kwargs,
+) -> Ticket:
+    """An agent files a request on someone's behalf (a call, a visit, a letter)."""
+    require_agent(actor)
+    if institution is None and institution_code:
+        institution = institution_by_code(institution_code)
+    priority = _check_priority(priority, allowed=lambda: True)
+    return file_request(
+        channel=channel,
+        actor=actor,
+        requester=None,
+        institution=institution,
+        priority=priority,
+        **kwargs,
+    )
+
+
+FILERS = {
+    Channel.PORTAL: file_from_portal,
+    Channel.API: file_from_api,
+    Channel.CONSOLE: file_for_requester,
+}
+
+
+def create_ticket(*, channel: str = Channel.PORTAL, actor=None, **kwargs) -> Ticket:
+    """File a request through the door named by `channel` (scripts, the demo seed, tests)."""
+    if channel == Channel.EMAIL:
+        return file_from_mail(sender=actor, **kwargs)
+    if channel not in FILERS:
+        raise DomainError(_("Unknown channel."), field="channel")
+    return FILERS[channel](actor=actor, **kwargs)
+
+
+@transaction.atomic
+def file_request(
+    *,
+    channel: str,
+    actor,
+    requester,
+    subject: str,
+    text: str,
+    institution: Institution | None,
+    priority: str,
+    competence: Competence | None = None,
+    files: Iterable[CheckedFile] = (),
+    rejected_files: Iterable[tuple[str, str]] = (),
+    requester_email: str = "",
+    requester_name: str = "",
+    html: str = "",
+    quoted_text: str = "",
+    email_message_id: str = "",
+    cc: Iterable[str] = (),
+    institution_verified: bool = True,
+    related_to: Ticket | None = None,
+    is_auto_reply: bool = False,
+    route: bool = True,
+    notify: bool = True,
+    now: datetime.datetime | None = None,
+) -> Ticket:
+    """The shared core of filing: the door has checked who files and what they may set.
+
+    Validates the text, routes the request and sets its SLA before the first
+    write, so the ticket row is inserted once, complete; then the first
+    message, files, history and the acknowledgement.
+    """
+    now = now or timezone.now()
+    subject = clean_subject(subject)
+    files = list(files)
+    rejected_files = list(rejected_files)
+    text = clean_text(text, allow_empty=bool(files) or channel == Channel.EMAIL)
+    if competence is not None and not competence.is_active:
+        raise DomainError(_("This competence area is no longer in use."), field="competence")
+    acting_user = acting(actor)
+    ticket = Ticket(
+        reference=next_reference(now),
+        institution=institution,
+        institution_verified=institution_verified,
+        requester=requester,
+        requester_email=(requester_email or (requester.email if requester else "")).lower(),
+        requester_name=requester_name or (requester.get_full_name() if requester else ""),
+        cc_emails=sorted({c.lower() for c in cc}),
+        channel=channel,
+        subject=subject,
+        competence=competence,
+        region=institution.region if institution else None,
+        tier=competence.tier if competence else Tier.REGIONAL,
+        priority=priority,
+        created_at=now,
+        updated_at=now,
+        has_attachments=bool(files),
+        message_count=1,
+    )
+    routed = route_new_ticket(ticket, channel=channel, now=now, text=text) if route else None
+    apply_sla(ticket, now=now)
+    ticket.save(force_insert=True)
+    message = Message.objects.create(
+        ticket=ticket,
+        kind=Message.Kind.PUBLIC,
+        author=requester,
+        sender_email=ticket.requester_email,
+        sender_name=ticket.requester_name,
+        channel=channel,
+        body_text=text,
+        body_html=clean_html(html) if html else "",
+        quoted_text=quoted_text,
+        email_message_id=email_message_id,
+        is_auto_reply=is_auto_reply,
+        created_at=now,
+    )
+    if email_message_id:
+        MailThreadKey.remember(ticket, message, email_message_id, MailThreadKey.Direction.IN)
+    store_files(ticket, message, files, acting_user, rejected_files, channel, now)
+    Ticket.objects.filter(pk=ticket.pk).update(last_message_id=message.pk)
+    ticket.last_message_id = message.pk
+    history = [events.created(ticket, actor=acting_user, channel=channel, at=now, save=False)]
+    if routed is not None:
+        routed.ticket = ticket
+        history.append(routed)
+    if related_to is not None:
+        ticket.related.add(related_to)
+        history.append(
+            events.linked_on_filing(ticket, earlier=related_to, channel=channel, at=now, save=False)
+        )
+    TicketEvent.objects.bulk_create(history)
+    if notify and not is_auto_reply:
+        outbox.notify("created", ticket, message)
+    announce(ticket.pk, "created")
+    return ticket

@@ -1,0 +1,132 @@
+"""The outbox: mail the helpdesk owes people, written in the transaction of the change.
+
+An action that should mail someone (an acknowledgement, a reply, an SLA
+warning) calls ``notify`` inside its transaction. That writes one
+OutboundMail row per recipient, with a fixed Message-ID that is remembered
+as a thread key at once, so an answer threads to the ticket even if we crash
+right after sending. Once the transaction commits, ``outbox_written`` tells
+whoever delivers mail (mailbridge/outbound.py) to send the new rows; if that
+hand-over fails (a broker that is down), the rows wait, and the delivery
+sweep sends them later. The same change never mails one address twice: each
+row has a unique key.
+"""
+
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from accounts.models import AgentProfile
+from tickets.models import MailThreadKey, Message, OutboundMail, Ticket
+from tickets.signals import outbox_written
+
+# Who hears about what: the requester (and copies) about answers and
+# outcomes; the assignee about the requester's replies; the assignee and
+# supervisors about SLA targets.
+REQUESTER_KINDS = frozenset(
+    {"created", "reply", "resolved", "merged", "autoclosed", "incident_reply"}
+)
+COPIED_KINDS = frozenset({"reply", "incident_reply"})
+SLA_KINDS = frozenset({"sla_warning", "sla_breach"})
+KINDS = REQUESTER_KINDS | SLA_KINDS | {"requester_replied"}
+
+
+def recipients_for(kind: str, ticket: Ticket, message: Message | None) -> list[tuple[str, str]]:
+    """Return [(address, language)] who should receive mail of `kind` about `ticket`.
+
+    People whose address bounced (User.email_undeliverable) are left out until
+    they write to us again; the delivery also skips addresses it knows bounce.
+    """
+    out: list[tuple[str, str]] = []
+    if kind in REQUESTER_KINDS:
+        requester = ticket.requester
+        if requester is not None:
+            if not requester.email_undeliverable:
+                out.append((requester.email, requester.language))
+        elif ticket.requester_email:
+            out.append((ticket.requester_email, "bg"))
+        if kind in COPIED_KINDS:
+            out.extend((cc, "bg") for cc in ticket.cc_emails)
+    elif kind == "requester_replied":
+        if ticket.assignee_id:
+            out.append((ticket.assignee.email, ticket.assignee.language))
+    elif kind in SLA_KINDS:
+        if ticket.assignee_id:
+            out.append((ticket.assignee.email, ticket.assignee.language))
+        if kind == "sla_breach" or not ticket.assignee_id:
+            out.extend(supervisors_of(ticket))
+    seen, unique = set(), []
+    for address, language in out:
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            unique.append((address, language))
+    return unique
+
+
+def supervisors_of(ticket: Ticket) -> list[tuple[str, str]]:
+    """Return [(address, language)] of the supervisors responsible for `ticket`."""
+    # Regional supervisors hear about their region; national ones only about
+    # what has no region, or they would receive every breach in the country.
+    scope = Q(region_id=ticket.region_id) if ticket.region_id else Q(region__isnull=True)
+    rows = AgentProfile.objects.filter(
+        scope, kind=AgentProfile.Kind.SUPERVISOR, user__is_active=True
+    ).values_list("user__email", "user__language")
+    return list(rows)
+
+
+def _domain() -> str:
+    return settings.HELPDESK["SUPPORT_ADDRESS"].rpartition("@")[2] or "helpdesk.local"
+
+
+def key_for(kind: str, ticket: Ticket, message: Message | None, address: str, round_="") -> str:
+    """The idempotency key of one mail: the same change never mails one address twice.
+
+    SLA mails repeat when a due time moves; `round_` (when the sweep claimed
+    the warning) tells one round from the next.
+    """
+    message_id = message.pk if message is not None else 0
+    return f"{kind}:{ticket.pk}:{message_id}:{round_}:{address.lower()}"[:200]
+
+
+def notify(kind: str, ticket: Ticket, message: Message | None = None, *, round_="") -> int:
+    """Write the outbox rows of one notification; return how many were written.
+
+    Call inside the transaction of the change. Delivery starts after the
+    commit; nothing is sent if the transaction rolls back.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    ids = []
+    for address, language in recipients_for(kind, ticket, message):
+        key = key_for(kind, ticket, message, address, round_)
+        row = _write(key, kind, ticket, message, address, language)
+        if row is not None:
+            ids.append(row.pk)
+    if ids:
+        transaction.on_commit(lambda: outbox_written.send_robust(sender=OutboundMail, ids=ids))
+    return len(ids)
+
+
+def _write(key, kind, ticket, message, address, language) -> OutboundMail | None:
+    """Insert the row for `key` and remember its Message-ID; None if it exists already."""
+    if OutboundMail.objects.filter(key=key).exists():
+        return None
+    mail_id = make_msgid(idstring=ticket.reference, domain=_domain()).strip("<>")
+    try:
+        with transaction.atomic():
+            row = OutboundMail.objects.create(
+                key=key,
+                kind=kind,
+                ticket=ticket,
+                ticket_message=message,
+                recipients=[address],
+                language=language or "bg",
+                message_id=mail_id,
+            )
+    except IntegrityError:
+        return None
+    # Before sending: an answer that arrives at once (or after a crash that
+    # lost the "sent" mark) still finds its ticket.
+    MailThreadKey.remember(ticket, message, mail_id, MailThreadKey.Direction.OUT, address)
+    return row

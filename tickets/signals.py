@@ -1,0 +1,17 @@
+"""What the domain tells the doors after a commit, without knowing who listens.
+
+The domain never imports a door. Doors subscribe in their AppConfig.ready():
+the console pushes live updates on ``ticket_changed``, the mail bridge
+delivers the outbox on ``outbox_written``. Both are sent from
+``transaction.on_commit`` with ``send_robust``, so a failing listener (a
+broker that is down) is logged and never undoes the change; what must not be
+lost is already a row in the outbox.
+"""
+
+from django.dispatch import Signal
+
+# kwargs: ticket_id, change (what happened: "created", "message", "status" ...), extra fields.
+ticket_changed = Signal()
+
+# kwargs: ids (the new OutboundMail rows, in the order they were written).
+outbox_written = Signal()
