@@ -198,6 +198,36 @@ def test_membership_lines_that_fail(line, bad_columns):
     assert columns(result) == bad_columns
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "maria.petrova@edu.mon.bg",
+        "o'brien+test@school.bg",
+        "a..b@edu.mon.bg",
+        ".a@edu.mon.bg",
+        "a@edu..bg",
+        "a@-edu.bg",
+        "a@edu.b",
+        "a@localhost",
+        "иван@edu.mon.bg",
+        "ivan@пример.бг",
+        "ivan@xn--e1afmkfd.xn--90ae",
+        "a b@edu.bg",
+    ],
+)
+def test_email_check_agrees_with_django(address):
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    try:
+        validate_email(address)
+        valid = True
+    except ValidationError:
+        valid = False
+    row = one("memberships", MEMBERSHIP_HEADER, f"{address},,1,teacher", institution_codes={"1"})
+    assert (not isinstance(row, list)) == valid
+
+
 COMPETENCES = {"diplomas", "login", "technical", "general"}
 
 
