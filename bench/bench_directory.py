@@ -85,6 +85,7 @@ def child(engine: str, folder: Path) -> None:
     """Run the imports in this process on `engine`; print the figures as JSON."""
     if engine == "sqlite":
         os.environ.pop("DATABASE_URL", None)
+        (folder / "var").mkdir(exist_ok=True)
         os.environ["HELPDESK_VAR_DIR"] = str(folder / "var")
     else:
         os.environ["DATABASE_URL"] = pg_database(os.environ["DATABASE_URL"])
