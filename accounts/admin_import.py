@@ -122,14 +122,38 @@ class DirectoryImportMixin:
                 self.admin_site.admin_view(self.import_directory_view),
                 name="accounts_institution_import_directory",
             ),
+            path(
+                "unknown-at-login/",
+                self.admin_site.admin_view(self.unknown_codes_view),
+                name="accounts_institution_unknown_codes",
+            ),
         ] + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {
             **(extra_context or {}),
             "may_import_directory": any(may_import(request.user, kind) for kind in directory.KINDS),
+            "unknown_login_codes": len(directory.unknown_login_codes()),
         }
         return super().changelist_view(request, extra_context)
+
+    def unknown_codes_view(self, request):
+        """Institution codes people named at edu.mon.bg logins that are not loaded yet."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return TemplateResponse(
+            request,
+            "admin/accounts/institution/unknown_codes.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": gettext("Institution codes unknown at login"),
+                "opts": self.model._meta,
+                "codes": directory.unknown_login_codes(),
+                "may_import_directory": any(
+                    may_import(request.user, kind) for kind in directory.KINDS
+                ),
+            },
+        )
 
     def import_directory_view(self, request):
         if not any(may_import(request.user, kind) for kind in directory.KINDS):

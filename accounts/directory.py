@@ -1205,3 +1205,78 @@ def run_import(
         opts.progress.close()
     report.written = not dry_run
     return report
+
+
+# --------------------------------------------------------------------------- logins
+
+
+# AccountEvent kind: an edu.mon.bg login named institution codes the directory lacks.
+UNKNOWN_AT_LOGIN = "login_unknown_institution"
+
+
+def record_unknown_institutions(user, claimed: dict[str, str], unknown: Collection[str]) -> bool:
+    """Record that `user` logged in naming institution codes the directory lacks.
+
+    `claimed` is the role claim read as {code: role}. Returns False (and
+    records nothing) when the person's last such record names the same codes,
+    so that each new situation is recorded once, not every login.
+    """
+    codes = sorted(unknown)
+    if not codes:
+        return False
+    last = (
+        AccountEvent.objects.filter(kind=UNKNOWN_AT_LOGIN, detail__person=user.email)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if last is not None and last.detail.get("codes") == codes:
+        return False
+    AccountEvent.objects.create(
+        actor=None,
+        institution=None,
+        kind=UNKNOWN_AT_LOGIN,
+        detail={
+            "person": user.email,
+            "codes": codes,
+            "roles": {code: claimed.get(code, "") for code in codes},
+            "source": "oidc",
+        },
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class UnknownCode:
+    """An institution code people named at login that the directory still lacks."""
+
+    code: str
+    people: tuple[tuple[str, str], ...]  # (e-mail, claimed role)
+    first_seen: object
+    last_seen: object
+
+
+def unknown_login_codes() -> list[UnknownCode]:
+    """Return the codes named at edu.mon.bg logins and still missing, latest first."""
+    seen: dict[str, dict] = {}
+    for detail, at in (
+        AccountEvent.objects.filter(kind=UNKNOWN_AT_LOGIN)
+        .order_by("created_at", "pk")
+        .values_list("detail", "created_at")
+    ):
+        roles = detail.get("roles") or {}
+        for code in detail.get("codes") or ():
+            entry = seen.setdefault(code, {"people": {}, "first": at, "last": at})
+            entry["people"][detail.get("person", "")] = roles.get(code, "")
+            entry["last"] = at
+    known = set(_fetch(Institution.objects.values_list("code", flat=True), "code", seen))
+    found = [
+        UnknownCode(code, tuple(sorted(entry["people"].items())), entry["first"], entry["last"])
+        for code, entry in seen.items()
+        if code not in known
+    ]
+    return sorted(found, key=lambda u: (u.last_seen, u.code), reverse=True)
+
+
+def has_rights(user) -> bool:
+    """Return True if `user` may do anything here: staff, agent, or a member somewhere."""
+    return bool(user.is_staff or user.is_agent or user.memberships.exists())

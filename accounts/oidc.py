@@ -31,10 +31,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.shortcuts import resolve_url
+from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -47,6 +48,7 @@ from mozilla_django_oidc.views import (
     OIDCLogoutView,
 )
 
+from accounts.directory import has_rights, record_unknown_institutions
 from accounts.models import AccountEvent, Institution, Membership, Role
 
 logger = logging.getLogger(__name__)
@@ -64,6 +66,10 @@ ROLE_STRENGTH = {
 # Attribute of the callback request that carries the reason a login was refused,
 # from the backend (which has no response) to the view (which shows it).
 REFUSAL_ATTRIBUTE = "oidc_refusal"
+# Attribute of the callback request with the institution codes the login named
+# and the directory lacks; the session key under which the page shows them.
+UNKNOWN_ATTRIBUTE = "oidc_unknown_institutions"
+UNKNOWN_SESSION_KEY = "oidc_unknown_institutions"
 
 
 # --------------------------------------------------------------------------- settings
@@ -265,6 +271,8 @@ def sync_memberships(user, claims: Mapping[str, object]) -> MembershipPlan | Non
         )
         for code in plan.unknown:
             logger.warning("OIDC: %s claims unknown institution %s; ignored", user.email, code)
+        # Shown to administrators (accounts.admin_import), not only logged.
+        record_unknown_institutions(user, parsed.roles, plan.unknown)
         for code, role in plan.add.items():
             Membership.objects.create(user=user, institution=institutions[code], role=role)
             _record(user, institutions[code], "membership_added", {"role": role})
@@ -357,7 +365,7 @@ class EduMonBackend(OIDCAuthenticationBackend):
                 user = self.UserModel.objects.create_user(
                     email=email, full_name=full_name_from_claims(claims)
                 )
-                sync_memberships(user, claims)
+                self._note_unknown(sync_memberships(user, claims))
         except IntegrityError:
             # A parallel first login created the person a moment ago.
             return self.update_user(self.UserModel.objects.get(email__iexact=email), claims)
@@ -372,8 +380,14 @@ class EduMonBackend(OIDCAuthenticationBackend):
         if name and name != user.full_name:
             user.full_name = name
             user.save(update_fields=["full_name"])
-        sync_memberships(user, claims)
+        self._note_unknown(sync_memberships(user, claims))
         return user
+
+    def _note_unknown(self, plan: MembershipPlan | None) -> None:
+        # For CallbackView: tell the person when their institution is not loaded.
+        request = getattr(self, "request", None)
+        if request is not None and plan is not None and plan.unknown:
+            setattr(request, UNKNOWN_ATTRIBUTE, plan.unknown)
 
     def get_user(self, user_id):
         # mozilla's get_user ignores is_active; a deactivated person must lose
@@ -441,7 +455,31 @@ class CallbackView(OIDCAuthenticationCallbackView):
         # fixed time (not extended by activity): a role taken away there ends
         # here within a working day.
         self.request.session.set_expiry(timezone.now() + timedelta(seconds=session_seconds()))
+        unknown = getattr(self.request, UNKNOWN_ATTRIBUTE, ())
+        if unknown:
+            self.request.session[UNKNOWN_SESSION_KEY] = list(unknown)
+            if not has_rights(self.user):
+                return redirect("oidc_unknown_institution")
+            messages.warning(
+                self.request,
+                _(
+                    "Your profile also names the institution code(s) %(codes)s, which the "
+                    "helpdesk does not know yet; the administrators have been told."
+                )
+                % {"codes": ", ".join(unknown)},
+            )
         return response
+
+
+@login_required
+def unknown_institution(request):
+    """Say what to do to someone whose edu.mon.bg login named only unknown institutions."""
+    codes = request.session.get(UNKNOWN_SESSION_KEY) or []
+    known = set(Institution.objects.filter(code__in=codes).values_list("code", flat=True))
+    codes = [code for code in codes if code not in known]
+    if not codes or has_rights(request.user):
+        return redirect(settings.LOGIN_REDIRECT_URL)
+    return render(request, "accounts/unknown_institution.html", {"codes": codes})
 
 
 class LogoutView(OIDCLogoutView):

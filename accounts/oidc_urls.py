@@ -38,4 +38,9 @@ urlpatterns = [
         name="oidc_authentication_callback",
     ),
     path("logout/", _only_when_enabled(oidc.LogoutView.as_view()), name="oidc_logout"),
+    path(
+        "unknown-institution/",
+        _only_when_enabled(oidc.unknown_institution),
+        name="oidc_unknown_institution",
+    ),
 ]
