@@ -402,8 +402,8 @@ def _candidate_domains(domain: str) -> list[str]:
 
 
 # An official institutional profile such as info-2206409@edu.mon.bg carries the
-# institution's code in its local part.
-_CODE_IN_ADDRESS = re.compile(r"(?:^|[.\-_+])(\d{3,7})$")
+# institution's code at the end of its local part.
+_CODE_IN_ADDRESS = re.compile(r"(?:^|[.\-_+])(\d{3,7})@")
 
 
 def resolve_institution(
@@ -426,8 +426,7 @@ def resolve_institution(
             institution = directory.institution_by_domain(candidate)
             if institution is not None:
                 return institution, f"institution {institution.code} from sender domain {candidate}"
-        local = parseaddr(facts.sender_email or "")[1].rsplit("@", 1)[0].lower()
-        m = _CODE_IN_ADDRESS.search(local)
+        m = _CODE_IN_ADDRESS.search(parseaddr(facts.sender_email)[1])
         if m:
             institution = directory.institution_by_code(m.group(1))
             if institution is not None:
@@ -457,13 +456,12 @@ def _describe_unavailable(pool: Sequence[AgentInfo]) -> str:
     return f"{len(pool)} qualified, {absent} absent, {full} at capacity"
 
 
-def _rotation_key(agent: AgentInfo) -> tuple[Fraction, int, float, int]:
+def _rotation_key(agent: AgentInfo) -> tuple[Fraction, float, int]:
     # Fractions make 3/6 and 1/2 an exact tie. Never-assigned agents sort
     # first, then the one assigned longest ago (round robin).
     ratio = Fraction(agent.open_load, agent.capacity)
-    if agent.last_assigned_at is None:
-        return ratio, 0, 0.0, agent.id
-    return ratio, 1, agent.last_assigned_at.timestamp(), agent.id
+    last = agent.last_assigned_at
+    return ratio, last.timestamp() if last else float("-inf"), agent.id
 
 
 def pick_assignee(

@@ -305,56 +305,173 @@ def facts(
     )
 
 
-# (id, facts, expected institution, words expected in the reason)
+# A school whose own domain is a bare top-level domain: a mistake in the
+# directory that must not claim every sender under .bg.
+TLD_OWNER = InstitutionInfo(5, "2299999", "22", ("bg",))
+RESOLVE_DIRECTORY = StaticDirectory([SOU_SOFIA, PMG_PLOVDIV, DG_RUSE, OU_VT, TLD_OWNER])
+
+# (id, facts, expected institution, the reason as the ticket history shows it)
 RESOLVE_CASES = [
-    ("given", facts(institution=OU_VT, sender="x@119sou.bg"), OU_VT, "given"),
-    ("own domain", facts(sender="director@119sou.bg"), SOU_SOFIA, "domain 119sou.bg"),
-    ("subdomain", facts(sender="ivan@mail.pmg-plovdiv.org"), PMG_PLOVDIV, "domain pmg-plovdiv.org"),
-    ("upper case domain", facts(sender="Ivan@PMG-Plovdiv.ORG"), PMG_PLOVDIV, "domain"),
-    ("display name", facts(sender="Иван Петров <ivan@119sou.bg>"), SOU_SOFIA, "domain"),
+    (
+        "given",
+        facts(institution=OU_VT, sender="x@119sou.bg"),
+        OU_VT,
+        "institution 403071 given with request",
+    ),
+    (
+        "own domain",
+        facts(sender="director@119sou.bg"),
+        SOU_SOFIA,
+        "institution 2206409 from sender domain 119sou.bg",
+    ),
+    (
+        "subdomain",
+        facts(sender="ivan@mail.pmg-plovdiv.org"),
+        PMG_PLOVDIV,
+        "institution 1600123 from sender domain pmg-plovdiv.org",
+    ),
+    (
+        "upper case domain",
+        facts(sender="Ivan@PMG-Plovdiv.ORG"),
+        PMG_PLOVDIV,
+        "institution 1600123 from sender domain pmg-plovdiv.org",
+    ),
+    (
+        "display name",
+        facts(sender="Иван Петров <ivan@119sou.bg>"),
+        SOU_SOFIA,
+        "institution 2206409 from sender domain 119sou.bg",
+    ),
+    (
+        "comment after the address",
+        facts(sender="ivan@119sou.bg (Иван Петров)"),
+        SOU_SOFIA,
+        "institution 2206409 from sender domain 119sou.bg",
+    ),
+    (
+        "domain with a final dot",
+        facts(sender="ivan@119sou.bg."),
+        SOU_SOFIA,
+        "institution 2206409 from sender domain 119sou.bg",
+    ),
+    (
+        "unparsable address, domain after the last @",
+        facts(sender="ivan@home@119sou.bg"),
+        SOU_SOFIA,
+        "institution 2206409 from sender domain 119sou.bg",
+    ),
+    (
+        "unparsable address in angle brackets",
+        facts(sender="<ivan@home@119sou.bg> "),
+        SOU_SOFIA,
+        "institution 2206409 from sender domain 119sou.bg",
+    ),
     (
         "domain beats code in text",
         facts(sender="a@119sou.bg", text="код 1600123"),
         SOU_SOFIA,
-        "domain",
+        "institution 2206409 from sender domain 119sou.bg",
     ),
     (
         "public domain, code in text",
         facts(sender="school@abv.bg", text="код 1800456"),
         DG_RUSE,
-        "code in text",
+        "institution 1800456 from code in text",
     ),
     (
         "gmail, code in subject",
         facts(sender="x@gmail.com", subject="ОУ 403071: вход"),
         OU_VT,
-        "code in text",
+        "institution 403071 from code in text",
     ),
-    ("public domain, nothing else", facts(sender="x@abv.bg", text="помощ"), None, "unknown"),
-    ("subdomain of public domain", facts(sender="x@inbox.abv.bg"), None, "unknown"),
+    (
+        "public domain, nothing else",
+        facts(sender="x@abv.bg", text="помощ"),
+        None,
+        "institution unknown",
+    ),
+    ("subdomain of public domain", facts(sender="x@inbox.abv.bg"), None, "institution unknown"),
+    (
+        "a top-level domain is no candidate",
+        facts(sender="x@nowhere.bg"),
+        None,
+        "institution unknown",
+    ),
     (
         "official address with code",
         facts(sender="info-2206409@edu.mon.bg"),
         SOU_SOFIA,
-        "sender address",
+        "institution 2206409 from sender address",
     ),
-    ("official personal address", facts(sender="ivan.petrov@edu.mon.bg"), None, "unknown"),
-    ("unknown code named", facts(text="код 9999999"), None, "9999999 not in directory"),
-    ("second code found", facts(text="код 9999999, или 1600123"), PMG_PLOVDIV, "code in text"),
-    ("no sender", facts(text="здравейте"), None, "unknown"),
-    ("sender without domain", facts(sender="postmaster"), None, "unknown"),
+    (
+        "official address that is a code",
+        facts(sender="1600123@edu.mon.bg"),
+        PMG_PLOVDIV,
+        "institution 1600123 from sender address",
+    ),
+    (
+        "code glued to letters is no code",
+        facts(sender="sou2206409@edu.mon.bg"),
+        None,
+        "institution unknown",
+    ),
+    (
+        "address code not in directory, code in text",
+        facts(sender="info-9999999@edu.mon.bg", text="код 1800456"),
+        DG_RUSE,
+        "institution 1800456 from code in text",
+    ),
+    (
+        "official personal address",
+        facts(sender="ivan.petrov@edu.mon.bg"),
+        None,
+        "institution unknown",
+    ),
+    (
+        "unknown code named",
+        facts(text="код 9999999"),
+        None,
+        "institution unknown: code 9999999 not in directory",
+    ),
+    (
+        "unknown codes named",
+        facts(subject="код 9999999", text="или 8888888"),
+        None,
+        "institution unknown: code 9999999, 8888888 not in directory",
+    ),
+    (
+        "second code found",
+        facts(text="код 9999999, или 1600123"),
+        PMG_PLOVDIV,
+        "institution 1600123 from code in text",
+    ),
+    ("no sender", facts(text="здравейте"), None, "institution unknown"),
+    ("sender without domain", facts(sender="postmaster"), None, "institution unknown"),
+    ("sender with empty domain", facts(sender="postmaster@"), None, "institution unknown"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("request_facts", "expected", "reason_part"),
+    ("request_facts", "expected", "reason"),
     [case[1:] for case in RESOLVE_CASES],
     ids=[case[0] for case in RESOLVE_CASES],
 )
-def test_resolve_institution(request_facts, expected, reason_part):
-    institution, reason = resolve_institution(request_facts, DIRECTORY)
-    assert institution == expected
-    assert reason_part in reason
+def test_resolve_institution(request_facts, expected, reason):
+    assert resolve_institution(request_facts, RESOLVE_DIRECTORY) == (expected, reason)
+
+
+def test_static_directory_looks_up_codes_and_domains():
+    directory = StaticDirectory(
+        [InstitutionInfo(7, "2200777", "22", (" School.BG ", "mail.school.bg")), OU_VT]
+    )
+    assert directory.institution_by_code("2200777").id == 7
+    assert directory.institution_by_code("403071") is OU_VT
+    assert directory.institution_by_code("9999999") is None
+    assert directory.institution_by_domain("school.bg").id == 7
+    assert directory.institution_by_domain("SCHOOL.bg").id == 7
+    assert directory.institution_by_domain("mail.school.bg").id == 7
+    assert directory.institution_by_domain("ou-vt.com") is OU_VT
+    assert directory.institution_by_domain("other.bg") is None
 
 
 # --- pick_assignee -----------------------------------------------------------
@@ -480,11 +597,90 @@ def test_pick_assignee(candidates, region, competence, previous, expected):
         assert reason.startswith("no assignee")
 
 
-def test_pick_assignee_reasons_say_why_nobody():
-    _, reason = pick_assignee(AGENTS, "04", DUPLICATES, None)
-    assert reason.endswith("1 qualified, 0 absent, 1 at capacity")
-    _, reason = pick_assignee(AGENTS, "22", DIPLOMAS, 11)
-    assert "previous assignee" in reason
+# (id, candidates, region, competence, previous assignee, the reason in full)
+PICK_REASON_CASES = [
+    (
+        "least loaded",
+        AGENTS,
+        "22",
+        DIPLOMAS,
+        None,
+        "assigned to agent10: load 3/10, least loaded of 2 experts of region 22 with diplomas",
+    ),
+    (
+        "previous assignee",
+        AGENTS,
+        "22",
+        DIPLOMAS,
+        11,
+        "assigned to agent11: previous assignee of requester, load 5/10",
+    ),
+    (
+        "central holders",
+        AGENTS,
+        None,
+        TECH,
+        None,
+        "assigned to agent21: load 4/20, least loaded of 2 central agents with tech",
+    ),
+    (
+        "central fallback",
+        [agent(1, tier=TIER_CENTRAL, region=None, competences=(), open_load=2)],
+        None,
+        TECH,
+        None,
+        "assigned to agent1: load 2/10, least loaded of 1 central agents (none holds tech)",
+    ),
+    ("region unknown", AGENTS, None, DIPLOMAS, None, "no assignee: region unknown"),
+    (
+        "nobody in region",
+        AGENTS,
+        "18",
+        DIPLOMAS,
+        None,
+        "no assignee: no experts of region 18 with diplomas",
+    ),
+    (
+        "no central agent",
+        [agent(1, competences={"tech"})],
+        "22",
+        TECH,
+        None,
+        "no assignee: no central agents (none holds tech)",
+    ),
+    (
+        "everyone full",
+        AGENTS,
+        "04",
+        DUPLICATES,
+        None,
+        "no assignee among experts of region 04 with duplicates: "
+        "1 qualified, 0 absent, 1 at capacity",
+    ),
+    (
+        "absent and full counted apart",
+        [
+            agent(1, absent=True),
+            agent(2, absent=True, open_load=10),
+            agent(3, open_load=10),
+            agent(4, capacity=2, open_load=3),
+        ],
+        "22",
+        DIPLOMAS,
+        None,
+        "no assignee among experts of region 22 with diplomas: "
+        "4 qualified, 2 absent, 2 at capacity",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("candidates", "region", "competence", "previous", "reason"),
+    [case[1:] for case in PICK_REASON_CASES],
+    ids=[case[0] for case in PICK_REASON_CASES],
+)
+def test_pick_assignee_reasons_read_as_history(candidates, region, competence, previous, reason):
+    assert pick_assignee(candidates, region, competence, previous)[1] == reason
 
 
 # --- route -------------------------------------------------------------------
@@ -602,10 +798,70 @@ def test_route_reasons_read_as_history():
     )
 
 
-def test_route_triage_reason():
-    decision = route_request(facts(subject="Дипломи"), DIRECTORY, CATALOGUE, AGENTS)
-    assert decision.reasons[-1] == "triage: region unknown"
-    decision = route_request(
-        facts(institution=SOU_SOFIA, subject="Здравейте"), DIRECTORY, CATALOGUE, AGENTS
-    )
-    assert decision.reasons[-1] == "triage: competence not recognised"
+# (id, facts, every reason of the decision, in order)
+ROUTE_REASON_CASES = [
+    (
+        "triage without region",
+        facts(subject="Дипломи"),
+        (
+            "institution unknown",
+            "region unknown",
+            "competence diplomas from keywords 'диплом'",
+            "tier regional from competence diplomas",
+            "triage: region unknown",
+        ),
+    ),
+    (
+        "triage without competence",
+        facts(institution=SOU_SOFIA, subject="Здравейте"),
+        (
+            "institution 2206409 given with request",
+            "region 22 from institution 2206409",
+            "competence not recognised",
+            "triage: competence not recognised",
+        ),
+    ),
+    (
+        "chosen by requester",
+        facts(institution=SOU_SOFIA, competence="delegation", text="дневник"),
+        (
+            "institution 2206409 given with request",
+            "region 22 from institution 2206409",
+            "competence delegation chosen by requester",
+            "tier regional from competence delegation",
+            "assigned to agent11: load 5/10, least loaded of 1 experts of region 22 with delegation",
+        ),
+    ),
+    (
+        "unknown choice, several keywords",
+        facts(institution=PMG_PLOVDIV, competence="nosuch", text="забравена парола за профила"),
+        (
+            "institution 1600123 given with request",
+            "region 16 from institution 1600123",
+            "competence nosuch chosen by requester is not in catalogue",
+            "competence login from keywords 'парол', 'профил'",
+            "tier regional from competence login",
+            "assigned to agent14: load 0/8, least loaded of 1 experts of region 16 with login",
+        ),
+    ),
+    (
+        "central tier, nobody in the competence queue",
+        facts(institution=DG_RUSE, subject="Грешка"),
+        (
+            "institution 1800456 given with request",
+            "region 18 from institution 1800456",
+            "competence tech from keywords 'грешка'",
+            "tier central from competence tech",
+            "assigned to agent21: load 4/20, least loaded of 2 central agents with tech",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("request_facts", "reasons"),
+    [case[1:] for case in ROUTE_REASON_CASES],
+    ids=[case[0] for case in ROUTE_REASON_CASES],
+)
+def test_route_reasons(request_facts, reasons):
+    assert route_request(request_facts, DIRECTORY, CATALOGUE, AGENTS).reasons == reasons
