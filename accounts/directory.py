@@ -612,14 +612,14 @@ def parse(
             continue
         key_column = {"institutions": "code", "memberships": "email", "agents": "email"}[kind]
         if result.key in seen:
-            reason = _("the same %(what)s is already on line %(line)d") % {
-                "what": {
-                    "institutions": _("code"),
-                    "memberships": _("person and institution"),
-                    "agents": _("e-mail address"),
-                }[kind],
-                "line": seen[result.key],
-            }
+            # Whole sentences, so that translations can agree in gender.
+            if kind == "institutions":
+                reason = _("the same code is already on line %(line)d")
+            elif kind == "memberships":
+                reason = _("the same person and institution are already on line %(line)d")
+            else:
+                reason = _("the same e-mail address is already on line %(line)d")
+            reason = reason % {"line": seen[result.key]}
             parsed.errors.append(LineError(line, key_column, positions[key_column], reason))
             if kind == "institutions":
                 _spare(parsed, result.code)

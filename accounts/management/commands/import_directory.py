@@ -108,7 +108,7 @@ class Command(BaseCommand):
         except directory.DirectoryFileError as error:
             self.stderr.write(f"{file}: {error}")
             self.stdout.write(json.dumps(_empty_summary(errors=1)))
-            raise CommandError(str(error), returncode=1)
+            raise CommandError("nothing was imported", returncode=1)
         except ValueError as error:
             raise CommandError(str(error))
         self._print(report, file, verbosity)
