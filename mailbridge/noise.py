@@ -29,9 +29,11 @@ class Noise:
 
 
 # Subjects of classic (non-DSN) bounces, in the languages our servers speak.
+# Searched anywhere in the subject: "undeliver" also finds "Undelivered Mail
+# Returned to Sender", "delivery failed" also "Mail delivery failed".
 _BOUNCE_SUBJECT = re.compile(
-    r"undeliver|undelivered mail|delivery status notification \((?:failure|failed)\)"
-    r"|delivery (?:has )?failed|mail delivery failed|failure notice|returned mail"
+    r"undeliver|delivery status notification \((?:failure|failed)\)"
+    r"|delivery (?:has )?failed|failure notice|returned mail"
     r"|non-?deliver|unzustellbar|nicht zustellbar|недоставен|не е доставено|неуспешна доставка",
     re.IGNORECASE,
 )
@@ -66,7 +68,7 @@ def _bounce_reason(parsed: ParsedMail) -> str:
 def _auto_reply_reason(parsed: ParsedMail) -> str:
     """Return why ``parsed`` was sent by a machine, or "" for a person's mail."""
     headers = parsed.headers
-    auto_submitted = headers.get("auto-submitted", "").split(";", 1)[0].strip().lower()
+    auto_submitted = headers.get("auto-submitted", "").partition(";")[0].strip().lower()
     if auto_submitted and auto_submitted != "no":
         return f"Auto-Submitted: {auto_submitted}"
     for name in ("x-autoreply", "x-autorespond"):
