@@ -53,7 +53,8 @@ from accounts.models import (
     Role,
     User,
 )
-from accounts.regions import REGIONS
+from accounts.regions import REGIONS, ensure_regions
+from accounts.services import end_delegations
 
 KINDS = ("institutions", "memberships", "agents")
 
@@ -754,8 +755,6 @@ def _person_changes(people: _People, email: str) -> list[tuple[str, object, obje
 def _ensure_regions(dry_run: bool) -> dict[str, int | None]:
     regions = dict(Region.objects.values_list("code", "id"))
     if not dry_run and not REGION_CODES <= regions.keys():
-        from accounts.regions import ensure_regions
-
         regions = {code: r.pk for code, r in ensure_regions().items()}
     return regions
 
@@ -980,7 +979,6 @@ def _prune_memberships(parsed: Parsed, report: Report, opts: _Options, people: _
     delegations the removed people hold at that institution end, recorded as
     revocations (accounts.services.end_delegations).
     """
-    from accounts.services import end_delegations
 
     if parsed.spared is None:
         report.notes.append(_prune_skipped_note())

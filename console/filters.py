@@ -20,6 +20,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AgentProfile, Region
 from console.forms import FastCheckboxes, FastSelect
+from helpdesk.bounds import BoundedDateField, parse_id
+from tickets import policies
 from tickets.models import (
     OPEN_STATUSES,
     PRIORITY_RANK,
@@ -308,6 +310,12 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
+class BoundedDateFilter(django_filters.DateFilter):
+    """A date filter that refuses dates the helpdesk cannot hold (400, never an overflow)."""
+
+    field_class = BoundedDateField
+
+
 class TicketFilter(django_filters.FilterSet):
     """Filters of the console lists and the API; every one maps to indexed columns."""
 
@@ -339,18 +347,14 @@ class TicketFilter(django_filters.FilterSet):
     assignee = django_filters.ChoiceFilter(
         method="filter_assignee", label=_("Assignee"), widget=FastSelect
     )
-    created_from = django_filters.DateFilter(
+    created_from = BoundedDateFilter(
         method="filter_created_from", label=_("Created from"), widget=DateInput
     )
-    created_to = django_filters.DateFilter(
+    created_to = BoundedDateFilter(
         method="filter_created_to", label=_("Created until"), widget=DateInput
     )
-    due_from = django_filters.DateFilter(
-        method="filter_due_from", label=_("Due from"), widget=DateInput
-    )
-    due_to = django_filters.DateFilter(
-        method="filter_due_to", label=_("Due until"), widget=DateInput
-    )
+    due_from = BoundedDateFilter(method="filter_due_from", label=_("Due from"), widget=DateInput)
+    due_to = BoundedDateFilter(method="filter_due_to", label=_("Due until"), widget=DateInput)
     has_attachments = django_filters.BooleanFilter(label=_("Has attachments"))
 
     class Meta:
@@ -372,15 +376,18 @@ class TicketFilter(django_filters.FilterSet):
             self.filters.pop("region")
 
     def filter_text(self, queryset, name, value):
-        return filter_by_text(queryset, value)
+        return filter_by_text(
+            queryset, value, include_internal=policies.may_see_internal(self.user)
+        )
 
     def filter_assignee(self, queryset, name, value):
         if value == "me":
             return queryset.filter(assignee_id=self.user.pk)
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if str(value).isdigit():
-            return queryset.filter(assignee_id=int(value))
+        assignee_id = parse_id(value)
+        if assignee_id is not None:
+            return queryset.filter(assignee_id=assignee_id)
         return queryset
 
     def filter_created_from(self, queryset, name, value):

@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from helpdesk.bounds import parse_id
 from helpdesk.uploads import UploadRejected, check_files
 from tickets.models import Competence, Message, Priority, Status, Tier
 
@@ -210,7 +211,7 @@ class BulkForm(forms.Form):
         self.fields["assignee"].choices = [("", "—")] + [(a.user_id, str(a.user)) for a in agents]
         # Any number is accepted here; which tickets may be touched is decided
         # by visible_to() in the view and by the services.
-        self.fields["ids"].valid_value = lambda value: str(value).isdigit()
+        self.fields["ids"].valid_value = lambda value: parse_id(value) is not None
 
     def clean(self):
         data = super().clean()

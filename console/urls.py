@@ -2,6 +2,7 @@
 
 from django.urls import path, re_path
 
+import helpdesk.bounds  # noqa: F401  registers the <id:...> path converter
 from console import views
 
 app_name = "console"
@@ -16,12 +17,12 @@ def ticket_action(action: str, view):
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("queue/<slug:key>/", views.queue, name="queue_key"),
-    path("rows/<int:pk>/", views.row, name="row"),
+    path("rows/<id:pk>/", views.row, name="row"),
     path("counts/", views.counts, name="counts"),
     path("bulk/", views.bulk, name="bulk"),
     path("filters/save/", views.saved_filter_save, name="filter_save"),
-    path("filters/<int:pk>/", views.saved_filter_open, name="filter_open"),
-    path("filters/<int:pk>/delete/", views.saved_filter_delete, name="filter_delete"),
+    path("filters/<id:pk>/", views.saved_filter_open, name="filter_open"),
+    path("filters/<id:pk>/delete/", views.saved_filter_delete, name="filter_delete"),
     re_path(rf"^tickets/{REF}/$", views.ticket_page, name="ticket"),
     ticket_action("messages", views.ticket_messages),
     ticket_action("reply", views.reply),
@@ -39,7 +40,7 @@ urlpatterns = [
     ticket_action("incident-link", views.incident_link_view),
     ticket_action("incident-add", views.incident_add_view),
     ticket_action("incident-unlink", views.incident_unlink_view),
-    path("attachments/<int:pk>/", views.attachment, name="attachment"),
+    path("attachments/<id:pk>/", views.attachment, name="attachment"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("handoff/", views.handoff, name="handoff"),
     path("reports/<slug:name>.csv", views.report_csv, name="report"),

@@ -52,6 +52,7 @@ from console.forms import (
     fill_placeholders,
     placeholder_values,
 )
+from helpdesk.bounds import parse_id
 from helpdesk.errors import Conflict, DomainError
 from tickets import actions, policies
 from tickets.models import (
@@ -461,10 +462,7 @@ def ticket_page(request, reference):
 def ticket_messages(request, reference):
     """The messages after ?after=<id>, as list items, for a live update of an open page."""
     ticket = _get_ticket(request, reference)
-    try:
-        after = int(request.GET.get("after", "0"))
-    except ValueError:
-        after = 0
+    after = parse_id(request.GET.get("after", "0")) or 0
     conversation, _loose = _conversation(ticket, after=after)
     return render(
         request, "console/_messages.html", {"conversation": conversation, "ticket": ticket}
@@ -802,7 +800,8 @@ def handoff(request):
 
     def person(field):
         value = request.POST.get(field, "")
-        return User.objects.filter(pk=int(value)).first() if value.isdigit() else None
+        user_id = parse_id(value)
+        return User.objects.filter(pk=user_id).first() if user_id is not None else None
 
     source, target = person("from_user"), person("to_user")
     if source is None or (target is not None and target.pk == source.pk):

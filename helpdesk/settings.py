@@ -23,9 +23,9 @@ from helpdesk.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Runtime state (SQLite file, uploads, embedded broker) lives here. Settings
+# create nothing: `make run` and scripts/run-embedded.sh make the folders.
 VAR_DIR = Path(env_str("HELPDESK_VAR_DIR", str(BASE_DIR / "var")))
-# Runtime state (SQLite file, uploads, embedded broker) lives here.
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
 # Production refuses to start without a real secret; the development default
@@ -125,7 +125,6 @@ else:
             },
         }
     }
-USING_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, celery broker -------------------------------
@@ -158,8 +157,6 @@ else:
     # `make run` starts one worker next to the web server.
     CELERY_BROKER_URL = "filesystem://"
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("queue", "processed"):
-        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),

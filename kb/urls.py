@@ -2,6 +2,7 @@
 
 from django.urls import path, register_converter
 
+import helpdesk.bounds  # noqa: F401  registers the <id:...> path converter
 from kb import views
 
 
@@ -24,18 +25,18 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("suggest/", views.suggest, name="suggest"),
     path("c/<slug:slug>/", views.category_detail, name="category"),
-    path("files/<int:pk>/<str:name>", views.attachment_download, name="attachment"),
+    path("files/<id:pk>/<str:name>", views.attachment_download, name="attachment"),
     path("agent/search/", views.agent_search, name="agent_search"),
     path(
-        "agent/draft-from-message/<int:message_id>/",
+        "agent/draft-from-message/<id:message_id>/",
         views.draft_from_message,
         name="draft_from_message",
     ),
     path("report/", views.report, name="report"),
-    path("revisions/<int:pk>/", views.revision_detail, name="revision"),
-    path("revisions/<int:pk>/restore/", views.revision_restore, name="revision_restore"),
+    path("revisions/<id:pk>/", views.revision_detail, name="revision"),
+    path("revisions/<id:pk>/restore/", views.revision_restore, name="revision_restore"),
     path(
-        "announcements/<int:pk>/dismiss/",
+        "announcements/<id:pk>/dismiss/",
         views.announcement_dismiss,
         name="announcement_dismiss",
     ),

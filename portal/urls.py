@@ -2,6 +2,7 @@
 
 from django.urls import path, re_path
 
+import helpdesk.bounds  # noqa: F401  registers the <id:...> path converter
 from portal import views
 
 app_name = "portal"
@@ -18,8 +19,8 @@ urlpatterns = [
     re_path(rf"^requests/{REF}/solve/$", views.ticket_solve, name="solve"),
     re_path(rf"^requests/{REF}/reopen/$", views.ticket_reopen, name="reopen"),
     re_path(rf"^requests/{REF}/rate/$", views.ticket_rate, name="rate"),
-    path("attachments/<int:pk>/", views.attachment_download, name="attachment"),
+    path("attachments/<id:pk>/", views.attachment_download, name="attachment"),
     path("delegations/", views.delegation_list, name="delegations"),
     path("delegations/grant/", views.delegation_grant, name="delegation_grant"),
-    path("delegations/<int:pk>/revoke/", views.delegation_revoke, name="delegation_revoke"),
+    path("delegations/<id:pk>/revoke/", views.delegation_revoke, name="delegation_revoke"),
 ]

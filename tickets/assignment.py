@@ -57,10 +57,6 @@ class DatabaseDirectory:
         return self._domains[domain]
 
 
-def competence_infos() -> list[routing.CompetenceInfo]:
-    return [info for _competence, info in active_competences().values()]
-
-
 # The catalogue and the regions change a few times a year but are read by
 # every new request: keep them for a short while per process.
 _CATALOGUE_SECONDS = 30

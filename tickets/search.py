@@ -109,32 +109,44 @@ def _sqlite_fts_ready() -> bool:
     return _fts5_ready[key]
 
 
-def _word_condition(words) -> Q:
+def _word_condition(words, *, include_internal: bool, within) -> Q:
     vendor = connection.vendor
-    if vendor == "postgresql":
+    if vendor == "postgresql" and include_internal:
         return _postgres_condition(tsquery(words))
     if vendor == "sqlite" and _sqlite_fts_ready():
         query = fts5_query(words)
+        public_only = "" if include_internal else " AND m.kind = 'public'"
         subjects = RawSQL(
             "SELECT rowid FROM tickets_ticket_fts WHERE tickets_ticket_fts MATCH %s", [query]
         )
         messages = RawSQL(
             "SELECT m.ticket_id FROM tickets_message_fts f "
-            "JOIN tickets_message m ON m.id = f.rowid WHERE tickets_message_fts MATCH %s",
+            "JOIN tickets_message m ON m.id = f.rowid WHERE tickets_message_fts MATCH %s"
+            + public_only,
             [query],
         )
         return Q(pk__in=subjects) | Q(pk__in=messages)
-
+    # PostgreSQL's search document holds every message, internal notes too,
+    # so a requester's search reads the public messages of the tickets they
+    # may see (a short list) instead.
     subject_q = Q()
     message_q = Q()
     for word in words:
         subject_q &= Q(subject__icontains=word)
         message_q &= Q(body_text__icontains=word)
-    return Q(subject_q) | Q(pk__in=Message.objects.filter(message_q).values("ticket_id"))
+    messages = Message.objects.filter(message_q)
+    if not include_internal:
+        messages = messages.filter(kind=Message.Kind.PUBLIC, ticket__in=within.values("pk"))
+    return Q(subject_q) | Q(pk__in=messages.values("ticket_id"))
 
 
-def filter_by_text(queryset, text: str):
-    """Return `queryset` narrowed to the tickets matching the search `text`."""
+def filter_by_text(queryset, text: str, *, include_internal: bool = True):
+    """Return `queryset` narrowed to the tickets matching the search `text`.
+
+    Without `include_internal` (a requester searching), internal notes are
+    not searched: a hit on a word that only a note holds would tell them the
+    note exists and, prefix by prefix, what it says.
+    """
     terms = parse_query(text)
     if terms.empty:
         return queryset
@@ -142,7 +154,7 @@ def filter_by_text(queryset, text: str):
         return queryset.filter(reference=terms.reference)
     condition = Q()
     if terms.words:
-        condition = _word_condition(terms.words)
+        condition = _word_condition(terms.words, include_internal=include_internal, within=queryset)
     if terms.number:
         # The institution's id, not a join on its code: "institution = X OR
         # <text match>" can then be answered from two indexes.

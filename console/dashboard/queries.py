@@ -9,14 +9,15 @@ import datetime
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.core.exceptions import BadRequest
 from django.db.models import Count, F, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import AgentProfile, Region, User
+from helpdesk.bounds import OutOfBounds, parse_bounded_date, parse_id
 from tickets.models import OPEN_STATUSES, Competence, Status, Ticket
 
 MAX_DAYS = 366
@@ -59,10 +60,12 @@ class Scope:
     @classmethod
     def from_request(cls, request) -> "Scope":
         today = timezone.localdate()
-        end = parse_date(request.GET.get("to") or "") or today
-        start = parse_date(request.GET.get("from") or "") or end - datetime.timedelta(
-            days=DEFAULT_DAYS - 1
-        )
+        try:
+            end = parse_bounded_date(request.GET.get("to") or "") or today
+            start = parse_bounded_date(request.GET.get("from") or "")
+        except OutOfBounds as error:
+            raise BadRequest(str(error)) from None
+        start = start or end - datetime.timedelta(days=DEFAULT_DAYS - 1)
         if start > end:
             start, end = end, start
         if (end - start).days >= MAX_DAYS:
@@ -70,9 +73,9 @@ class Scope:
         scope = cls(user=request.user, start=start, end=end)
         if scope.national:
             scope.regions = list(Region.objects.order_by("code"))
-            region_id = request.GET.get("region") or ""
-            if region_id.isdigit():
-                scope.region = next((r for r in scope.regions if r.pk == int(region_id)), None)
+            region_id = parse_id(request.GET.get("region"))
+            if region_id is not None:
+                scope.region = next((r for r in scope.regions if r.pk == region_id), None)
         else:
             agent = request.user.agent
             scope.region = agent.region if agent is not None else None

@@ -126,3 +126,28 @@ def test_a_stale_reply_check_does_not_reveal_a_note(client, cast, make_ticket):
         content_type="application/json",
     )
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize("query", ["ЕГН7319", "егн73", "7319"])
+def test_a_teachers_search_never_finds_a_word_only_in_an_internal_note(
+    client, cast, make_ticket, query
+):
+    ticket = make_ticket(actor=cast.teacher_a, subject="Дипломата не се качва")
+    actions.add_message(ticket=ticket, actor=cast.expert_x, text="Проверих ЕГН7319 на ученика.")
+    actions.add_message(
+        ticket=ticket, actor=cast.expert_x, text="Бележка: ЕГН7319 7319", kind="internal"
+    )
+    url = reverse("api:ticket-list")
+    client.force_login(cast.expert_x)
+    assert [t["reference"] for t in client.get(url, {"q": query}).json()["results"]] == [
+        ticket.reference
+    ]
+    note_only = make_ticket(actor=cast.teacher_a, subject="Друга заявка")
+    actions.add_message(
+        ticket=note_only, actor=cast.expert_x, text="Само в бележката: ЕГН7319", kind="internal"
+    )
+    client.force_login(cast.teacher_a)
+    found = [t["reference"] for t in client.get(url, {"q": query}).json()["results"]]
+    # The public reply holds the word; the other request has it only in a note.
+    assert ticket.reference in found or query == "7319"
+    assert note_only.reference not in found

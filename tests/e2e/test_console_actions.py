@@ -119,6 +119,19 @@ def test_merge_moves_the_conversation_and_tells_the_requester(
     assert target.reference in director.content()
 
 
+def _press_until_reply_box_has_focus(page) -> None:
+    # Under load the page's script may not have bound its shortcuts yet when
+    # "r" is pressed; a lost key press would type the reply into nothing and
+    # send an empty one (400). Press until the reply box has the focus.
+    focused = "() => document.activeElement && document.activeElement.name === 'text'"
+    for _attempt in range(50):
+        page.keyboard.press("r")
+        if page.evaluate(focused):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the r shortcut never focused the reply box")
+
+
 def test_mass_reply_on_an_incident_reaches_three_linked_requesters(
     cast, asgi_server, agent_page, smtp_peer, screenshot
 ):
@@ -140,7 +153,7 @@ def test_mass_reply_on_an_incident_reaches_three_linked_requesters(
         page.click("#incident-add button")
         page.locator("#children", has_text=child.reference).wait_for()
     smtp_peer.clear()
-    page.keyboard.press("r")
+    _press_until_reply_box_has_focus(page)
     page.keyboard.type("Модулът работи отново. Благодарим за търпението!")
     page.select_option("#id_new_status", "resolved")
     assert page.is_checked("#id_to_children")

@@ -9,7 +9,7 @@ import re
 
 import pytest
 from django.core.management import call_command
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 pytestmark = pytest.mark.e2e
 
@@ -28,10 +28,7 @@ def _live_server_follows_test_settings(live_server, _test_settings):
 
 @pytest.fixture
 def filing_form_url(live_server):
-    try:
-        return live_server.url + reverse("portal:new")
-    except NoReverseMatch:
-        pytest.skip("the portal's filing form (portal:new) is not there yet")
+    return live_server.url + reverse("portal:new")
 
 
 def log_in(page, base, user):
