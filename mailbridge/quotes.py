@@ -54,18 +54,14 @@ _ATTRIBUTION = re.compile(
 )
 _ATTRIBUTION_START = re.compile(r"\s*(?:on|на|в|am|le)\b", re.IGNORECASE)
 
-_SIGNATURE = "-- "
-
-# First characters of the lines the patterns above can match; checking them
-# first keeps the scan cheap on long messages.
-_HARD_CUT_FIRST = frozenset("-_*FfОоOoVvDd")
-_ATTRIBUTION_FIRST = frozenset("OoНнВвAaLl")
+# The signature delimiter, also with the no-break space some clients send.
+_SIGNATURES = frozenset({"-- ", "--\u00a0"})
 
 
 def _attribution_at(lines: list[str], index: int) -> int:
     """Return how many lines (1 or 2) form an attribution at ``index``, else 0."""
     line = lines[index]
-    if not _ATTRIBUTION_START.match(line) or len(line) > 400:
+    if not _ATTRIBUTION_START.match(line):
         return 0
     if _ATTRIBUTION.match(line):
         return 1
@@ -93,10 +89,7 @@ def _outlook_block_at(lines: list[str], index: int) -> bool:
 def _hard_cut(lines: list[str]) -> int:
     """Return the index of the first line of the signature or the quoted history."""
     for index, line in enumerate(lines):
-        stripped = line.lstrip()
-        if not stripped or stripped[0] not in _HARD_CUT_FIRST:
-            continue
-        if line == _SIGNATURE or line == "--\u00a0":
+        if line in _SIGNATURES:
             return index
         if _SEPARATOR.match(line):
             return index
@@ -129,7 +122,7 @@ def _fold_quotes(lines: list[str]) -> tuple[list[str], list[str]]:
         elif stripped[0] == ">":
             kinds.append("quote")
         else:
-            size = _attribution_at(lines, index) if stripped[0] in _ATTRIBUTION_FIRST else 0
+            size = _attribution_at(lines, index)
             if size:
                 kinds.extend(["attribution"] * size)
                 index += size
@@ -145,7 +138,7 @@ def _fold_quotes(lines: list[str]) -> tuple[list[str], list[str]]:
             if start is None:
                 start = index
             end = index
-        elif kind != "blank" and start is not None:
+        elif kind in ("text", "attribution") and start is not None:
             blocks.append((start, end))
             start = None
     if start is not None:
@@ -164,22 +157,27 @@ def _fold_quotes(lines: list[str]) -> tuple[list[str], list[str]]:
     # Extend the fold upwards over blank lines and the attribution.
     while first > 0 and kinds[first - 1] in ("blank", "attribution"):
         first -= 1
-    while first < len(kinds) and kinds[first] == "blank":
+    # Blank lines above the fold stay with the new text: they may part it
+    # from an answer below the quote.
+    while kinds[first] == "blank":
         first += 1
     new = lines[:first] + lines[last + 1 :]
     return new, lines[first : last + 1]
 
 
-def _trim(lines: list[str], rstrip: bool = True) -> str:
-    """Join ``lines`` without the blank lines around them (and trailing spaces)."""
+def _inner(lines: list[str]) -> list[str]:
+    """Return ``lines`` without the blank lines around them."""
     start, end = 0, len(lines)
     while start < end and not lines[start].strip():
         start += 1
     while end > start and not lines[end - 1].strip():
         end -= 1
-    if rstrip:
-        return "\n".join(line.rstrip() for line in lines[start:end])
-    return "\n".join(lines[start:end])
+    return lines[start:end]
+
+
+def _tidy(lines: list[str]) -> str:
+    """Join ``lines`` without the blank lines around them and the spaces ending each."""
+    return "\n".join(line.rstrip() for line in _inner(lines))
 
 
 def split_reply(text: str) -> tuple[str, str]:
@@ -200,9 +198,9 @@ def split_reply(text: str) -> tuple[str, str]:
     head, tail = lines[:cut], lines[cut:]
     new_lines, quoted_lines = _fold_quotes(head)
 
-    new = _trim(new_lines)
+    new = _tidy(new_lines)
     if not new:
-        return _trim(lines), ""
-    folded_parts = [_trim(part, rstrip=False) for part in (quoted_lines, tail)]
-    folded_parts = [part for part in folded_parts if part.strip()]
+        return _tidy(lines), ""
+    folded_parts = ["\n".join(_inner(part)) for part in (quoted_lines, tail)]
+    folded_parts = [part for part in folded_parts if part]
     return new, "\n\n".join(folded_parts)
