@@ -37,7 +37,6 @@ BULGARIAN_SUFFIXES = (
     "е",
     "ъ",
 )
-ENGLISH_SUFFIXES = ("ies", "es", "s")
 MIN_STEM = 3
 
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
@@ -76,7 +75,8 @@ def _stem_english(word: str) -> str:
         return word[:-3] + "y"
     if word.endswith("sses"):
         return word[:-2]
-    if word.endswith("s") and not word.endswith("ss") and len(word) - 1 >= MIN_STEM:
+    # Words reaching here are longer than MIN_STEM, so a stem without the s is long enough.
+    if word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
     return word
 

@@ -61,3 +61,65 @@ def test_words_split_on_punctuation_and_underscore():
 def test_stems_keep_word_order_for_phrases():
     assert stems("Сканираното изображение") == ["сканиран", "изображен"]
     assert stemmed_text("Сканираното  изображение.") == "сканиран изображен"
+
+
+# One word for each Bulgarian suffix, longest suffixes first as the stemmer tries them.
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("файловете", "файл"),  # -овете
+        ("институцията", "институк"),  # -ията, then ц folds to к
+        ("изображението", "изображен"),  # -ието
+        ("институциите", "институк"),  # -иите
+        ("дипломите", "диплом"),  # -ите
+        ("дипломата", "диплом"),  # -ата
+        ("мястото", "мяст"),  # -ото
+        ("училището", "училищ"),  # -ето
+        ("земята", "зем"),  # -ята
+        ("първият", "първ"),  # -ият
+        ("файлове", "файл"),  # -ове
+        ("институция", "институк"),  # -ия
+        ("институции", "институк"),  # -ии
+        ("изображение", "изображен"),  # -ие
+        ("документът", "документ"),  # -ът
+        ("учителят", "учител"),  # -ят
+        ("дипломи", "диплом"),  # -и
+        ("диплома", "диплом"),  # -а
+        ("земя", "зем"),  # -я, leaving the shortest stem allowed
+        ("място", "мяст"),  # -о
+        ("училище", "училищ"),  # -е
+        ("градъ", "град"),  # -ъ, as in the old spelling
+        ("моята", "моят"),  # -ята would leave two letters: -а is taken instead
+        ("ученици", "ученик"),
+    ],
+)
+def test_each_bulgarian_suffix(word, expected):
+    assert stem(word) == expected
+
+
+@pytest.mark.parametrize("word", ["дни", "код", "5ц", "12ц", "ѝ"])
+def test_words_of_three_characters_or_fewer_stay_whole(word):
+    assert stem(word) == word.replace("ѝ", "и")
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("classes", "class"),
+        ("addresses", "address"),
+        ("ponies", "pony"),  # -ies leaving three letters
+        ("ties", "tie"),  # -ies would leave one: only the s goes
+        ("cats", "cat"),
+        ("bus", "bus"),
+        ("glass", "glass"),
+        ("diploma", "diploma"),
+    ],
+)
+def test_english_plurals(word, expected):
+    assert stem(word) == expected
+
+
+@pytest.mark.parametrize("text", ["", None, " ,.!_ "])
+def test_no_words(text):
+    assert words(text) == []
+    assert stemmed_text(text) == ""
