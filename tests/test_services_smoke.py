@@ -6,10 +6,13 @@ import http.server
 import imaplib
 import smtplib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +22,9 @@ from tests.testservers import (
     port_open,
     require_service,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
+REFUSED = "Connection refused"
 
 RAW_MAIL = (
     b"From: parent@example.test\r\n"
@@ -90,13 +96,13 @@ def test_imap_idle_sees_message_from_other_connection(dovecot):
 def test_imap_starttls_with_cafile(dovecot):
     with dovecot.imap_client(tls="starttls") as client:
         assert client._imap.sock.version().startswith("TLS")
-        assert client.list_folders()
+        assert "INBOX" in [name for _flags, _delimiter, name in client.list_folders()]
 
 
 def test_imaps_with_cafile(dovecot):
     with dovecot.imap_client(tls="ssl") as client:
         assert client._imap.sock.version().startswith("TLS")
-        assert client.select_folder("INBOX", readonly=True)
+        assert b"READ-ONLY" in client.select_folder("INBOX", readonly=True)
 
 
 def test_imap_wrong_password_is_rejected(dovecot):
@@ -107,12 +113,16 @@ def test_imap_wrong_password_is_rejected(dovecot):
 
 
 def test_imap_added_user_can_log_in(dovecot):
+    from imapclient.exceptions import LoginError
+
     dovecot.add_user("added@example.test", "second-secret")
     with dovecot.imap_client("added@example.test", "second-secret") as client:
         assert client.select_folder("INBOX")[b"EXISTS"] == 0
     dovecot.add_user("added@example.test", "third-secret")  # same length, same second
     with dovecot.imap_client("added@example.test", "third-secret") as client:
-        assert client.noop()
+        assert client.select_folder("INBOX")[b"EXISTS"] == 0
+    with pytest.raises(LoginError, match="(?i)auth"):
+        dovecot.imap_client("added@example.test", "second-secret")
 
 
 def test_imap_outage_and_restart(dovecot):
@@ -121,14 +131,15 @@ def test_imap_outage_and_restart(dovecot):
     open_session.select_folder("INBOX")
     dovecot.stop()
     assert not dovecot.running
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError, match=REFUSED):
         imaplib.IMAP4(dovecot.host, dovecot.port, timeout=2)
-    with pytest.raises((imaplib.IMAP4.error, OSError)):  # open sessions are cut off too
+    # Open sessions are cut off too.
+    with pytest.raises((imaplib.IMAP4.error, OSError), match="(?i)eof|broken pipe|reset"):
         open_session.noop()
     dovecot.start()
     assert dovecot.pid != old_pid
     with dovecot.imap_client() as client:
-        assert client.select_folder("INBOX", readonly=True)
+        assert b"READ-ONLY" in client.select_folder("INBOX", readonly=True)
 
 
 def test_imap_outage_context_restarts(dovecot):
@@ -136,7 +147,7 @@ def test_imap_outage_context_restarts(dovecot):
         assert not port_open(dovecot.host, dovecot.port)
         assert not port_open(dovecot.host, dovecot.ssl_port)
     with dovecot.imap_client(tls="ssl") as client:
-        assert client.noop()
+        assert b"IMAP4REV1" in client.capabilities()
 
 
 # --------------------------------------------------------------------------- SMTP
@@ -194,8 +205,10 @@ def test_smtp_wait_from_another_thread(smtp_peer):
 
     thread = threading.Thread(target=send_later)
     thread.start()
-    assert smtp_peer.wait_for(lambda m: m.message["Subject"] == "later", timeout=5)
+    received = smtp_peer.wait_for(lambda m: m.message["Subject"] == "later", timeout=5)
     thread.join()
+    assert received.message["Subject"] == "later"
+    assert received.mail_from == "helpdesk@example.test"
 
 
 def test_smtp_stop_and_start_on_same_port(smtp_peer):
@@ -203,7 +216,7 @@ def test_smtp_stop_and_start_on_same_port(smtp_peer):
     port = smtp_peer.port
     smtp_peer.stop()
     assert not smtp_peer.running
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError, match=REFUSED):
         smtplib.SMTP(smtp_peer.host, port, timeout=2)
     smtp_peer.start()
     assert smtp_peer.port == port
@@ -219,7 +232,7 @@ def test_smtp_outage_context_and_reject_reply(smtp_peer):
     smtp_peer.reject_reply = "451 4.3.0 Try again later"
     try:
         with smtplib.SMTP(smtp_peer.host, smtp_peer.port, timeout=10) as client:
-            with pytest.raises(smtplib.SMTPDataError) as caught:
+            with pytest.raises(smtplib.SMTPDataError, match="Try again later") as caught:
                 client.send_message(_smoke_message("refused"))
         assert caught.value.smtp_code == 451
     finally:
@@ -227,15 +240,36 @@ def test_smtp_outage_context_and_reject_reply(smtp_peer):
     assert smtp_peer.messages == []
 
 
-def test_smtp_left_stopped_is_restarted(smtp_peer):
-    # The previous test's outage ended with a restart; this one stops it and leaves it,
-    # so the autouse fixture must bring it back for later tests.
+INNER_TESTS = """
+from tests.testservers import port_open
+
+
+def test_leaves_the_peer_stopped(smtp_peer):
     smtp_peer.stop()
+    assert not smtp_peer.running
 
 
-def test_smtp_is_running_again(smtp_peer):
+def test_finds_it_running_again(smtp_peer):
     assert smtp_peer.running
     assert port_open(smtp_peer.host, smtp_peer.port)
+"""
+
+
+def test_a_service_left_stopped_is_started_for_the_next_test(tmp_path):
+    # Two tests in a session of their own, so that no test here depends on another.
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_inner.py").write_text(INNER_TESTS)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "tests.testservers", "-p", "no:django"]
+        + ["-p", "no:cacheprovider", "-p", "no:xdist", "-c", str(tmp_path / "pytest.ini")]
+        + [str(tmp_path / "test_inner.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 passed" in run.stdout
 
 
 # --------------------------------------------------------------------------- browser
