@@ -50,11 +50,18 @@ test-pg: test-deps messages
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/check_test_asserts.py
 	HELPDESK_TESTING=true $(PY) manage.py makemigrations --check --dry-run
 
 format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Mutation testing of the pure cores, each against its own unit tests (a few
+# minutes; MODULES=routing picks some). How to read it: docs/testing.md.
+.PHONY: mutate
+mutate: venv
+	$(PY) scripts/mutate.py $(MODULES)
 
 bench: venv messages
 	$(PY) bench/run.py
