@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "django.contrib.sitemaps",
     "rest_framework",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     # The domain and what it builds on ...
     "accounts",
@@ -176,6 +178,7 @@ CELERY_BEAT_SCHEDULE = {
     "mailbridge-poll": {"task": "mailbridge.tasks.poll_all_mailboxes", "schedule": 30.0},
     "outbox-delivery": {"task": "mailbridge.tasks.deliver_pending", "schedule": 60.0},
     "autoclose-resolved": {"task": "tickets.tasks.autoclose_resolved", "schedule": 3600.0},
+    "webhook-delivery": {"task": "api.tasks.deliver_pending_webhooks", "schedule": 60.0},
 }
 
 # --- Auth ---------------------------------------------------------------------
@@ -285,15 +288,39 @@ if DEMO_MODE and "EMAIL_BACKEND" not in __import__("os").environ:
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 
 # --- REST framework -----------------------------------------------------------
+# docs/api.md: tokens, scopes, limits. API_RATE per person, API_TOKEN_RATE per token.
 API_RATE = env_rate("API_RATE", "600/minute")
+API_TOKEN_RATE = env_rate("API_TOKEN_RATE", "300/minute")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "api.authentication.BearerTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": API_RATE},
+    "DEFAULT_THROTTLE_CLASSES": [
+        "api.throttling.PersonRateThrottle",
+        "api.throttling.TokenRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"user": API_RATE, "person": API_RATE, "token": API_TOKEN_RATE},
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "НЕИСПУО helpdesk API",
+    "DESCRIPTION": "Requests, messages, files and the knowledge base of the НЕИСПУО "
+    "support desk, by the same rules as its pages. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "MessageKindEnum": "tickets.models.Message.Kind",
+        "InstitutionKindEnum": "accounts.models.Institution.Kind",
+    },
 }
 
 # --- Security -----------------------------------------------------------------

@@ -15,3 +15,9 @@ ticket_changed = Signal()
 
 # kwargs: ids (the new OutboundMail rows, in the order they were written).
 outbox_written = Signal()
+
+# Sent synchronously *inside* the transaction of a change, with the same
+# kwargs as ticket_changed, for listeners that must write rows of their own
+# with the change (the API's webhook deliveries): a listener that fails rolls
+# the change back, so nothing slow or remote belongs here.
+ticket_changing = Signal()

@@ -17,7 +17,7 @@ from helpdesk.errors import DomainError, NotAllowed
 from helpdesk.uploads import CheckedFile
 from tickets import events
 from tickets.models import Attachment, Ticket
-from tickets.signals import ticket_changed
+from tickets.signals import ticket_changed, ticket_changing
 
 SUBJECT_MAX = 200
 
@@ -115,6 +115,7 @@ def store_files(
 
 def announce(ticket_id: int, change: str, **extra) -> None:
     """Tell the doors, once the transaction commits, that the ticket changed (live updates)."""
+    ticket_changing.send(sender=Ticket, ticket_id=ticket_id, change=change, **extra)
     transaction.on_commit(
         lambda: ticket_changed.send_robust(
             sender=Ticket, ticket_id=ticket_id, change=change, **extra
