@@ -1,12 +1,22 @@
 """The console's WebSocket: ticket changes, filtered by Ticket.objects.visible_to()."""
 
+import json
+import time
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.models import User
 from accounts.permissions import followed_institution_ids
+from helpdesk.bounds import MAX_ID
 from tickets import policies
 from tickets.models import Message, Ticket
+
+# What one socket may ask: frames are small JSON objects; a page watches one
+# ticket (a few while tabs are moved), so a burst of watches is refused.
+MAX_FRAME_CHARS = 2048
+MAX_WATCHED = 20
+WATCHES_PER_MINUTE = 30
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -26,6 +36,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         self.watching: set[int] = set()
+        self.watch_times: list[float] = []
         self.recent: dict[tuple, None] = {}
         await self.accept()
 
@@ -69,10 +80,43 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             },
         )
 
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """Validate a frame before acting on it: a bad one gets an error, the socket stays."""
+        if text_data is None or len(text_data) > MAX_FRAME_CHARS:
+            await self.send_json({"type": "error", "error": "bad_frame"})
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            content = None
+        if not isinstance(content, dict):
+            await self.send_json({"type": "error", "error": "bad_frame"})
+            return
+        await self.receive_json(content, **kwargs)
+
+    def _watch_allowed(self) -> bool:
+        now = time.monotonic()
+        self.watch_times = [t for t in self.watch_times if now - t < 60]
+        if len(self.watch_times) >= WATCHES_PER_MINUTE:
+            return False
+        self.watch_times.append(now)
+        return True
+
     async def receive_json(self, content, **kwargs):
         action = content.get("action")
         ticket_id = content.get("ticket_id")
-        if action == "watch" and isinstance(ticket_id, int):
+        if isinstance(ticket_id, bool) or not isinstance(ticket_id, int):
+            ticket_id = None
+        elif not 0 < ticket_id <= MAX_ID:
+            ticket_id = None
+        if action == "watch" and ticket_id is not None:
+            if ticket_id not in self.watching and (
+                len(self.watching) >= MAX_WATCHED or not self._watch_allowed()
+            ):
+                await self.send_json(
+                    {"type": "error", "error": "too_many_watches", "ticket_id": ticket_id}
+                )
+                return
             if not await self._may_see(ticket_id):
                 if ticket_id in self.watching:  # access ended while the page was open
                     self.watching.discard(ticket_id)

@@ -16,6 +16,7 @@ from django.http import FileResponse, Http404, HttpResponse, JsonResponse, Query
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -262,8 +263,11 @@ def bulk(request):
     """Apply one action to the selected rows, each through its service."""
     user = request.user
     form = BulkForm(request.POST, agents=_agents_for(None, user))
-    back = request.POST.get("next") or reverse("console:queue")
-    if not back.startswith("/"):
+    back = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        # Only a page of this site: "//evil.example/x" starts with "/" too.
         back = reverse("console:queue")
     if not form.is_valid():
         errors = "; ".join(e for errs in form.errors.values() for e in errs)

@@ -262,6 +262,23 @@ HELPDESK = {
     "RATE_PER_PERSON_HOUR": env_int("HELPDESK_RATE_PER_PERSON_HOUR", 20, minimum=1),
     "RATE_PER_INSTITUTION_HOUR": env_int("HELPDESK_RATE_PER_INSTITUTION_HOUR", 60, minimum=1),
     "MAIL_PER_SENDER_HOUR": env_int("HELPDESK_MAIL_PER_SENDER_HOUR", 30, minimum=1),
+    # "required": a From address counts as the person only when the receiving
+    # server proved it (below); "off" trusts From as written (tests, a closed
+    # mail system). `check --deploy` refuses "off".
+    "MAIL_SENDER_AUTH": env_choice("HELPDESK_MAIL_SENDER_AUTH", "required", ("required", "off")),
+    # Authentication-Results headers are trusted only from these authserv-ids
+    # (the receiving mail server's own name; docs/mailboxes.md). Empty: no
+    # From address is proven, so no mail becomes a staff reply.
+    "MAIL_AUTHSERV_IDS": env_list("HELPDESK_MAIL_AUTHSERV_IDS", []),
+    # A requester's reply whose From is not proven: "flag" (added, not as the
+    # person, with a note) or "hold" (held for review like a staff reply).
+    "MAIL_UNPROVEN_REQUESTER": env_choice(
+        "HELPDESK_MAIL_UNPROVEN_REQUESTER", "flag", ("flag", "hold")
+    ),
+    # Acknowledgements of new mail requests: at most this many an hour in all,
+    # and per sender domain; none to an unproven sender of bulk-looking mail.
+    "ACK_PER_HOUR": env_int("HELPDESK_ACK_PER_HOUR", 600, minimum=1),
+    "ACK_PER_DOMAIN_HOUR": env_int("HELPDESK_ACK_PER_DOMAIN_HOUR", 60, minimum=1),
     "SUPPORT_ADDRESS": env_str("HELPDESK_SUPPORT_ADDRESS", "support@helpdesk.example"),
     "LOOP_HEADER": "X-NEISPUO-Helpdesk-Loop",
     "INSTANCE_ID": env_str("HELPDESK_INSTANCE_ID", "neispuo-helpdesk"),

@@ -166,13 +166,15 @@ class InboundMessageAdmin(admin.ModelAdmin):
         "outcome",
         "ticket",
         "reason",
+        "sender_proof",
+        "released_by",
         "attempts",
         "created_at",
         "processed_at",
         "raw_link",
         "headers",
     ]
-    actions = ["rerun"]
+    actions = ["rerun", "release"]
     list_select_related = ["ticket"]
 
     def get_queryset(self, request):
@@ -240,6 +242,23 @@ class InboundMessageAdmin(admin.ModelAdmin):
             request,
             ngettext("%(n)s message processed.", "%(n)s messages processed.", done) % {"n": done},
             messages.SUCCESS if not again else messages.WARNING,
+        )
+
+
+    @admin.action(description=_("Release held messages: I have checked that the sender wrote them"))
+    def release(self, request, queryset):
+        released = 0
+        for pk in queryset.filter(outcome=InboundMessage.Outcome.HELD).values_list("pk", flat=True):
+            outcome = reprocess(pk, released_by=request.user)
+            if outcome.outcome in ("created", "followup"):
+                released += 1
+            else:
+                self.message_user(request, outcome.reason, messages.WARNING)
+        self.message_user(
+            request,
+            ngettext("%(n)s message released.", "%(n)s messages released.", released)
+            % {"n": released},
+            messages.SUCCESS,
         )
 
 

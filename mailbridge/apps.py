@@ -8,6 +8,7 @@ class MailbridgeConfig(AppConfig):
 
     def ready(self):
         # Imported here: models and signals are ready only once every app is loaded.
+        from mailbridge import checks  # noqa: F401  (registers the deploy checks)
         from mailbridge.tasks import schedule
         from tickets.signals import outbox_written
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -40,10 +41,11 @@ from accounts.models import Membership, User
 from accounts.permissions import is_agent
 from helpdesk.uploads import MAIL_TYPES, UploadRejected, check_file
 from mailbridge import noise
+from mailbridge.authentication import authentication_results, judge
 from mailbridge.models import InboundMessage, Mailbox, UndeliverableAddress
 from mailbridge.parsing import ParsedMail, parse_message
 from mailbridge.reference import find_reference, strip_reply_prefixes
-from tickets import actions, events, policies
+from tickets import actions, events, outbox, policies
 from tickets.models import MailThreadKey, Message, Status, Ticket
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,8 @@ FOLLOWUP = InboundMessage.Outcome.FOLLOWUP.value
 IGNORED = InboundMessage.Outcome.IGNORED.value
 QUARANTINED = InboundMessage.Outcome.QUARANTINED.value
 DUPLICATE = InboundMessage.Outcome.DUPLICATE.value
-OUTCOMES = (CREATED, FOLLOWUP, IGNORED, QUARANTINED, DUPLICATE)
+HELD = InboundMessage.Outcome.HELD.value
+OUTCOMES = (CREATED, FOLLOWUP, IGNORED, QUARANTINED, DUPLICATE, HELD)
 
 # A message whose processing was cut short this many times (the process died
 # on it each time) is quarantined instead of tried again. Messages keep their
@@ -84,6 +87,7 @@ class _Decision:
     state: str
     ticket: object = None
     reason: str = ""
+    proof: str = ""
 
 
 # --- keys ----------------------------------------------------------------------------
@@ -156,15 +160,23 @@ def process_message(
     return _run(row, raw)
 
 
-def reprocess(inbound_id: int) -> Outcome:
-    """Run a stored (quarantined or unfinished) message again; return its new Outcome."""
+def reprocess(inbound_id: int, *, released_by=None) -> Outcome:
+    """Run a stored (quarantined, held or unfinished) message again; return its new Outcome.
+
+    With `released_by` (an administrator who checked a held message) the
+    sender counts as proven this time, and who vouched for it is recorded.
+    """
     with transaction.atomic():
         row = InboundMessage.objects.select_for_update().get(pk=inbound_id)
         if row.state not in (InboundMessage.State.QUARANTINED, InboundMessage.State.RECEIVED):
             return _finished_outcome(row)
         row.state = InboundMessage.State.RECEIVED
         row.attempts += 1
-        row.save(update_fields=["state", "attempts"])
+        fields = ["state", "attempts"]
+        if released_by is not None:
+            row.released_by = released_by
+            fields.append("released_by")
+        row.save(update_fields=fields)
     return _run(row, bytes(row.raw))
 
 
@@ -198,7 +210,7 @@ def _store(raw, mailbox, uidvalidity, uid) -> tuple[InboundMessage, bool]:
 def _finished_outcome(row: InboundMessage) -> Outcome:
     reference = row.ticket.reference if row.ticket_id else None
     if row.state == InboundMessage.State.QUARANTINED:
-        return Outcome(QUARANTINED, reference, row.reason, row.pk)
+        return Outcome(row.outcome or QUARANTINED, reference, row.reason, row.pk)
     reason = _("Already received (%(state)s).") % {"state": row.get_state_display()}
     return Outcome(DUPLICATE, reference, reason, row.pk)
 
@@ -240,6 +252,7 @@ def _finish(row: InboundMessage, parsed: ParsedMail, decision: _Decision) -> boo
             outcome=decision.outcome,
             ticket=decision.ticket,
             reason=decision.reason[:2000],
+            sender_proof=decision.proof[:255],
             sender=_clean(parsed.from_addr.lower())[:254],
             subject=_clean(parsed.subject)[:255],
             processed_at=timezone.now(),
@@ -321,7 +334,22 @@ def _decide(parsed: ParsedMail, row: InboundMessage) -> _Decision:
 
     user = _known_user(sender)
     ticket, how = _find_ticket(parsed, ids, keys)
+    proof = _sender_proof(row, sender)
+    if user is not None and not proof.proven:
+        if is_agent(user) or settings.HELPDESK["MAIL_UNPROVEN_REQUESTER"] == "hold":
+            return _hold(sender, user, ticket, proof)
+        # A requester's address that is not proven is only an address: the
+        # mail is kept, but never as the person's own words.
+        user = None
+    decision = _apply(parsed, verdict, sender, user, ticket, how, proof.proven)
+    decision.proof = proof.reason
+    return decision
 
+
+def _apply(
+    parsed: ParsedMail, verdict, sender: str, user, ticket, how: str, proven: bool
+) -> _Decision:
+    """Decide what a mail from `sender` (as `user`, when proven) does to `ticket`, and do it."""
     if verdict.kind == noise.AUTO_REPLY:
         return _auto_reply(parsed, sender, user, ticket, verdict.reason)
 
@@ -336,6 +364,17 @@ def _decide(parsed: ParsedMail, row: InboundMessage) -> _Decision:
 
     if ticket is not None:
         allowed, actor = _may_write(ticket, sender, user)
+        if (
+            allowed
+            and is_agent(actor)
+            and not policies.open_for_reply(ticket, None, timezone.now())
+        ):
+            # Staff answer a closed request in the console, where they see it.
+            return _ignored(
+                _("%(ref)s is closed; staff answer closed requests in the console.")
+                % {"ref": ticket.reference},
+                ticket,
+            )
         if allowed and policies.open_for_reply(ticket, actor, timezone.now()):
             _add_reply(ticket, parsed, sender, actor)
             reason = _("Reply added to %(ref)s (found by %(how)s).")
@@ -354,13 +393,45 @@ def _decide(parsed: ParsedMail, row: InboundMessage) -> _Decision:
                 "The sender is not on %(ref)s (requester, copy or staff); "
                 "a new linked request was opened."
             )
-        created = _create(parsed, sender, user, related_to=ticket)
+        created = _create(parsed, sender, user, related_to=ticket, proven=proven)
         return _Decision(
             CREATED, InboundMessage.State.PROCESSED, created, why % {"ref": ticket.reference}
         )
 
-    created = _create(parsed, sender, user)
+    created = _create(parsed, sender, user, proven=proven)
     return _Decision(CREATED, InboundMessage.State.PROCESSED, created, _("New request."))
+
+
+@dataclass(frozen=True)
+class _Proof:
+    proven: bool
+    reason: str
+
+
+def _sender_proof(row: InboundMessage, sender: str) -> _Proof:
+    """Whether the From address is proven (Authentication-Results, or an administrator)."""
+    if settings.HELPDESK["MAIL_SENDER_AUTH"] == "off":
+        return _Proof(True, "sender authentication is off")
+    if row.released_by_id:
+        return _Proof(True, f"released by {row.released_by}")
+    verdict = judge(
+        authentication_results(bytes(row.raw)), sender, settings.HELPDESK["MAIL_AUTHSERV_IDS"]
+    )
+    return _Proof(verdict.proven, verdict.reason)
+
+
+def _hold(sender: str, user, ticket, proof: _Proof) -> _Decision:
+    """Keep a mail whose From is a known person but not proven, for an administrator to judge."""
+    reason = _(
+        "Held for review: the mail claims to be from %(who)s, but the sender is not "
+        "proven (%(why)s)."
+    ) % {"who": sender, "why": proof.reason}
+    if ticket is not None:
+        events.mail_note(ticket, note=reason)
+        if is_agent(user):
+            # The agent whose address was used hears of it, on the ticket concerned.
+            outbox.notify("mail_held", ticket, to=[(user.email, user.language)])
+    return _Decision(HELD, InboundMessage.State.QUARANTINED, ticket, reason, proof.reason)
 
 
 def _ignored(reason: str, ticket=None) -> _Decision:
@@ -563,7 +634,53 @@ def _add_reply(ticket, parsed, sender, actor, **options):
     )
 
 
-def _create(parsed, sender, user, related_to=None):
+_BULK_PRECEDENCE = {"bulk", "list", "junk"}
+
+
+def _looks_bulk(parsed: ParsedMail) -> bool:
+    """Mail sent to many at once: a list, a newsletter, a campaign."""
+    headers = parsed.headers
+    precedence = headers.get("precedence", "").strip().lower()
+    return bool(
+        precedence in _BULK_PRECEDENCE
+        or headers.get("list-id")
+        or headers.get("list-unsubscribe")
+        or len(parsed.to) + len(parsed.cc) > 20
+    )
+
+
+def _acknowledgement(parsed: ParsedMail, sender: str, proven: bool) -> str:
+    """Return "" when a new request from `sender` may be acknowledged, else why not.
+
+    The helpdesk must not be a way to mail strangers: an acknowledgement
+    goes to an address that wrote to us, and forged senders would make it
+    write to anyone. So at most ACK_PER_HOUR acknowledgements an hour in
+    all, ACK_PER_DOMAIN_HOUR per sender domain, and none to an unproven
+    sender of bulk-looking mail. Counted in the cache, per clock hour.
+    """
+    if not proven and _looks_bulk(parsed):
+        return _("No acknowledgement: bulk-looking mail from a sender that is not proven.")
+    rules = settings.HELPDESK
+    hour = int(time.time() // 3600)
+    domain = sender.rpartition("@")[2]
+    for key, limit, scope in (
+        (f"hd:ack:{hour}", rules["ACK_PER_HOUR"], _("all senders")),
+        (f"hd:ack:{hour}:{domain}"[:200], rules["ACK_PER_DOMAIN_HOUR"], domain),
+    ):
+        cache.add(key, 0, 3700)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # the key expired in between: start the hour again
+            cache.set(key, 1, 3700)
+            count = 1
+        if count > limit:
+            return _(
+                "No acknowledgement: more than %(n)s acknowledgements this hour (%(scope)s)."
+            ) % {"n": limit, "scope": scope}
+    return ""
+
+
+def _create(parsed, sender, user, related_to=None, proven=True):
 
     institution, verified = None, False
     if user is not None:
@@ -574,8 +691,10 @@ def _create(parsed, sender, user, related_to=None):
             institution, verified = memberships[0].institution, True
     text, quoted = _body(parsed)
     files, rejected = _attachments(parsed)
+    no_acknowledgement = _acknowledgement(parsed, sender, proven)
     ticket = actions.file_from_mail(
         sender=user,
+        notify=not no_acknowledgement,
         subject=_new_subject(parsed),
         text=text,
         quoted_text=quoted,
@@ -589,6 +708,8 @@ def _create(parsed, sender, user, related_to=None):
         institution_verified=verified,
         related_to=related_to,
     )
+    if no_acknowledgement:
+        events.mail_note(ticket, note=no_acknowledgement)
     # Copies are never added to a ticket by e-mail alone (anyone could copy
     # anyone); the agent sees who was copied and may add them.
     own = own_addresses()

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -120,6 +121,7 @@ class InboundMessage(models.Model):
         IGNORED = "ignored", _("ignored")
         QUARANTINED = "quarantined", _("quarantined")
         DUPLICATE = "duplicate", _("duplicate")
+        HELD = "held", _("held for review")
 
     mailbox = models.ForeignKey(
         Mailbox,
@@ -151,6 +153,18 @@ class InboundMessage(models.Model):
         verbose_name=_("request"),
     )
     reason = models.TextField(_("reason"), blank=True)
+    # What the receiving server's Authentication-Results said of the From
+    # address ("dkim=pass for school.bg by mx.mon.bg", or why it is not proven).
+    sender_proof = models.CharField(_("sender proof"), max_length=255, blank=True)
+    # An administrator who looked at a held message and vouched for its sender.
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("released by"),
+    )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     created_at = models.DateTimeField(_("received"), default=timezone.now)
     processed_at = models.DateTimeField(_("processed"), null=True, blank=True)

@@ -39,6 +39,7 @@ AUTOMATIC_KINDS = frozenset(
         "requester_replied",
         "merged",
         "autoclosed",
+        "mail_held",
     }
 )
 # How long one sender may hold a row while it talks to the SMTP server.

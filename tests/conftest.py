@@ -11,6 +11,9 @@ import os
 import pytest
 
 os.environ.setdefault("HELPDESK_TESTING", "true")
+# The suite's mails carry no Authentication-Results; the tests of sender
+# authentication (tests/mailbridge/test_sender_auth.py) turn it on.
+os.environ.setdefault("HELPDESK_MAIL_SENDER_AUTH", "off")
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +29,7 @@ def _test_settings(settings, tmp_path):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.SECURE_SSL_REDIRECT = False
+    settings.HELPDESK = {**settings.HELPDESK, "MAIL_SENDER_AUTH": "off"}
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
     from helpdesk.celery import app

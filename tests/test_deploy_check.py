@@ -23,6 +23,7 @@ def production_env(tmp_path, **extra):
         DEBUG="false",
         ALLOWED_HOSTS="helpdesk.example",
         HELPDESK_VAR_DIR=str(tmp_path / "var"),
+        HELPDESK_MAIL_AUTHSERV_IDS="mx.helpdesk.example",
     )
     env.update(extra)
     return env
@@ -61,6 +62,24 @@ def test_the_check_does_fail_on_an_insecure_setting(tmp_path):
     result = check_deploy(production_env(tmp_path, HTTPS="false"))
     assert result.returncode != 0
     assert "security.W" in result.stdout + result.stderr
+
+
+def test_the_check_refuses_mail_that_trusts_any_from(tmp_path):
+    result = check_deploy(production_env(tmp_path, HELPDESK_MAIL_SENDER_AUTH="off"))
+    assert result.returncode != 0
+    assert "mailbridge.E001" in result.stdout + result.stderr
+
+
+def test_the_check_warns_when_no_mail_server_is_trusted(tmp_path):
+    result = check_deploy(production_env(tmp_path, HELPDESK_MAIL_AUTHSERV_IDS=""))
+    assert result.returncode != 0
+    assert "mailbridge.W001" in result.stdout + result.stderr
+
+
+def test_the_check_refuses_demo_mode_with_production_settings(tmp_path):
+    result = check_deploy(production_env(tmp_path, HELPDESK_DEMO="true"))
+    assert result.returncode != 0
+    assert "mailbridge.E002" in result.stdout + result.stderr
 
 
 def test_pages_carry_a_content_security_policy_without_inline_scripts(client, db):

@@ -29,7 +29,9 @@ REQUESTER_KINDS = frozenset(
 )
 COPIED_KINDS = frozenset({"reply", "incident_reply"})
 SLA_KINDS = frozenset({"sla_warning", "sla_breach"})
-KINDS = REQUESTER_KINDS | SLA_KINDS | {"requester_replied"}
+# Mail to people the caller names (`to=`), not derived from the ticket.
+ADDRESSED_KINDS = frozenset({"mail_held"})
+KINDS = REQUESTER_KINDS | SLA_KINDS | ADDRESSED_KINDS | {"requester_replied"}
 
 
 def recipients_for(kind: str, ticket: Ticket, message: Message | None) -> list[tuple[str, str]]:
@@ -89,16 +91,22 @@ def key_for(kind: str, ticket: Ticket, message: Message | None, address: str, ro
     return f"{kind}:{ticket.pk}:{message_id}:{round_}:{address.lower()}"[:200]
 
 
-def notify(kind: str, ticket: Ticket, message: Message | None = None, *, round_="") -> int:
+def notify(
+    kind: str, ticket: Ticket, message: Message | None = None, *, round_="", to=None
+) -> int:
     """Write the outbox rows of one notification; return how many were written.
 
     Call inside the transaction of the change. Delivery starts after the
-    commit; nothing is sent if the transaction rolls back.
+    commit; nothing is sent if the transaction rolls back. `to` names the
+    [(address, language)] of an addressed kind (e.g. "mail_held").
     """
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
+    if (kind in ADDRESSED_KINDS) != (to is not None):
+        raise ValueError(f"{kind!r} takes `to` if and only if it is an addressed kind")
+    recipients = list(to) if to is not None else recipients_for(kind, ticket, message)
     ids = []
-    for address, language in recipients_for(kind, ticket, message):
+    for address, language in recipients:
         key = key_for(kind, ticket, message, address, round_)
         row = _write(key, kind, ticket, message, address, language)
         if row is not None:

@@ -217,3 +217,50 @@ def test_presence_between_two_agents_and_not_to_others(cast, make_ticket):
         await other.disconnect()
 
     run_async(run)
+
+
+def test_a_bad_frame_gets_an_error_and_the_socket_stays(cast, make_ticket):
+    ticket = make_ticket()
+
+    async def scenario():
+        expert = await _connect(cast.expert_x)
+        for frame in ("not json", "[1, 2]", '"text"', "{" * 5000, '{"action": "watch"'):
+            await expert.send_to(text_data=frame)
+            assert await expert.receive_json_from(timeout=5) == {
+                "type": "error",
+                "error": "bad_frame",
+            }
+        await expert.send_to(bytes_data=b"\x00\x01")
+        assert (await expert.receive_json_from(timeout=5))["error"] == "bad_frame"
+        # Ids beyond 64 bits, negative, or not numbers are no ticket at all.
+        for ticket_id in (2**70, -1, True, "1"):
+            await expert.send_json_to({"action": "watch", "ticket_id": ticket_id})
+        assert await expert.receive_nothing(timeout=QUIET)
+        # Still alive and useful.
+        await expert.send_json_to({"action": "ping"})
+        assert (await expert.receive_json_from(timeout=5))["type"] == "pong"
+        await expert.send_json_to({"action": "watch", "ticket_id": ticket.pk})
+        await expert.disconnect()
+
+    run_async(scenario)
+
+
+def test_one_socket_cannot_watch_without_limit(cast, make_ticket):
+    from console.consumers import WATCHES_PER_MINUTE
+
+    ticket = make_ticket()
+
+    async def scenario():
+        expert = await _connect(cast.expert_x)
+        errors = 0
+        for _ in range(WATCHES_PER_MINUTE + 5):
+            await expert.send_json_to({"action": "watch", "ticket_id": 10**12})
+            event = await expert.receive_json_from(timeout=5)
+            errors += event["error"] == "too_many_watches"
+        assert errors == 5
+        await expert.send_json_to({"action": "ping"})
+        assert (await expert.receive_json_from(timeout=5))["type"] == "pong"
+        await expert.disconnect()
+
+    run_async(scenario)
+    assert ticket.pk

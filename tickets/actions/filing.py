@@ -118,7 +118,7 @@ def file_from_api(**kwargs) -> Ticket:
 def file_from_mail(
     *,
     sender,
-    requester_email: str,
+    requester_email: str = "",
     priority: str | None = None,
     institution_code: str | None = None,
     institution: Institution | None = None,
