@@ -365,8 +365,51 @@ class Delegation(models.Model):
         return "active"
 
 
+class AccountEventQuerySet(models.QuerySet):
+    """Rows of the access audit are only ever added: bulk updates and deletes are refused."""
+
+    def update(self, **kwargs):
+        raise TypeError("The access audit is append-only: account events cannot be changed.")
+
+    def delete(self):
+        raise TypeError("The access audit is append-only: account events cannot be deleted.")
+
+
 class AccountEvent(models.Model):
-    """Audit trail of changes to people's rights (delegations, roles)."""
+    """The access audit: logins, failures, lockouts and every change to people's rights.
+
+    Append-only: a row is written once (save() refuses an update, delete()
+    refuses, and so do the queryset's bulk update() and delete()); the admin
+    shows rows and exports them, nothing else. Links to people, institutions
+    and delegations are SET_NULL, so deleting one of them keeps its history
+    (the details keep the e-mail address or code as text).
+    """
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", _("login")
+        LOGIN_FAILED = "login_failed", _("failed login")
+        LOCKOUT = "lockout", _("locked out after failed logins")
+        OTP_ENROLLED = "otp_enrolled", _("second factor set up")
+        OTP_VERIFIED = "otp_verified", _("second-factor code given")
+        OTP_FAILED = "otp_failed", _("wrong second-factor code")
+        PASSWORD_RESET_REQUESTED = "password_reset_requested", _("password reset asked for")
+        PASSWORD_RESET_DONE = "password_reset_done", _("password set through a reset link")
+        DELEGATION_GRANTED = "delegation_granted", _("delegation granted")
+        DELEGATION_REVOKED = "delegation_revoked", _("delegation revoked")
+        MEMBERSHIP_ADDED = "membership_added", _("membership added")
+        MEMBERSHIP_CHANGED = "membership_changed", _("role at an institution changed")
+        MEMBERSHIP_REMOVED = "membership_removed", _("membership removed")
+        ADMIN_RIGHTS_CHANGED = "admin_rights_changed", _("administration rights changed")
+        AGENT_ADDED = "agent_added", _("agent profile added")
+        AGENT_CHANGED = "agent_changed", _("agent profile changed")
+        AGENT_REMOVED = "agent_removed", _("agent profile removed")
+        DIRECTORY_IMPORT = "directory_import", _("directory import")
+        DEACTIVATED = "deactivated", _("account deactivated")
+        REACTIVATED = "reactivated", _("account reactivated")
+        LOGIN_UNKNOWN_INSTITUTION = (
+            "login_unknown_institution",
+            _("login naming an unknown institution"),
+        )
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -375,20 +418,47 @@ class AccountEvent(models.Model):
         related_name="+",
         verbose_name=_("actor"),
     )
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("person concerned"),
+    )
     institution = models.ForeignKey(
-        Institution, on_delete=models.CASCADE, null=True, related_name="+"
+        Institution,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        verbose_name=_("institution"),
     )
     delegation = models.ForeignKey(
-        Delegation, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+        Delegation, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
     )
-    kind = models.CharField(_("kind"), max_length=40)
+    kind = models.CharField(_("kind"), max_length=40, choices=Kind.choices)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     detail = models.JSONField(_("detail"), default=dict)
     created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
 
+    objects = AccountEventQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["kind", "created_at"]),
+            models.Index(fields=["subject", "created_at"]),
+        ]
         verbose_name = _("account event")
         verbose_name_plural = _("account events")
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.kind}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("The access audit is append-only: account events cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("The access audit is append-only: account events cannot be deleted.")

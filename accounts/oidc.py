@@ -300,6 +300,7 @@ def _record(user, institution, kind: str, detail: dict) -> None:
     # No actor: the change comes from the identity provider, not from a person here.
     AccountEvent.objects.create(
         actor=None,
+        subject=user,
         institution=institution,
         kind=kind,
         detail={"person": user.email, "source": "oidc", **detail},

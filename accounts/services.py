@@ -6,14 +6,21 @@ what, so that "who could see our requests last March" has an answer.
 """
 
 import datetime
+import logging
 from collections.abc import Iterable
+from importlib import import_module
 
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import audit, signals
 from accounts.models import AccountEvent, Delegation, Institution, Membership, Role, User
 from helpdesk.errors import DomainError, InvalidTransition, NotAllowed
+
+logger = logging.getLogger(__name__)
 
 # How far back a start may lie: the form is filled in a minute or two before
 # it is sent, and "from now" must not fail because of that.
@@ -119,9 +126,10 @@ def grant_delegation(
     )
     AccountEvent.objects.create(
         actor=actor,
+        subject=delegate,
         institution=institution,
         delegation=delegation,
-        kind="delegation_granted",
+        kind=AccountEvent.Kind.DELEGATION_GRANTED,
         detail={
             "delegate": delegate.email,
             "rights": rights,
@@ -186,9 +194,10 @@ def end_delegations(
         events.append(
             AccountEvent(
                 actor=actor,
+                subject_id=delegation.delegate_id,
                 institution_id=delegation.institution_id,
                 delegation=delegation,
-                kind="delegation_revoked",
+                kind=AccountEvent.Kind.DELEGATION_REVOKED,
                 detail=detail,
                 created_at=now,
             )
@@ -209,3 +218,68 @@ def mark_email_deliverable(user) -> None:
     """Mail `user` again: someone who writes to us can evidently receive mail."""
     User.objects.filter(pk=user.pk).update(email_undeliverable=False)
     user.email_undeliverable = False
+
+
+# --------------------------------------------------------------------------- deactivation
+
+
+def end_sessions(user) -> int:
+    """Delete every stored session of `user`; return how many there were.
+
+    Sessions are rows of the database session backend (the helpdesk's
+    default); each one names its person only inside the signed data, so the
+    live ones are read one by one. Run when an account is deactivated, so that
+    an open page loses access on its very next request.
+    """
+    engine = import_module(settings.SESSION_ENGINE)
+    store_class = engine.SessionStore
+    if not hasattr(store_class, "get_model_class"):
+        logger.warning("end_sessions: %s keeps no session rows to delete", settings.SESSION_ENGINE)
+        return 0
+    model = store_class.get_model_class()
+    store = store_class()
+    wanted = str(user.pk)
+    keys = [
+        key
+        for key, data in model.objects.filter(expire_date__gt=timezone.now())
+        .values_list("session_key", "session_data")
+        .iterator(chunk_size=2000)
+        if str(store.decode(data).get(SESSION_KEY)) == wanted
+    ]
+    for start in range(0, len(keys), 500):
+        model.objects.filter(session_key__in=keys[start : start + 500]).delete()
+    return len(keys)
+
+
+def deactivate_user(user, *, actor, request=None) -> int:
+    """Deactivate `user` (if still active), end their sessions and record it; return sessions ended.
+
+    Sends accounts.signals.user_deactivated, so that other parts (API tokens)
+    can end what they keep for the person.
+    """
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        user.is_active = False
+        ended = end_sessions(user)
+        audit.record(
+            AccountEvent.Kind.DEACTIVATED,
+            actor=actor,
+            subject=user,
+            request=request,
+            detail={"email": user.email, "sessions_ended": ended},
+        )
+    signals.user_deactivated.send_robust(sender=User, user=user, actor=actor)
+    return ended
+
+
+def reactivate_user(user, *, actor, request=None) -> None:
+    """Let `user` log in again, and record it."""
+    User.objects.filter(pk=user.pk).update(is_active=True)
+    user.is_active = True
+    audit.record(
+        AccountEvent.Kind.REACTIVATED,
+        actor=actor,
+        subject=user,
+        request=request,
+        detail={"email": user.email},
+    )

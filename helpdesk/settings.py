@@ -6,9 +6,12 @@ filesystem transport. Setting DATABASE_URL and REDIS_URL moves the same code to
 PostgreSQL and Redis. docs/configuration.md lists every variable.
 """
 
+import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from helpdesk.env import (
@@ -59,6 +62,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    # Lockout after failed logins, second factor for agents (accounts/).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     # The domain and what it builds on ...
     "accounts",
     "tickets",
@@ -79,8 +86,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "helpdesk.middleware.IdleSessionMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "helpdesk.middleware.ContentSecurityPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -112,6 +124,24 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
         DATABASES["default"].setdefault("OPTIONS", {})
+        # Under ASGI each request runs in a thread of its own, so a connection
+        # kept by CONN_MAX_AGE is never reused: every request opened one until
+        # PostgreSQL refused more. A pool per process bounds them instead:
+        # web processes × DATABASE_POOL_SIZE + workers ≤ max_connections
+        # (docs/scaling.md). DATABASE_POOL_SIZE=0 turns the pool off, for
+        # PgBouncer in front; then connections close after each request.
+        _pool_size = env_int("DATABASE_POOL_SIZE", 0 if env_bool("HELPDESK_TESTING", False) else 8)
+        if _pool_size:
+            DATABASES["default"]["CONN_MAX_AGE"] = 0
+            DATABASES["default"]["OPTIONS"]["pool"] = {
+                "min_size": 1,
+                "max_size": _pool_size,
+                # Waiting longer than this for a free connection is an error
+                # (a 503 page), not an ever-growing queue.
+                "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+            }
+        else:
+            DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_helpdesk")}
 else:
     DATABASES = {
@@ -183,13 +213,16 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Auth ---------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# LockoutBackend (django-axes) refuses a locked-out username + address before
+# any password is checked; PasswordBackend is Django's, limited by
+# HELPDESK_LOCAL_LOGIN (docs/login.md).
+AUTHENTICATION_BACKENDS = ["accounts.backends.LockoutBackend", "accounts.backends.PasswordBackend"]
 OIDC_ENABLED = env_bool("OIDC_ENABLED", False)
 # Login with edu.mon.bg profiles (docs/login.md). accounts/oidc.py reads the
 # optional values below with the same defaults, so tests can switch OIDC on
 # with the settings fixture alone.
 if OIDC_ENABLED:
-    AUTHENTICATION_BACKENDS.insert(0, "accounts.oidc.EduMonBackend")
+    AUTHENTICATION_BACKENDS.insert(1, "accounts.oidc.EduMonBackend")
     OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")
     OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET")
     OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT")
@@ -216,6 +249,36 @@ if OIDC_ENABLED:
         if not globals()[_name]:
             raise ConfigError(f"{_name} must be set when OIDC_ENABLED=true")
 LOGIN_URL = "accounts:login"
+# "everyone", or "admins-only": local passwords work only for administrators
+# (staff); everyone else logs in with edu.mon.bg.
+HELPDESK_LOCAL_LOGIN = env_choice("HELPDESK_LOCAL_LOGIN", "everyone", ("everyone", "admins-only"))
+# Agents and administrators who log in with a password give a TOTP code too.
+HELPDESK_OTP_REQUIRED = env_bool("HELPDESK_OTP_REQUIRED", True)
+OTP_TOTP_ISSUER = env_str("HELPDESK_OTP_ISSUER", "НЕИСПУО поддръжка")
+# django-axes: this many wrong passwords for one address from one client
+# address lock that pair out for HELPDESK_LOCKOUT_MINUTES.
+AXES_FAILURE_LIMIT = env_int("HELPDESK_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("HELPDESK_LOCKOUT_MINUTES", 30, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "accounts.backends.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.audit.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_RESET_ON_SUCCESS = True
+# Tries during a lockout do not extend it (else anyone could keep an account locked).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Logins are in the access audit (accounts.AccountEvent); no second log.
+AXES_DISABLE_ACCESS_LOG = True
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+# A reset link works this long; requests per hour per client address and per e-mail address.
+PASSWORD_RESET_TIMEOUT = 2 * 3600
+HELPDESK_PASSWORD_RESETS_PER_ADDRESS_HOUR = 3
+HELPDESK_PASSWORD_RESETS_PER_CLIENT_HOUR = 10
+# A session ends after this many minutes without a request (accounts and
+# helpdesk.middleware.IdleSessionMiddleware); the cookie and the stored
+# session expire with it.
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 60, minimum=5)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 if env_bool("HELPDESK_TESTING", False):
@@ -357,8 +420,35 @@ SECURE_SSL_REDIRECT = _HTTPS and env_bool("SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if _HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _HTTPS
 SECURE_HSTS_PRELOAD = _HTTPS
-if env_bool("BEHIND_PROXY", False):
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): scripts only from our static files, no
+# inline scripts; WebSocket only to this site's own host (from SITE_URL). The
+# admin gets the same policy; views that serve files set a stricter one.
+_site = urlsplit(SITE_URL)
+_WEBSOCKET_ORIGIN = f"{'wss' if _site.scheme == 'https' else 'ws'}://{_site.netloc}"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        # Inline style attributes for small layout touches (and the admin's).
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF, _WEBSOCKET_ORIGIN],
+        "object-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [SELF],
+    }
+}
+if OIDC_ENABLED and OIDC_OP_LOGOUT_ENDPOINT:
+    # Logging out (a form) ends at the provider's end-session page; browsers
+    # apply form-action to that redirect too.
+    _logout = urlsplit(OIDC_OP_LOGOUT_ENDPOINT)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(
+        f"{_logout.scheme}://{_logout.netloc}"
+    )
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 LOGGING = {

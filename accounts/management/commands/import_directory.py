@@ -6,10 +6,11 @@ and, as its last line, the counts as JSON. Exit status 1 when a line was refused
 """
 
 import json
+import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import directory
+from accounts import audit, directory
 
 
 class _Counter(directory.Progress):
@@ -111,6 +112,7 @@ class Command(BaseCommand):
             raise CommandError("nothing was imported", returncode=1)
         except ValueError as error:
             raise CommandError(str(error))
+        audit.record_import(report, source="command", file_name=os.path.basename(file))
         self._print(report, file, verbosity)
         if report.errors:
             raise CommandError(
