@@ -96,32 +96,32 @@ def test_add_business_seconds(start, seconds, expected):
     assert due.tzinfo is UTC
 
 
-# (id, calendar, start, seconds, expected due)
+# (id, calendar options, start, seconds, expected due); each test builds its calendar
 CALENDAR_CASES = [
     (
         "extra closed day",
-        WorkCalendar(extra_closed_days=frozenset({date(2026, 1, 15)})),
+        dict(extra_closed_days=frozenset({date(2026, 1, 15)})),
         at(2026, 1, 14, 17),
         HOUR,
         at(2026, 1, 16, 9, 30),
     ),
     (
         "extra open saturday",
-        WorkCalendar(extra_open_days=frozenset({date(2026, 1, 17)})),
+        dict(extra_open_days=frozenset({date(2026, 1, 17)})),
         at(2026, 1, 16, 17),
         HOUR,
         at(2026, 1, 17, 9, 30),
     ),
     (
         "extra open day on a holiday",
-        WorkCalendar(extra_open_days={date(2026, 3, 3)}),
+        dict(extra_open_days={date(2026, 3, 3)}),
         at(2026, 3, 2, 17),
         HOUR,
         at(2026, 3, 3, 9, 30),
     ),
     (
         "closed wins over open",
-        WorkCalendar(
+        dict(
             extra_open_days={date(2026, 1, 17)},
             extra_closed_days={date(2026, 1, 17)},
         ),
@@ -131,35 +131,35 @@ CALENDAR_CASES = [
     ),
     (
         "no holidays",
-        WorkCalendar(holiday_country=None),
+        dict(holiday_country=None),
         at(2026, 4, 9, 17),
         HOUR,
         at(2026, 4, 10, 9, 30),
     ),
     (
         "other hours and six-day week",
-        WorkCalendar(weekdays={0, 1, 2, 3, 4, 5}, day_start=time(8), day_end=time(12)),
+        dict(weekdays={0, 1, 2, 3, 4, 5}, day_start=time(8), day_end=time(12)),
         at(2026, 1, 16, 11),
         2 * HOUR,
         at(2026, 1, 17, 9),
     ),
     (
         "seven-day week",
-        WorkCalendar(weekdays=range(7), holiday_country=None),
+        dict(weekdays=range(7), holiday_country=None),
         at(2026, 1, 17, 17),
         HOUR,
         at(2026, 1, 18, 9, 30),
     ),
     (
         "sunday only",
-        WorkCalendar(weekdays={6}, holiday_country=None),
+        dict(weekdays={6}, holiday_country=None),
         at(2026, 1, 14, 10),
         HOUR,
         at(2026, 1, 18, 10),
     ),
     (
         "utc calendar",
-        WorkCalendar(tz="UTC"),
+        dict(tz="UTC"),
         datetime(2026, 3, 27, 17, tzinfo=UTC),
         HOUR,
         datetime(2026, 3, 30, 9, 30, tzinfo=UTC),
@@ -168,12 +168,12 @@ CALENDAR_CASES = [
 
 
 @pytest.mark.parametrize(
-    ("cal", "start", "seconds", "expected"),
+    ("calendar_options", "start", "seconds", "expected"),
     [case[1:] for case in CALENDAR_CASES],
     ids=[case[0] for case in CALENDAR_CASES],
 )
-def test_add_business_seconds_other_calendars(cal, start, seconds, expected):
-    assert add_business_seconds(start, seconds, cal) == expected
+def test_add_business_seconds_other_calendars(calendar_options, start, seconds, expected):
+    assert add_business_seconds(start, seconds, WorkCalendar(**calendar_options)) == expected
 
 
 def test_dst_changes_utc_hours_not_working_hours():
@@ -270,6 +270,7 @@ def tue(h, mi=0):
 # (id, start, target seconds, pauses, expected due or None)
 PAUSE_CASES = [
     ("no pauses", mon(9), 4 * HOUR, [], mon(13)),
+    ("start inside hours", mon(10, 15), HOUR, [(mon(12), mon(13))], mon(11, 15)),
     ("one hour pause", mon(9), 4 * HOUR, [(mon(10), mon(11))], mon(14)),
     ("pause over the night", mon(9), 8 * HOUR, [(mon(16), tue(10))], tue(11)),
     ("open pause stops the clock", mon(9), 4 * HOUR, [(mon(10), None)], None),
@@ -583,6 +584,8 @@ def test_the_server_time_zone_changes_nothing(server_zone):
     assert (due, due.tzinfo) == (at(2026, 1, 13, 9, 30), UTC)
     due = due_with_pauses(mon(9), HOUR, [(mon(9, 30), mon(10))], CAL)
     assert (due, due.tzinfo) == (mon(10, 30), UTC)
+    due = due_with_pauses(mon(10, 15), HOUR, [], CAL)
+    assert (due, due.tzinfo) == (mon(11, 15), UTC)
     assert business_seconds_between(at(2026, 1, 12, 17), at(2026, 1, 13, 10), CAL) == 1.5 * HOUR
     assert elapsed_with_pauses(mon(9), mon(15), [(mon(10), mon(11))], CAL) == 5 * HOUR
 
