@@ -288,7 +288,7 @@ def tell_paused(subscription: WebhookSubscription) -> None:
         text = _(
             "The webhook “%(name)s” (%(url)s) failed %(n)s times in a row and has been paused. "
             "Its events are kept for a day. Fix the receiver, then resume the subscription "
-            "in the administration (untick “paused”)."
+            "in the administration (the “Resume” action)."
         ) % {"name": subscription.name, "url": subscription.url, "n": PAUSE_AFTER}
     try:
         send_mail(subject, text, None, sorted(recipients))
