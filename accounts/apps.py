@@ -7,10 +7,10 @@ class AccountsConfig(AppConfig):
     verbose_name = _("People and organisations")
 
     def ready(self):
-        # The app registry is ready only now: these modules use the models.
         from axes.signals import user_locked_out
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
+        # Here, not at the top: these modules use the models, ready only now.
         from accounts import audit, second_factor
 
         user_logged_in.connect(second_factor.mark_password_login, dispatch_uid="hd_mark_password")

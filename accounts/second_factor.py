@@ -17,9 +17,12 @@ password session owes a code from their next request.
 import base64
 
 import segno
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.utils.module_loading import import_string
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
@@ -91,3 +94,42 @@ def secret_text(device: TOTPDevice) -> str:
 def qr_svg(uri: str) -> str:
     """An inline SVG QR code of `uri` (no script, no external image)."""
     return segno.make(uri, error="m").svg_inline(scale=4, border=2, dark="#000", light="#fff")
+
+
+# --------------------------------------------------------------------------- WebSocket
+
+
+def scope_owes_code(scope) -> bool:
+    """owes_code() for a WebSocket scope (channels' session and user are in it)."""
+    session = scope.get("session")
+    user = scope.get("user")
+    if session is None or user is None or not session.get(PASSWORD_LOGIN_KEY):
+        return False
+    if not otp_required_for(user):
+        return False
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY)
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    return device is None or device.user_id != user.pk
+
+
+class SecondFactorWebSocketGuard:
+    """ASGI middleware for the WebSocket routes, inside channels' AuthMiddlewareStack.
+
+    A WebSocket does not pass through Django's middleware, so a password session
+    that still owes its code would otherwise reach the live console. Wrap the
+    URL router: AuthMiddlewareStack(SecondFactorWebSocketGuard(URLRouter(...))).
+    Such a handshake is refused (the server answers 403).
+    """
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        if scope.get("type") == "websocket" and await database_sync_to_async(scope_owes_code)(
+            scope
+        ):
+            message = await receive()
+            if message.get("type") == "websocket.connect":
+                await send({"type": "websocket.close", "code": 4403})
+            return None
+        return await self.inner(scope, receive, send)

@@ -250,3 +250,46 @@ def test_admins_only_refuses_local_passwords_of_everyone_else(client, cast, sett
     assert "_auth_user_id" not in client.session
     assert post_login(client, "admin@mon.bg", PASSWORD).status_code == 302
     assert client.session["_auth_user_id"] == str(cast.admin.pk)
+
+
+# --------------------------------------------------------------------------- WebSocket
+
+
+def test_a_websocket_scope_owes_the_code_like_the_pages(client, cast):
+    from accounts.second_factor import scope_owes_code
+
+    device = enrolled(cast.expert_x)
+    post_login(client, "expert.x@ruo.bg", PASSWORD)
+    session = client.session
+    scope = {"type": "websocket", "session": session, "user": cast.expert_x}
+    assert scope_owes_code(scope) is True
+    client.post(reverse("accounts:second_factor"), {"code": code_for(device)})
+    scope["session"] = client.session
+    assert scope_owes_code(scope) is False
+    forced = type(client)()
+    forced.force_login(cast.expert_y)
+    assert scope_owes_code({"session": forced.session, "user": cast.expert_y}) is False
+
+
+def test_the_websocket_guard_refuses_the_handshake_of_a_session_owing_a_code(monkeypatch):
+    import asyncio
+
+    from accounts import second_factor
+
+    reached, sent = [], []
+
+    async def inner(scope, receive, send):
+        reached.append(scope)
+
+    async def receive():
+        return {"type": "websocket.connect"}
+
+    async def send(message):
+        sent.append(message)
+
+    guard = second_factor.SecondFactorWebSocketGuard(inner)
+    monkeypatch.setattr(second_factor, "scope_owes_code", lambda scope: scope["owes"])
+    asyncio.run(guard({"type": "websocket", "owes": True}, receive, send))
+    assert reached == [] and sent == [{"type": "websocket.close", "code": 4403}]
+    asyncio.run(guard({"type": "websocket", "owes": False}, receive, send))
+    assert len(reached) == 1
