@@ -112,7 +112,15 @@ class _TextBuilder(HTMLParser):
     def _blank_line(self) -> None:
         self._newline()
         if self.lines and self.lines[-1].strip("> ") != "":
-            self.lines.append("> " * self._quote if self._quote else "")
+            self.lines.append(self._quote_prefix())
+
+    def _quote_prefix(self) -> str:
+        """Return the prefix of an empty line at the current quote level.
+
+        Capped like every other prefix: uncapped, each blank line of a deep
+        quote cost as much as the quote is deep (quadratic time and output).
+        """
+        return "> " * min(self._quote, _MAX_DEPTH)
 
     # -- parser callbacks -----------------------------------------------
 
@@ -131,7 +139,7 @@ class _TextBuilder(HTMLParser):
             if self._pieces:
                 self._end_line()
             else:
-                self.lines.append("> " * self._quote if self._quote else "")
+                self.lines.append(self._quote_prefix())
         elif tag == "hr":
             self._newline()
             self.lines.append("----")
