@@ -12,8 +12,10 @@ class AccountsConfig(AppConfig):
 
         # Here, not at the top: these modules use the models, ready only now.
         from accounts import audit, second_factor
+        from helpdesk.middleware import note_login
 
         user_logged_in.connect(second_factor.mark_password_login, dispatch_uid="hd_mark_password")
         user_logged_in.connect(audit.on_user_logged_in, dispatch_uid="hd_audit_login")
+        user_logged_in.connect(note_login, dispatch_uid="hd_idle_login")
         user_login_failed.connect(audit.on_user_login_failed, dispatch_uid="hd_audit_failed")
         user_locked_out.connect(audit.on_user_locked_out, dispatch_uid="hd_audit_lockout")

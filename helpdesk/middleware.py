@@ -47,3 +47,10 @@ class IdleSessionMiddleware:
             elif not isinstance(last_seen, int) or now - last_seen >= REFRESH_SECONDS:
                 session[LAST_SEEN_KEY] = now
         return self.get_response(request)
+
+
+def note_login(sender, request, user, **kwargs) -> None:
+    """user_logged_in: a login is activity (the first request after it then writes nothing)."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[LAST_SEEN_KEY] = int(time.time())
