@@ -142,24 +142,6 @@ if DATABASE_URL:
             }
         else:
             DATABASES["default"]["CONN_MAX_AGE"] = 0
-        # Under ASGI each request runs in a thread of its own, so a connection
-        # kept by CONN_MAX_AGE is never reused: every request opened one until
-        # PostgreSQL refused more. A pool per process bounds them instead:
-        # web processes × DATABASE_POOL_SIZE + workers ≤ max_connections
-        # (docs/scaling.md). DATABASE_POOL_SIZE=0 turns the pool off, for
-        # PgBouncer in front; then connections close after each request.
-        _pool_size = env_int("DATABASE_POOL_SIZE", 0 if env_bool("HELPDESK_TESTING", False) else 8)
-        if _pool_size:
-            DATABASES["default"]["CONN_MAX_AGE"] = 0
-            DATABASES["default"]["OPTIONS"]["pool"] = {
-                "min_size": 1,
-                "max_size": _pool_size,
-                # Waiting longer than this for a free connection is an error
-                # (a 503 page), not an ever-growing queue.
-                "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
-            }
-        else:
-            DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_helpdesk")}
 else:
     DATABASES = {
