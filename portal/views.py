@@ -32,7 +32,6 @@ from accounts.permissions import (
     followed_institution_ids,
 )
 from helpdesk.errors import DomainError, RateLimited
-from helpdesk.sanitize import clean_html
 from kb import deflection
 from kb.search import suggest_articles
 from portal.forms import (
@@ -241,9 +240,9 @@ def _conversation(ticket: Ticket) -> list[Message]:
         .order_by("created_at", "id")
     )
     for message in rows:
-        # body_html was cleaned when it was stored; cleaning again costs little
-        # and keeps this page safe even if an older row slipped through.
-        message.safe_html = mark_safe(clean_html(message.body_html)) if message.body_html else ""
+        # body_html is sanitised once, by the action that stored it (bounded
+        # time whatever the nesting); showing a ticket never sanitises again.
+        message.safe_html = mark_safe(message.body_html) if message.body_html else ""
     return rows
 
 
