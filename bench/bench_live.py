@@ -94,7 +94,7 @@ def main() -> None:
                 port,
                 session.session_key,
                 args.n,
-                lambda i: file(services, teacher, institution, competence, i),
+                lambda i: file(actions, teacher, institution, competence, i),
             )
         )
     finally:
@@ -118,7 +118,7 @@ Target: ≤ 300 ms after the commit.""",
     )
 
 
-def file(services, teacher, institution, competence, i):
+def file(actions, teacher, institution, competence, i):
     ticket = actions.create_ticket(
         actor=teacher,
         institution=institution,

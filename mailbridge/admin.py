@@ -244,7 +244,6 @@ class InboundMessageAdmin(admin.ModelAdmin):
             messages.SUCCESS if not again else messages.WARNING,
         )
 
-
     @admin.action(description=_("Release held messages: I have checked that the sender wrote them"))
     def release(self, request, queryset):
         released = 0

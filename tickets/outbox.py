@@ -91,9 +91,7 @@ def key_for(kind: str, ticket: Ticket, message: Message | None, address: str, ro
     return f"{kind}:{ticket.pk}:{message_id}:{round_}:{address.lower()}"[:200]
 
 
-def notify(
-    kind: str, ticket: Ticket, message: Message | None = None, *, round_="", to=None
-) -> int:
+def notify(kind: str, ticket: Ticket, message: Message | None = None, *, round_="", to=None) -> int:
     """Write the outbox rows of one notification; return how many were written.
 
     Call inside the transaction of the change. Delivery starts after the

@@ -180,9 +180,7 @@ def test_bulk_update_applies_per_ticket_and_reports_failures(
 
 def test_bulk_assign_priority_status(cast, make_ticket):
     tickets = [make_ticket() for _ in range(2)]
-    actions.bulk_update(
-        tickets=tickets, actor=cast.expert_x, action="assign", value=cast.expert_x2
-    )
+    actions.bulk_update(tickets=tickets, actor=cast.expert_x, action="assign", value=cast.expert_x2)
     actions.bulk_update(tickets=tickets, actor=cast.expert_x, action="priority", value="high")
     actions.bulk_update(tickets=tickets, actor=cast.expert_x, action="status", value="waiting")
     for t in tickets:

@@ -21,7 +21,6 @@ agent_page = server_fixtures.agent_page
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-
 def _wait_live(page):
     page.wait_for_function("() => document.documentElement.dataset.live === 'on'", timeout=10_000)
 

@@ -16,7 +16,6 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "pw-Secret-123"
 
 
-
 @pytest.fixture(autouse=True)
 def _live_server_follows_test_settings(live_server, _test_settings):
     # See tests/e2e/test_kb_pages.py: reload the session server's middleware.

@@ -18,7 +18,6 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "pw-Secret-123"
 
 
-
 @pytest.fixture(autouse=True)
 def _live_server_with_test_settings(live_server, _test_settings):
     """Rebuild the live server's middleware after the test settings apply.

@@ -14,7 +14,6 @@ from tickets.models import Message, Ticket
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-
 @pytest.fixture
 def smtp_out(settings, smtp_peer):
     return send_to_peer(settings, smtp_peer)

@@ -23,7 +23,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 SUPPORT = "support@helpdesk.example"
 
 
-
 def send_to_peer(settings, smtp_peer):
     """Point the helpdesk's outgoing mail at the real SMTP peer; return the peer."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

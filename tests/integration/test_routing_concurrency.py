@@ -34,7 +34,6 @@ pytestmark = pytest.mark.slow
 transactional = pytest.mark.django_db(transaction=True)
 
 
-
 @pytest.fixture
 def postgres(transactional_db):
     """Skip (before any data is built) unless the database is PostgreSQL."""

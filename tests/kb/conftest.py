@@ -38,4 +38,3 @@ def make_article(db):
 def login(client, user):
     client.force_login(user)
     return client
-

@@ -15,7 +15,6 @@ from tickets.models import Ticket
 pytestmark = pytest.mark.integration
 
 
-
 @pytest.fixture
 def account(dovecot):
     """A fresh Dovecot account: (address, password)."""

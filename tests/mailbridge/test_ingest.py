@@ -96,7 +96,6 @@ def make_bounce(*, original_id: str, recipient: str, subject="Undelivered Mail R
     ).encode()
 
 
-
 @pytest.fixture(autouse=True)
 def _english():
     # Reasons are checked by their English wording, whatever translations exist.

@@ -26,7 +26,6 @@ class FlakyBackend(LocmemBackend):
         return super().send_messages(messages)
 
 
-
 @pytest.fixture
 def flaky(settings):
     settings.EMAIL_BACKEND = f"{__name__}.FlakyBackend"

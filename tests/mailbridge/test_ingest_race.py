@@ -24,7 +24,6 @@ pytestmark = [
 ]
 
 
-
 def test_racing_processors_make_one_ticket(cast, monkeypatch):
     raw = make_mail()
     both_inside = threading.Barrier(2, timeout=20)
