@@ -69,11 +69,13 @@ class MessageWithFilesSerializer(MessageSerializer):
 class TicketSerializer(serializers.ModelSerializer):
     message_count = serializers.SerializerMethodField()
     last_message_id = serializers.SerializerMethodField()
-    institution = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    competence = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    region = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    assignee = serializers.StringRelatedField()
-    merged_into = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+    institution = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    competence = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    region = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    assignee = serializers.StringRelatedField(allow_null=True)
+    merged_into = serializers.SlugRelatedField(
+        slug_field="reference", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Ticket

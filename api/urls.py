@@ -1,6 +1,6 @@
 """URLs of the REST API: version 1 at /api/v1/, and the first API's /api/tickets/ kept working."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
@@ -25,6 +25,8 @@ v1_patterns = [
     path("docs/", pages.ApiDocsView.as_view(url_name="api:v1:schema"), name="docs"),
     path("tokens/", pages.tokens, name="tokens"),
     path("tokens/<int:pk>/revoke/", pages.revoke_token, name="token_revoke"),
+    # Anything else under v1 answers in the API's error shape, not with an HTML page.
+    re_path(r"^[\s\S]*$", api.not_found),
 ]
 
 legacy = SimpleRouter()

@@ -9,9 +9,10 @@ A token is limited further by its scopes (api/permissions.py).
 
 from django.conf import settings
 from django.db.models import Count, Max, Prefetch, Q
-from django.http import FileResponse
+from django.http import FileResponse, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -36,6 +37,7 @@ from accounts.permissions import filing_institution_ids, followed_institution_id
 from api import schema
 from api.authentication import BearerTokenAuthentication, scopes_of
 from api.errors import ApiError
+from api.errors import body as error_body
 from api.idempotency import idempotent
 from api.models import ApiToken
 from api.pagination import Cursor, TicketCursor
@@ -104,6 +106,12 @@ class ApiView:
         if length > max_body_bytes(request):
             raise ApiError(_("The request is too large."), code="too_large", status_code=413)
         super().initial(request, *args, **kwargs)
+
+
+@csrf_exempt
+def not_found(request, *args, **kwargs):
+    """A path under /api/v1/ that names nothing: 404 in the API's error shape."""
+    return JsonResponse(error_body("not_found", _("Not found.")), status=404)
 
 
 class AnyRenderer(BaseRenderer):
@@ -892,7 +900,7 @@ class ArticleViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
         responses={200: SearchHitSerializer(many=True), 400: schema.INVALID, **schema.READ_ERRORS},
         tags=["knowledge base"],
     )
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def search(self, request):
         language = request.query_params.get("language") or None
         if language not in (None, "bg", "en"):
@@ -906,7 +914,7 @@ class ArticleViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
         responses={200: SuggestionSerializer(many=True), 400: schema.INVALID, **schema.READ_ERRORS},
         tags=["knowledge base"],
     )
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def suggest(self, request):
         return Response(
             SuggestionSerializer(suggest_articles(request.user, words(request)), many=True).data
