@@ -410,6 +410,9 @@ class AccountEvent(models.Model):
             "login_unknown_institution",
             _("login naming an unknown institution"),
         )
+        EGN_REVEALED = "egn_revealed", _("personal number (ЕГН) revealed")
+        PERSONAL_DATA_EXPORTED = "personal_data_exported", _("personal data exported")
+        ANONYMISED = "anonymised", _("person anonymised")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -209,6 +209,7 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-delivery": {"task": "mailbridge.tasks.deliver_pending", "schedule": 60.0},
     "autoclose-resolved": {"task": "tickets.tasks.autoclose_resolved", "schedule": 3600.0},
     "webhook-delivery": {"task": "api.tasks.deliver_pending_webhooks", "schedule": 60.0},
+    "raw-mail-purge": {"task": "mailbridge.tasks.purge_raw_mail", "schedule": 3600.0},
 }
 
 # --- Auth ---------------------------------------------------------------------
@@ -347,6 +348,10 @@ HELPDESK = {
     "INSTANCE_ID": env_str("HELPDESK_INSTANCE_ID", "neispuo-helpdesk"),
 }
 SLA_WARN_BEFORE_MINUTES = env_int("HELPDESK_SLA_WARN_BEFORE_MINUTES", 60, minimum=0)
+# Personal data (docs/personal-data.md): keep the text as written before its
+# ЕГН were masked (admins only), and how long raw received mail is kept.
+HELPDESK_EGN_KEEP_ORIGINAL = env_bool("HELPDESK_EGN_KEEP_ORIGINAL", False)
+HELPDESK_RAW_MAIL_DAYS = env_int("HELPDESK_RAW_MAIL_DAYS", 90, minimum=1)
 
 # --- E-mail -------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 from accounts import services as account_services
 from accounts.models import Membership, User
 from accounts.permissions import is_agent
+from helpdesk import egn
 from helpdesk.uploads import MAIL_TYPES, UploadRejected, check_file
 from mailbridge import noise
 from mailbridge.authentication import authentication_results, judge
@@ -254,7 +255,7 @@ def _finish(row: InboundMessage, parsed: ParsedMail, decision: _Decision) -> boo
             reason=decision.reason[:2000],
             sender_proof=decision.proof[:255],
             sender=_clean(parsed.from_addr.lower())[:254],
-            subject=_clean(parsed.subject)[:255],
+            subject=egn.mask(_clean(parsed.subject))[0][:255],  # ЕГН hidden here too
             processed_at=timezone.now(),
         )
     )
@@ -269,7 +270,7 @@ def _quarantine(row: InboundMessage, parsed: ParsedMail | None, reason: str) -> 
     }
     if parsed is not None:
         fields["sender"] = _clean(parsed.from_addr.lower())[:254]
-        fields["subject"] = _clean(parsed.subject)[:255]
+        fields["subject"] = egn.mask(_clean(parsed.subject))[0][:255]
     InboundMessage.objects.filter(pk=row.pk, state=InboundMessage.State.RECEIVED).update(**fields)
     return Outcome(QUARANTINED, None, reason, row.pk)
 

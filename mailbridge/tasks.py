@@ -1,12 +1,16 @@
-"""Celery tasks of the mail bridge: polling the mailboxes, delivering the outbox."""
+"""Celery tasks of the mail bridge: polling the mailboxes, delivering the outbox, purging raw mail."""
 
+import datetime
 import logging
 import smtplib
 
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
 
 from mailbridge import outbound
 from mailbridge.imap import poll_all_once
+from mailbridge.models import InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,38 @@ def deliver_outbox(self, ids: list[int]) -> int:
 def deliver_pending() -> dict:
     """Beat: send what is still pending (lost tasks, a broker or SMTP server that was down)."""
     return outbound.deliver_pending()
+
+
+@shared_task(ignore_result=True)
+def purge_raw_mail() -> int:
+    """Beat: empty the raw bytes of received mail older than HELPDESK_RAW_MAIL_DAYS.
+
+    Only mail that is done with (processed, ignored, duplicate): the ticket it
+    became keeps the parsed text, and the row keeps its sender, subject,
+    size and digest (so a copy that arrives again is still a duplicate).
+    Quarantined and held mail keeps its bytes, to be run again from the admin.
+    Returns how many rows were emptied.
+    """
+    days = getattr(settings, "HELPDESK_RAW_MAIL_DAYS", 90)
+    before = timezone.now() - datetime.timedelta(days=days)
+    done = (
+        InboundMessage.State.PROCESSED,
+        InboundMessage.State.IGNORED,
+        InboundMessage.State.DUPLICATE,
+    )
+    rows = InboundMessage.objects.filter(state__in=done, created_at__lt=before).exclude(raw=b"")
+    purged = 0
+    last = 0
+    while True:
+        # In batches, in id order, so one run never holds a long lock on a big table.
+        ids = list(rows.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:500])
+        if not ids:
+            break
+        last = ids[-1]
+        purged += InboundMessage.objects.filter(pk__in=ids).update(raw=b"")
+    if purged:
+        log.info("mailbridge: emptied the raw bytes of %s received mails", purged)
+    return purged
 
 
 def schedule(sender, ids, **kwargs) -> None:

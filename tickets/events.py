@@ -13,6 +13,7 @@ import datetime
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from helpdesk import egn
 from tickets.models import Channel, Ticket, TicketEvent
 
 VALUE_MAX = 255
@@ -37,9 +38,10 @@ def _row(
         channel=channel,
         kind=kind,
         field=field,
-        old_value=str(old or "")[:VALUE_MAX],
-        new_value=str(new or "")[:VALUE_MAX],
-        note=note,
+        # Reasons and names people typed: personal numbers (ЕГН) masked, as in messages.
+        old_value=egn.mask(str(old or ""))[0][:VALUE_MAX],
+        new_value=egn.mask(str(new or ""))[0][:VALUE_MAX],
+        note=egn.mask(note)[0],
         created_at=at or timezone.now(),
     )
     if save:

@@ -667,3 +667,43 @@ class OutboundMail(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.subject}"
+
+
+class RedactedOriginal(models.Model):
+    """The text as written before its personal numbers (ЕГН) were masked.
+
+    Written only when settings.HELPDESK_EGN_KEEP_ORIGINAL is on; kept apart
+    from the messages so that nothing but this table (shown to superusers in
+    the admin, each reveal recorded in the access audit) holds the numbers.
+    """
+
+    class Field(models.TextChoices):
+        SUBJECT = "subject", _("subject")
+        BODY_TEXT = "body_text", _("text")
+        BODY_HTML = "body_html", _("HTML")
+        QUOTED_TEXT = "quoted_text", _("quoted earlier text")
+        FILE_NAME = "file_name", _("file name")
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="+", verbose_name=_("request")
+    )
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("message"),
+    )
+    field = models.CharField(_("field"), max_length=20, choices=Field.choices)
+    original = models.TextField(_("original"))
+    masked_count = models.PositiveSmallIntegerField(_("numbers masked"), default=1)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("original with a personal number")
+        verbose_name_plural = _("originals with personal numbers")
+
+    def __str__(self):
+        return f"{self.ticket_id} {self.field}"

@@ -16,7 +16,8 @@ from accounts.permissions import is_agent
 from helpdesk.errors import DomainError, NotAllowed
 from helpdesk.uploads import CheckedFile
 from tickets import events
-from tickets.models import Attachment, Ticket
+from tickets.models import Attachment, RedactedOriginal, Ticket
+from tickets.redaction import Redactor
 from tickets.signals import ticket_changed, ticket_changing
 
 SUBJECT_MAX = 200
@@ -87,14 +88,19 @@ def store_files(
     rejected: Iterable[tuple[str, str]],
     channel: str,
     now: datetime.datetime | None = None,
+    redact: Redactor | None = None,
 ) -> int:
-    """Store checked files on `message` and record refused ones; return how many were stored."""
+    """Store checked files on `message` and record refused ones; return how many were stored.
+
+    File names go through `redact` (personal numbers masked, tickets/redaction.py).
+    """
     stored = 0
+    redact = redact or Redactor()
     for checked in files:
         attachment = Attachment(
             ticket=ticket,
             message=message,
-            original_name=checked.name,
+            original_name=redact(RedactedOriginal.Field.FILE_NAME, checked.name),
             size=checked.size,
             content_type=checked.content_type,
             sha256=checked.sha256,
@@ -106,6 +112,7 @@ def store_files(
         attachment.save()
         stored += 1
     for name, reason in rejected:
+        name = redact(RedactedOriginal.Field.FILE_NAME, name)
         Attachment.objects.create(
             ticket=ticket, message=message, original_name=name[:255], rejected_reason=reason[:255]
         )

@@ -15,7 +15,8 @@ from helpdesk.uploads import CheckedFile
 from tickets import events, outbox, policies
 from tickets.actions.base import acting, announce, clean_text, lock, require_visible, store_files
 from tickets.actions.status import move
-from tickets.models import Channel, MailThreadKey, Message, Status, Ticket
+from tickets.models import Channel, MailThreadKey, Message, RedactedOriginal, Status, Ticket
+from tickets.redaction import Redactor
 
 
 @transaction.atomic
@@ -48,6 +49,9 @@ def add_message(
     files = list(files)
     rejected_files = list(rejected_files)
     text = clean_text(text, allow_empty=bool(files) or bool(rejected_files) or is_auto_reply)
+    # Personal numbers (ЕГН) are masked before anything is stored (tickets/redaction.py).
+    redact = Redactor()
+    text = redact(RedactedOriginal.Field.BODY_TEXT, text)
     if kind not in Message.Kind.values:
         raise DomainError(_("Unknown message kind."))
     if new_status and new_status not in Status.values:
@@ -79,8 +83,8 @@ def add_message(
         sender_name=sender_name or (acting_user.get_full_name() if acting_user else ""),
         channel=channel,
         body_text=text,
-        body_html=clean_html(html) if html else "",
-        quoted_text=quoted_text,
+        body_html=redact(RedactedOriginal.Field.BODY_HTML, clean_html(html)) if html else "",
+        quoted_text=redact(RedactedOriginal.Field.QUOTED_TEXT, quoted_text),
         email_message_id=email_message_id,
         is_auto_reply=is_auto_reply,
         from_staff=staff,
@@ -88,7 +92,10 @@ def add_message(
     )
     if email_message_id:
         MailThreadKey.remember(ticket, message, email_message_id, MailThreadKey.Direction.IN)
-    stored = store_files(ticket, message, files, acting_user, rejected_files, channel, now)
+    stored = store_files(ticket, message, files, acting_user, rejected_files, channel, now, redact)
+    redact.keep(ticket, message)
+    # How many personal numbers were hidden, for the door to tell the person.
+    message.egn_masked = redact.count
     update = {
         "message_count": F("message_count") + 1,
         "last_message_id": message.pk,

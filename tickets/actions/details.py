@@ -4,6 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from helpdesk import egn
 from helpdesk.errors import DomainError, InvalidTransition, NotAllowed
 from tickets import events
 from tickets.actions.base import announce, lock, require_agent, require_login, require_visible
@@ -82,7 +83,7 @@ def rate(*, ticket: Ticket, actor, score: int, comment: str = "", now=None) -> T
         raise InvalidTransition(_("A request can be rated once it is resolved."))
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise DomainError(_("Choose a rating from 1 to 5."), field="score")
-    comment = (comment or "").strip()
+    comment = egn.mask((comment or "").strip())[0]
     if len(comment) > COMMENT_MAX:
         raise DomainError(_("The comment is too long."), field="comment")
     ticket.satisfaction = score

@@ -29,12 +29,14 @@ from tickets.actions.base import (
     store_files,
 )
 from tickets.assignment import route_new_ticket
+from tickets.redaction import Redactor
 from tickets.models import (
     Channel,
     Competence,
     MailThreadKey,
     Message,
     Priority,
+    RedactedOriginal,
     ReferenceCounter,
     Ticket,
     TicketEvent,
@@ -215,10 +217,13 @@ def file_request(
     message, files, history and the acknowledgement.
     """
     now = now or timezone.now()
-    subject = clean_subject(subject)
+    # Personal numbers (ЕГН) are masked before anything is stored (tickets/redaction.py).
+    redact = Redactor()
+    subject = redact(RedactedOriginal.Field.SUBJECT, clean_subject(subject))
     files = list(files)
     rejected_files = list(rejected_files)
     text = clean_text(text, allow_empty=bool(files) or channel == Channel.EMAIL)
+    text = redact(RedactedOriginal.Field.BODY_TEXT, text)
     if competence is not None and not competence.is_active:
         raise DomainError(_("This competence area is no longer in use."), field="competence")
     acting_user = acting(actor)
@@ -252,15 +257,18 @@ def file_request(
         sender_name=ticket.requester_name,
         channel=channel,
         body_text=text,
-        body_html=clean_html(html) if html else "",
-        quoted_text=quoted_text,
+        body_html=redact(RedactedOriginal.Field.BODY_HTML, clean_html(html)) if html else "",
+        quoted_text=redact(RedactedOriginal.Field.QUOTED_TEXT, quoted_text),
         email_message_id=email_message_id,
         is_auto_reply=is_auto_reply,
         created_at=now,
     )
     if email_message_id:
         MailThreadKey.remember(ticket, message, email_message_id, MailThreadKey.Direction.IN)
-    store_files(ticket, message, files, acting_user, rejected_files, channel, now)
+    store_files(ticket, message, files, acting_user, rejected_files, channel, now, redact)
+    redact.keep(ticket, message)
+    # How many personal numbers were hidden, for the door to tell the person.
+    ticket.egn_masked = redact.count
     Ticket.objects.filter(pk=ticket.pk).update(last_message_id=message.pk)
     ticket.last_message_id = message.pk
     history = [events.created(ticket, actor=acting_user, channel=channel, at=now, save=False)]
