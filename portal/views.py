@@ -7,6 +7,7 @@ a 404, never a 403, so that its existence does not leak.
 """
 
 import datetime
+import json
 import logging
 import re
 
@@ -22,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import services as account_services
@@ -218,6 +220,7 @@ def ticket_new(request):
                 _("Your request was filed as %(ref)s. A confirmation was sent to %(email)s.")
                 % {"ref": ticket.reference, "email": user.email},
             )
+            _tell_egn_hidden(request, getattr(ticket, "egn_masked", 0))
             return redirect("portal:ticket", reference=ticket.reference)
     return render(
         request,
@@ -225,6 +228,26 @@ def ticket_new(request):
         {"form": form, "max_file_bytes": settings.HELPDESK["MAX_FILE_BYTES"]},
         status=status,
     )
+
+
+def _tell_egn_hidden(request, count: int) -> None:
+    """Say why a personal number (ЕГН) the person wrote no longer shows."""
+    if count:
+        messages.warning(
+            request,
+            ngettext(
+                "Your text contained a personal number (ЕГН); it was hidden (shown as "
+                "**********) to protect it. Support staff do not need it: write the "
+                "person's name and the document instead, or give the number by phone "
+                "if an expert asks.",
+                "Your text contained %(n)d personal numbers (ЕГН); they were hidden (shown "
+                "as **********) to protect them. Support staff do not need them: write the "
+                "people's names and the documents instead, or give the numbers by phone "
+                "if an expert asks.",
+                count,
+            )
+            % {"n": count},
+        )
 
 
 # --- one request ---------------------------------------------------------------
@@ -315,6 +338,7 @@ def ticket_reply(request, reference):
             _apply_domain_error(form, error, {})
         else:
             messages.success(request, _("Your reply was sent."))
+            _tell_egn_hidden(request, getattr(message, "egn_masked", 0))
             return redirect(reverse("portal:ticket", args=[ticket.reference]) + f"#m-{message.pk}")
     return _render_ticket(request, ticket, reply_form=form)
 
@@ -435,16 +459,36 @@ def _article_json(article) -> dict:
     }
 
 
-@login_required
-@require_GET
-def suggest(request):
-    """Return {"articles": [{"title", "url", "summary"}], "token"} that may answer ?q=.
+SUGGEST_BODY_MAX = 4096
 
-    What was shown is recorded for the knowledge base's deflection figures;
-    the token comes back with the next query (?token=) and with the filed
-    request, so the dashboard can tell which articles did not help.
+
+def _suggest_query(request) -> tuple[str, str]:
+    """The draft text and token of a suggestion lookup: a JSON body {"q": …, "token": …}."""
+    if len(request.body) > SUGGEST_BODY_MAX:
+        return "", ""
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return "", ""
+    if not isinstance(data, dict):
+        return "", ""
+    q, token = data.get("q"), data.get("token")
+    return (q if isinstance(q, str) else ""), (token if isinstance(token, str) else "")
+
+
+@login_required
+@require_POST
+def suggest(request):
+    """Return {"articles": [{"title", "url", "summary"}], "token"} that may answer the draft.
+
+    A POST with CSRF and a JSON body {"q": draft, "token": …}: the draft of a
+    request is never in a URL, so never in an access log. What was shown is
+    recorded for the knowledge base's deflection figures; the token comes
+    back with the next query and with the filed request, so the dashboard
+    can tell which articles did not help.
     """
-    text = " ".join(request.GET.get("q", "").split())[:200]
+    query, given_token = _suggest_query(request)
+    text = " ".join(query.split())[:200]
     articles = []
     token = ""
     if len(text) >= 3:
@@ -453,7 +497,7 @@ def suggest(request):
             ids = [a["id"] for a in found if isinstance(a, dict) and a.get("id")]
             if ids:
                 token = deflection.record_suggestions_shown(
-                    request.user, ids, text, token=request.GET.get("token", "")[:32] or None
+                    request.user, ids, text, token=given_token[:32] or None
                 )
             articles = [_article_json(a) for a in found]
             if token:

@@ -153,7 +153,7 @@ def test_suggest_endpoint_hides_agents_articles(client, cast, articles):
 def test_portal_suggestions_hide_agents_articles(client, cast, articles):
     url = reverse("portal:suggest")
     client.force_login(cast.teacher_a)
-    data = client.get(url, {"q": SECRET_WORD}).json()
+    data = client.post(url, {"q": SECRET_WORD}, content_type="application/json").json()
     urls = {item["url"].split("?", 1)[0] for item in data["articles"]}
     assert articles["staff"].get_absolute_url() in urls
     assert articles["agents"].get_absolute_url() not in urls

@@ -38,6 +38,7 @@
     // was shown to the request if the person files anyway.
     var extra = document.getElementById(box.getAttribute("data-extra-source") || "");
     var tokenInput = input.form ? input.form.querySelector("input[name=deflection_token]") : null;
+    var csrf = input.form ? input.form.querySelector("input[name=csrfmiddlewaretoken]") : null;
     var lastQuery = "";
     var counter = 0;
 
@@ -74,9 +75,16 @@
       if (query.length < 3) { render([]); return; }
       var mine = ++counter;
       var token = tokenInput ? tokenInput.value : "";
-      fetch(url + "?q=" + encodeURIComponent(query) + (token ? "&token=" + encodeURIComponent(token) : ""), {
+      // POST, so that the draft never stands in a URL (and so in access logs).
+      fetch(url, {
+        method: "POST",
         credentials: "same-origin",
-        headers: { "Accept": "application/json" }
+        headers: {
+          "Accept": "application/json",
+          "Content-Type": "application/json",
+          "X-CSRFToken": csrf ? csrf.value : ""
+        },
+        body: JSON.stringify({ q: query, token: token })
       })
         .then(function (response) { return response.ok ? response.json() : { articles: [] }; })
         .then(function (data) {
