@@ -3,7 +3,7 @@ from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
-from helpdesk import views
+from helpdesk import error_pages, views
 from kb.sitemaps import sitemaps as kb_sitemaps
 
 admin.site.site_header = "НЕИСПУО — поддръжка"
@@ -23,3 +23,9 @@ urlpatterns = [
     path("sitemap.xml", sitemap, {"sitemaps": kb_sitemaps}, name="sitemap"),
     path("admin/", admin.site.urls),
 ]
+
+# Error pages in the site's layout and the reader's language (helpdesk/error_pages.py).
+handler400 = error_pages.bad_request
+handler403 = error_pages.permission_denied
+handler404 = error_pages.page_not_found
+handler500 = error_pages.server_error
