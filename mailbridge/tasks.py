@@ -87,3 +87,12 @@ def schedule(sender, ids, **kwargs) -> None:
     wait for ``deliver_pending``.
     """
     deliver_outbox.delay(list(ids))
+
+
+def forget_person(sender, user_id, old_email, new_email, **kwargs) -> None:
+    """Receiver of ``tickets.signals.person_anonymised``: received mail forgets the address.
+
+    The rows keep their outcome and links; the sender becomes the placeholder
+    and the raw bytes (which hold the address and the name) are emptied.
+    """
+    InboundMessage.objects.filter(sender=old_email.lower()).update(sender=new_email, raw=b"")

@@ -6,19 +6,27 @@ caches, so the next due time uses the new values in this process at once
 (other processes, such as the celery worker, pick them up within a minute).
 """
 
+import tempfile
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts import admin as accounts_admin
-from accounts.models import AgentProfile, User
+from accounts import audit
+from accounts.models import AccountEvent, AgentProfile, User
 from helpdesk.errors import DomainError
-from tickets import actions, sla
+from tickets import actions, personal_data, sla
 from tickets.models import (
     OPEN_STATUSES,
     Attachment,
@@ -26,6 +34,7 @@ from tickets.models import (
     CannedResponse,
     Competence,
     Message,
+    RedactedOriginal,
     SavedFilter,
     SLAPolicy,
     Ticket,
@@ -353,3 +362,140 @@ class AgentProfileAdmin(accounts_admin.AgentProfileAdmin):
             "action": "hand_over_open_tickets",
         }
         return TemplateResponse(request, "admin/accounts/agentprofile/hand_over.html", context)
+
+
+@admin.register(RedactedOriginal)
+class RedactedOriginalAdmin(admin.ModelAdmin):
+    """Texts as written before their personal numbers were masked: superusers only.
+
+    Neither the list nor the page shows the original; "Reveal" does, after a
+    confirmation, and each reveal is written to the access audit.
+    """
+
+    list_display = ["created_at", "ticket", "message", "field", "masked_count"]
+    list_filter = ["field"]
+    search_fields = ["ticket__reference"]
+    list_select_related = ["ticket"]
+    fields = ["ticket", "message", "field", "masked_count", "created_at", "reveal"]
+    readonly_fields = fields
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    @admin.display(description=_("original"))
+    def reveal(self, obj):
+        url = reverse("admin:tickets_redactedoriginal_reveal", args=[obj.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Reveal…"))
+
+    def get_urls(self):
+        reveal = path(
+            "<int:object_id>/reveal/",
+            self.admin_site.admin_view(self.reveal_view),
+            name="tickets_redactedoriginal_reveal",
+        )
+        return [reveal, *super().get_urls()]
+
+    def reveal_view(self, request, object_id):
+        """GET asks for confirmation; POST shows the original and records who saw it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        row = get_object_or_404(
+            RedactedOriginal.objects.select_related("ticket__requester", "ticket__institution"),
+            pk=object_id,
+        )
+        revealed = request.method == "POST"
+        if revealed:
+            audit.record(
+                AccountEvent.Kind.EGN_REVEALED,
+                actor=request.user,
+                subject=row.ticket.requester,
+                institution=row.ticket.institution,
+                request=request,
+                detail={
+                    "reference": row.ticket.reference,
+                    "field": row.field,
+                    "message": row.message_id,
+                    "original": row.pk,
+                },
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Original with a personal number"),
+            "opts": self.model._meta,
+            "row": row,
+            "revealed": revealed,
+        }
+        return TemplateResponse(request, "admin/tickets/redactedoriginal/reveal.html", context)
+
+
+# Exporting and anonymising a person read and change tickets, so these actions
+# live here and extend the people admin of `accounts` (as the hand-over above).
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(accounts_admin.UserAdmin):
+    actions = [*accounts_admin.UserAdmin.actions, "export_personal_data", "anonymise"]
+
+    def has_superuser_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    @admin.action(description=_("Export personal data (zip archive)"), permissions=["superuser"])
+    def export_personal_data(self, request, queryset):
+        """One archive: for each person their data as JSON and the files they uploaded."""
+        archive = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+        personal_data.export_people(
+            queryset.order_by("pk"), archive, actor=request.user, request=request
+        )
+        archive.seek(0)
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response = FileResponse(
+            archive,
+            as_attachment=True,
+            filename=f"personal-data-{stamp}.zip",
+            content_type="application/zip",
+        )
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    @admin.action(description=_("Anonymise the selected people…"), permissions=["superuser"])
+    def anonymise(self, request, queryset):
+        """Ask for confirmation, then anonymise each selected person."""
+        people = list(queryset.exclude(pk=request.user.pk).order_by("email"))
+        if "apply" in request.POST:
+            done = 0
+            for person in people:
+                try:
+                    personal_data.anonymise(person, actor=request.user, request=request)
+                except DomainError as error:
+                    self.message_user(request, f"{person}: {error.message}", messages.ERROR)
+                    continue
+                done += 1
+            self.message_user(
+                request,
+                ngettext("%(n)d person anonymised.", "%(n)d people anonymised.", done)
+                % {"n": done},
+                messages.SUCCESS,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Anonymise people"),
+            "opts": self.model._meta,
+            "people": people,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action": "anonymise",
+        }
+        return TemplateResponse(request, "admin/accounts/user/anonymise.html", context)

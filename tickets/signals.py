@@ -21,3 +21,8 @@ outbox_written = Signal()
 # with the change (the API's webhook deliveries): a listener that fails rolls
 # the change back, so nothing slow or remote belongs here.
 ticket_changing = Signal()
+
+# kwargs: user_id, old_email, new_email. Sent after the commit of
+# tickets.personal_data.anonymise, so that a door that keeps people's
+# addresses of its own (the mail bridge: received mail) forgets them too.
+person_anonymised = Signal()

@@ -29,7 +29,6 @@ from tickets.actions.base import (
     store_files,
 )
 from tickets.assignment import route_new_ticket
-from tickets.redaction import Redactor
 from tickets.models import (
     Channel,
     Competence,
@@ -42,6 +41,7 @@ from tickets.models import (
     TicketEvent,
     Tier,
 )
+from tickets.redaction import Redactor
 from tickets.sla import apply_sla
 
 
