@@ -102,20 +102,18 @@ def queue_queryset(key: str, user, now=None):
 
 
 def queue_counts(user, now=None) -> dict[str, int]:
-    """Return {queue key: number of tickets} in one aggregate query.
+    """Return {queue key: number of rows its list shows} in one aggregate query.
 
-    "all" counts the open tickets only: counting every closed request of a
-    country on each page view would cost more than it tells.
+    One definition for the counter and the list: each count is queue_condition
+    over Ticket.objects.visible_to(user), as queue_queryset() is; "all" counts
+    every request the person may see, closed ones too, as its list shows them.
     """
     now = now or timezone.now()
-    aggregates = {
-        key: Count("id", filter=queue_condition(key, user, now))
-        for key in QUEUE_KEYS
-        if key != "all"
-    }
-    aggregates["all"] = Count("id")
-    visible = Ticket.objects.visible_to(user).filter(status__in=OPEN_STATUSES)
-    return visible.aggregate(**aggregates)
+    aggregates = {}
+    for key in QUEUE_KEYS:
+        condition = queue_condition(key, user, now)
+        aggregates[key] = Count("id", filter=condition) if condition else Count("id")
+    return Ticket.objects.visible_to(user).aggregate(**aggregates)
 
 
 def unassigned_by_competence(user) -> list[tuple[int | None, int]]:

@@ -207,7 +207,9 @@ def queue(request, key="mine"):
         {
             "queues": QUEUES,
             "queue": current,
-            "counts": _cached_counts(user),
+            # Counted afresh on a queue's first page, where people look after
+            # acting; paging on within a list reuses the count for a moment.
+            "counts": _cached_counts(user, fresh=not request.GET.get("cursor")),
             "filter": filterset,
             "main_fields": [filterset.form[name] for name in MAIN_FILTERS],
             "advanced_fields": advanced,
