@@ -273,8 +273,14 @@ def test_a_websocket_scope_owes_the_code_like_the_pages(client, cast):
 
 def test_the_websocket_guard_refuses_the_handshake_of_a_session_owing_a_code(monkeypatch):
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from accounts import second_factor
+
+    def run(coroutine):
+        # A thread of its own: a browser test may have left an event loop in this one.
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coroutine).result()
 
     reached, sent = [], []
 
@@ -289,7 +295,7 @@ def test_the_websocket_guard_refuses_the_handshake_of_a_session_owing_a_code(mon
 
     guard = second_factor.SecondFactorWebSocketGuard(inner)
     monkeypatch.setattr(second_factor, "scope_owes_code", lambda scope: scope["owes"])
-    asyncio.run(guard({"type": "websocket", "owes": True}, receive, send))
+    run(guard({"type": "websocket", "owes": True}, receive, send))
     assert reached == [] and sent == [{"type": "websocket.close", "code": 4403}]
-    asyncio.run(guard({"type": "websocket", "owes": False}, receive, send))
+    run(guard({"type": "websocket", "owes": False}, receive, send))
     assert len(reached) == 1
