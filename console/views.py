@@ -278,6 +278,15 @@ def bulk(request):
     data = form.cleaned_data
     tickets = list(_visible(request).filter(pk__in=data["ids"]).order_by("pk"))
     action = data["action"]
+    closing = action == "close" or (action == "status" and data["status"] == Status.CLOSED)
+    if closing and request.POST.get("confirm") != "yes":
+        # Closing is final (a new message opens a follow-up): say what will
+        # be closed and ask once more, without needing JavaScript.
+        return render(
+            request,
+            "console/bulk_confirm.html",
+            {"tickets": tickets, "data": data, "back": back, **_confirm_context(data)},
+        )
     value = None
     if action == "assign":
         value = User.objects.filter(pk=data["assignee"], is_active=True).first()
@@ -306,6 +315,18 @@ def bulk(request):
         )
     cache.delete(f"console:counts:{user.pk}")
     return redirect(back)
+
+
+def _confirm_context(data) -> dict:
+    """The bulk form's values again, as hidden fields of the confirmation."""
+    return {
+        "hidden": [("ids", i) for i in data["ids"]]
+        + [
+            (name, data.get(name))
+            for name in ("action", "status", "priority", "assignee", "text")
+            if data.get(name) not in (None, "")
+        ]
+    }
 
 
 @agent_required
@@ -629,7 +650,12 @@ def _apply_unlink(request, ticket, data):
 
 
 def _apply_merge(request, ticket, data):
-    target = actions.merge(source=ticket, target=_other(request, data), actor=request.user)
+    target = _other(request, data)
+    if request.POST.get("confirm") != "yes":
+        # A merge cannot be undone: show both requests and ask once more
+        # (the page's script asks in a dialog instead and skips this page).
+        return render(request, "console/merge_confirm.html", {"ticket": ticket, "target": target})
+    target = actions.merge(source=ticket, target=target, actor=request.user)
     messages.success(
         request,
         _("%(old)s was merged into %(new)s; its requester was told.")

@@ -612,15 +612,23 @@ def delegation_grant(request):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def delegation_revoke(request, pk):
-    """End a delegation at once."""
+    """End a delegation at once, after a confirmation page (no JavaScript needed)."""
     institutions = _directed_or_404(request.user)
-    delegation = Delegation.objects.filter(
-        pk=pk, institution_id__in=[i.pk for i in institutions]
-    ).first()
+    delegation = (
+        Delegation.objects.filter(pk=pk, institution_id__in=[i.pk for i in institutions])
+        .select_related("delegate", "institution")
+        .first()
+    )
     if delegation is None:
         raise Http404(_("No such delegation."))
+    if request.method == "GET" or request.POST.get("confirm") != "yes":
+        return render(
+            request,
+            "portal/delegation_revoke.html",
+            {"delegation": delegation, "institutions": institutions},
+        )
     try:
         account_services.revoke_delegation(actor=request.user, delegation=delegation)
     except DomainError as error:

@@ -175,7 +175,9 @@ def test_canned_responses_are_filled_for_the_ticket(login, cast, make_ticket):
 def test_merged_reference_leads_to_the_target(login, cast, make_ticket):
     target, source = make_ticket(), make_ticket()
     client = login(cast.expert_x)
-    response = client.post(ticket_url(source, "merge"), {"reference": target.reference})
+    response = client.post(
+        ticket_url(source, "merge"), {"reference": target.reference, "confirm": "yes"}
+    )
     assert response.status_code == 302 and response["Location"] == ticket_url(target)
     response = client.get(ticket_url(source))
     assert response.status_code == 302 and response["Location"] == ticket_url(target)
@@ -317,6 +319,7 @@ def test_bulk_close_with_a_reply(login, cast, make_ticket):
             "action": "close",
             "text": "Решено с обновлението.",
             "next": queue_url("all"),
+            "confirm": "yes",
         },
         follow=True,
     )

@@ -87,6 +87,10 @@ def test_bulk_close_with_a_reply(cast, asgi_server, agent_page, smtp_peer):
     page.select_option("#id_action", "close")
     page.fill("#id_text", "Проблемът е решен с днешното обновление.")
     page.click("#bulk-apply")
+    # Closing asks once more, listing what will be closed.
+    page.locator("[data-test=confirm-bulk]").wait_for()
+    assert page.locator("[data-test=bulk-tickets] li").count() == len(tickets)
+    page.click("[data-test=confirm-bulk]")
     page.locator(".msg-success").wait_for()
     for ticket in tickets:
         assert Ticket.objects.get(pk=ticket.pk).status == "closed"

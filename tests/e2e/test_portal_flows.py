@@ -167,6 +167,7 @@ def test_director_delegates_and_revokes(live_server, cast, make_ticket, page, br
 
         # The director revokes; the teacher loses access on the very next request.
         row.locator("[data-test=revoke]").click()
+        page.click("[data-test=confirm-revoke]")
         page.wait_for_url(f"{base}/portal/delegations/")
         revoked = page.locator(
             f"[data-test=past-delegations] [data-test=delegation-row]"

@@ -248,7 +248,13 @@ def test_grant_and_revoke_through_the_pages(client, cast):
     html = client.get(PAGE).content.decode()
     assert 'data-state="scheduled"' in html
 
-    response = client.post(f"{PAGE}{delegation.pk}/revoke/")
+    # Revoking asks first, on a page of its own: nothing changes until "yes".
+    html = client.get(f"{PAGE}{delegation.pk}/revoke/").content.decode()
+    assert 'data-test="confirm-revoke"' in html and cast.teacher_a.email in html
+    assert client.post(f"{PAGE}{delegation.pk}/revoke/").status_code == 200
+    delegation.refresh_from_db()
+    assert delegation.revoked_at is None
+    response = client.post(f"{PAGE}{delegation.pk}/revoke/", {"confirm": "yes"})
     assert response.status_code == 302
     delegation.refresh_from_db()
     assert delegation.revoked_by == cast.director_a

@@ -229,8 +229,18 @@
     }
     var merge = document.getElementById("merge-form");
     if (merge) {
+      // Without this script the server asks on a page of its own; a "yes"
+      // here skips that page.
       merge.addEventListener("submit", function (event) {
-        if (!window.confirm(merge.dataset.confirm)) event.preventDefault();
+        if (!window.confirm(merge.dataset.confirm)) {
+          event.preventDefault();
+          return;
+        }
+        var yes = merge.querySelector('input[name="confirm"]') || document.createElement("input");
+        yes.type = "hidden";
+        yes.name = "confirm";
+        yes.value = "yes";
+        merge.append(yes);
       });
     }
     var kbButton = document.querySelector('[data-action="kb-search"]');
