@@ -159,6 +159,7 @@ def article_detail(request, lang, slug):
         "kb/article.html",
         {
             "article": article,
+            "language_next": _language_next(article, translations),
             "body_html": rendered.html,
             "toc": rendered.toc,
             "translations": translations,
@@ -176,6 +177,18 @@ def article_detail(request, lang, slug):
             "canonical_url": request.build_absolute_uri(article.get_absolute_url()),
         },
     )
+
+
+def _language_next(article, translations) -> dict[str, str]:
+    """Where the language switch leads from this article: {language: address}.
+
+    To the same article in that language when it exists (and the reader may
+    see it), else to the knowledge base's index in that language.
+    """
+    by_language = {t.language: t.get_absolute_url() for t in translations}
+    by_language[article.language] = article.get_absolute_url()
+    index = reverse("kb:index")
+    return {code: by_language.get(code, index) for code in Language.values}
 
 
 @require_POST
