@@ -11,6 +11,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from accounts.second_factor import SecondFactorWebSocketGuard  # noqa: E402
 from console.websocket_urls import websocket_urlpatterns  # noqa: E402
 from helpdesk.body_limit import BodyLimit  # noqa: E402
 
@@ -18,7 +19,8 @@ application = ProtocolTypeRouter(
     {
         "http": BodyLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            # A password session that has not given its second factor opens no socket.
+            AuthMiddlewareStack(SecondFactorWebSocketGuard(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

@@ -271,6 +271,7 @@ def test_a_websocket_scope_owes_the_code_like_the_pages(client, cast):
     assert scope_owes_code({"session": forced.session, "user": cast.expert_y}) is False
 
 
+@pytest.mark.django_db
 def test_the_websocket_guard_refuses_the_handshake_of_a_session_owing_a_code(monkeypatch):
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
