@@ -787,10 +787,13 @@ def attachment(request, pk):
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=300"
-    if not (inline and item.content_type == "application/pdf"):
-        # A PDF shown in the page needs the browser's viewer, which a sandbox
-        # would block; everything else gets no rights at all.
-        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    if inline and item.content_type == "application/pdf":
+        # Previewed in the ticket page's <object>: the browser's PDF viewer
+        # needs no sandbox, and only our own pages may embed it.
+        response["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'"
+    else:
+        # Everything else gets no rights at all, and is never embedded.
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox; frame-ancestors 'none'"
     return response
 
 

@@ -385,7 +385,11 @@ def test_attachments_inline_only_for_images_and_pdf(login, cast, make_ticket):
     assert response["X-Content-Type-Options"] == "nosniff"
     assert b"".join(response.streaming_content) == PNG
     assert client.get(url("a.png"))["Content-Disposition"].startswith("attachment")
-    assert client.get(url("b.pdf") + "?inline=1")["Content-Disposition"].startswith("inline")
+    pdf = client.get(url("b.pdf") + "?inline=1")
+    assert pdf["Content-Disposition"].startswith("inline")
+    # The ticket page may embed the PDF in its <object>; no other page may.
+    assert pdf["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'self'"
+    assert pdf["X-Frame-Options"] == "SAMEORIGIN"
     assert client.get(url("c.txt") + "?inline=1")["Content-Disposition"].startswith("attachment")
 
 
