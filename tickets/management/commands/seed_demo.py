@@ -2,6 +2,7 @@
 
 import datetime
 import random
+from dataclasses import dataclass
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -17,9 +18,10 @@ from accounts.models import (
     User,
 )
 from accounts.regions import REGIONS, ensure_regions
-from tickets import actions
+from tickets import actions, sla
+from tickets.businesstime import WorkCalendar, add_business_seconds
 from tickets.catalogue import ensure_competences
-from tickets.models import Status, Ticket
+from tickets.models import OPEN_STATUSES, Priority, Status, Ticket
 
 DEMO_PASSWORD = "demo12345"
 
@@ -238,6 +240,70 @@ REPLIES = [
     "Проблемът е отстранен, моля опитайте отново.",
     "Изпратих Ви инструкцията от базата знания — стъпките са описани подробно.",
 ]
+QUESTIONS = [
+    "Моля, изпратете снимка на екрана с грешката и точния час.",
+    "Кой е ЛНЧ/номерът на документа, за който става дума?",
+    "От кой профил влизате — служебния в edu.mon.bg или личен?",
+]
+ANSWERS = [
+    "Изпращам снимката — грешката излиза при натискане на „Запис“.",
+    "Номерът е 12345, документът е от юни 2024 г.",
+    "Влизам със служебния профил.",
+]
+SOLUTIONS = [
+    "Проблемът е отстранен, моля опитайте отново.",
+    "Изпратих Ви инструкцията от базата знания — стъпките са описани подробно.",
+    "Корекцията е направена в регистъра; данните вече се виждат.",
+]
+
+# A working week: how the demo's requests end up. About a third are still
+# open (new, open, waiting); the rest were answered and resolved or closed.
+FINAL_STATES = [
+    (Status.NEW, 0.10),
+    (Status.OPEN, 0.15),
+    (Status.WAITING, 0.08),
+    (Status.RESOLVED, 0.17),
+    (Status.CLOSED, 0.50),
+]
+# Of the requests still waiting on support (new, open) this share is past a
+# due time; of those answered, this share was resolved late.
+LATE_OPEN = 0.08
+LATE_DONE = 0.10
+# Where requests come from: the regions with demo experts mostly, a few from
+# anywhere (regions without a demo expert: those are new, waiting in the queue).
+REGION_SHARES = [("22", 0.45), ("16", 0.25), ("03", 0.25), (None, 0.05)]
+# Demo experts carry more than the default 15 open requests, as a busy week asks.
+DEMO_CAPACITY = 30
+
+
+@dataclass
+class Plan:
+    """One demo request: who files what, how it ends, how old it is (business seconds)."""
+
+    membership: Membership
+    code: str
+    state: str
+    late: bool
+    age: float
+    when: datetime.datetime | None = None
+
+
+def business_before(moment: datetime.datetime, seconds: float, cal: WorkCalendar):
+    """Return the instant `seconds` of working time before `moment`."""
+    day = timezone.localtime(moment, cal.zone).date()
+    remaining = seconds
+    for _day in range(3650):
+        hours = cal.opening_hours(day)
+        if hours is not None:
+            opens, closes = hours
+            closes = min(closes, moment)
+            available = (closes - opens).total_seconds()
+            if available > 0:
+                if remaining <= available:
+                    return closes - datetime.timedelta(seconds=remaining)
+                remaining -= available
+        day -= datetime.timedelta(days=1)
+    raise ValueError("the calendar has no working days")
 
 
 class Command(BaseCommand):
@@ -275,6 +341,8 @@ class Command(BaseCommand):
             ("2206409", "138 СУ „Проф. Васил Златарски“", Institution.Kind.SCHOOL, "22", "София"),
             ("1600101", "ОУ „Христо Ботев“", Institution.Kind.SCHOOL, "16", "Пловдив"),
             ("2200301", "ДГ № 12 „Слънце“", Institution.Kind.KINDERGARTEN, "22", "София"),
+            # Every region with a demo expert has a school to file from.
+            ("0300101", "СУ „Св. Климент Охридски“", Institution.Kind.SCHOOL, "03", "Варна"),
         ]
         rows = list(fixed)
         used = {code for code, *_ in fixed}
@@ -333,10 +401,16 @@ class Command(BaseCommand):
                         "tier": "regional",
                         "kind": "expert",
                         "region": regions[region_code],
+                        "capacity": DEMO_CAPACITY,
                     }
                 elif kind == "central":
                     codes = detail
-                    defaults = {"tier": "central", "kind": "expert", "region": None}
+                    defaults = {
+                        "tier": "central",
+                        "kind": "expert",
+                        "region": None,
+                        "capacity": DEMO_CAPACITY,
+                    }
                 else:
                     codes = []
                     defaults = {
@@ -368,79 +442,201 @@ class Command(BaseCommand):
         )
 
     def _tickets(self, rng, competences, count):
+        """Requests of a working week: mostly on time, a few late, most open ones assigned."""
         if Ticket.objects.exists():
             return 0
-        requesters = list(
-            Membership.objects.select_related("user", "institution").filter(
-                user__email__endswith=".demo"
-            )
-        )
-        agents = {p.user_id: p.user for p in AgentProfile.objects.select_related("user")}
         now = timezone.now()
-        created = 0
-        for i in range(count):
-            membership = requesters[i % len(requesters)] if i % 3 == 0 else rng.choice(requesters)
-            code, subject, text = rng.choice(SAMPLE_REQUESTS)
-            when = now - datetime.timedelta(minutes=rng.randint(10, 60 * 24 * 40))
-            ticket = actions.create_ticket(
-                actor=membership.user,
-                institution=membership.institution,
-                competence=competences[code],
-                subject=subject,
-                text=text,
-                channel="portal" if i % 4 else "email",
-                notify=False,
-                now=when,
-            )
-            roll = rng.random()
-            if roll < 0.2:
-                created += 1
-                continue  # stays new
-            agent = agents.get(ticket.assignee_id)
-            if agent is None:
-                agent = next(
-                    (
-                        a
-                        for a in agents.values()
-                        if Ticket.objects.visible_to(a).filter(pk=ticket.pk).exists()
-                        and a.agent.kind == "expert"
-                    ),
-                    None,
+        cal = sla.calendar_for(None)
+        first, resolution = (m * 60 for m in sla.targets_for(Priority.NORMAL, None))
+        plans = self._plan(rng, count)
+        for plan in plans:
+            plan.when = business_before(now, plan.age, cal)
+        # Filed in the order they happened, so references follow the dates.
+        plans.sort(key=lambda p: p.when)
+        for plan in plans:
+            self._live(rng, plan, competences, now, cal, first, resolution)
+        self._everyone_has_a_queue(now)
+        return len(plans)
+
+    def _plan(self, rng, count) -> list[Plan]:
+        requesters = list(
+            Membership.objects.select_related("user", "institution__region")
+            .filter(user__email__endswith=".demo")
+            .order_by("pk")
+        )
+        by_region: dict[str, list[Membership]] = {}
+        for membership in requesters:
+            by_region.setdefault(membership.institution.region.code, []).append(membership)
+        first, resolution = (m * 60 for m in sla.targets_for(Priority.NORMAL, None))
+        plans = []
+        # First, two open requests for every demo expert, in their region and
+        # competence (technical faults for central support), so no queue is empty.
+        experts = AgentProfile.objects.filter(kind=AgentProfile.Kind.EXPERT)
+        for profile in experts.select_related("region").order_by("pk"):
+            held = set(profile.competences.values_list("code", flat=True))
+            codes = [c for c, _s, _t in SAMPLE_REQUESTS if c in held and c != "general"]
+            pool = by_region.get(profile.region.code) if profile.region_id else requesters
+            if not codes or not pool:
+                continue
+            for _n in range(2):
+                plans.append(
+                    Plan(
+                        rng.choice(pool),
+                        rng.choice(codes),
+                        Status.OPEN,
+                        late=False,
+                        age=rng.uniform(0.3 * first, 0.8 * resolution),
+                    )
                 )
-                if agent is None:
-                    created += 1
-                    continue
-                actions.assign(ticket=ticket, actor=agent, assignee=agent, now=when)
-            step = when + datetime.timedelta(minutes=rng.randint(5, 600))
-            target = Status.OPEN
-            if roll > 0.45:
-                target = Status.WAITING
-            if roll > 0.65:
-                target = Status.RESOLVED
-            if roll > 0.85:
-                target = Status.CLOSED
+        states, weights = zip(*FINAL_STATES, strict=True)
+        regions, shares = zip(*REGION_SHARES, strict=True)
+        while len(plans) < count:
+            region = rng.choices(regions, shares)[0]
+            pool = by_region.get(region) if region else requesters
+            membership = rng.choice(pool or requesters)
+            code = rng.choice(SAMPLE_REQUESTS)[0]
+            state = rng.choices(states, weights)[0] if region else Status.NEW
+            late_share = LATE_OPEN if state in (Status.NEW, Status.OPEN) else LATE_DONE
+            late = state != Status.WAITING and rng.random() < late_share
+            plans.append(
+                Plan(membership, code, state, late, self._age(rng, state, late, first, resolution))
+            )
+        return plans[:count]
+
+    @staticmethod
+    def _age(rng, state, late, first, resolution) -> float:
+        """How long ago (business seconds) a request in `state` was filed."""
+        if state == Status.NEW:
+            return rng.uniform(1.1 * first, 1.8 * first) if late else rng.uniform(600, 0.8 * first)
+        if state == Status.OPEN:
+            if late:
+                return rng.uniform(1.05 * resolution, 1.5 * resolution)
+            return rng.uniform(0.3 * first, 0.85 * resolution)
+        if state == Status.WAITING:
+            return rng.uniform(0.5 * first, 0.9 * resolution)
+        if state == Status.RESOLVED:
+            return rng.uniform(0.4 * resolution, 2 * resolution)
+        return rng.uniform(0.6 * resolution, 4 * resolution)  # closed: up to four weeks back
+
+    def _live(self, rng, plan, competences, now, cal, first, resolution):
+        """File one planned request and play its life up to its final state."""
+        membership = plan.membership
+
+        def at(seconds):
+            return min(add_business_seconds(plan.when, seconds, cal), now)
+
+        ticket = actions.create_ticket(
+            actor=membership.user,
+            institution=membership.institution,
+            competence=competences[plan.code],
+            subject=next(s for c, s, _t in SAMPLE_REQUESTS if c == plan.code),
+            text=next(t for c, _s, t in SAMPLE_REQUESTS if c == plan.code),
+            channel="email" if rng.random() < 0.25 else "portal",
+            notify=False,
+            now=plan.when,
+        )
+        if plan.state == Status.NEW:
+            return ticket
+        agent = ticket.assignee
+        if agent is None:
+            # No expert of this region holds the competence: central support
+            # or a supervisor would step in; the demo leaves it in the queue,
+            # answered by nobody, unless an expert may see it.
+            agent = self._someone_who_sees(ticket)
+            if agent is None:
+                return ticket
+            actions.assign(ticket=ticket, actor=agent, assignee=agent, now=at(300))
+        answered = min(rng.uniform(0.1, 0.8) * first, plan.age * 0.5)
+        if plan.state == Status.OPEN and rng.random() < 0.4:
+            # A question, the requester's answer: the request is open again.
             actions.add_message(
                 ticket=ticket,
                 actor=agent,
-                text=rng.choice(REPLIES),
+                text=rng.choice(QUESTIONS),
                 channel="console",
                 notify=False,
-                now=min(step, now),
-                new_status=target if target != Status.CLOSED else Status.RESOLVED,
+                new_status=Status.WAITING,
+                now=at(answered),
             )
-            if target == Status.CLOSED:
+            actions.add_message(
+                ticket=ticket,
+                actor=membership.user,
+                text=rng.choice(ANSWERS),
+                channel="portal",
+                notify=False,
+                now=at(answered + rng.uniform(0.2, 0.9) * (plan.age - answered)),
+            )
+        else:
+            reply_status = Status.WAITING if plan.state == Status.WAITING else Status.OPEN
+            actions.add_message(
+                ticket=ticket,
+                actor=agent,
+                text=rng.choice(QUESTIONS if reply_status == Status.WAITING else REPLIES),
+                channel="console",
+                notify=False,
+                new_status=reply_status,
+                now=at(answered),
+            )
+        if plan.state in (Status.RESOLVED, Status.CLOSED):
+            if plan.late:
+                solved = min(plan.age, rng.uniform(1.02, 1.3) * resolution)
+            else:
+                solved = min(plan.age, rng.uniform(0.2, 0.9) * resolution)
+            solved = max(solved, answered + 60)
+            actions.add_message(
+                ticket=ticket,
+                actor=agent,
+                text=rng.choice(SOLUTIONS),
+                channel="console",
+                notify=False,
+                new_status=Status.RESOLVED,
+                now=at(solved),
+            )
+            if plan.state == Status.CLOSED:
+                closed = max(solved + 60, solved + rng.uniform(0.1, 1.0) * (plan.age - solved))
                 actions.change_status(
-                    ticket=ticket, actor=agent, status=Status.CLOSED, now=now, notify=False
-                )
-            if rng.random() < 0.3:
-                actions.add_message(
                     ticket=ticket,
                     actor=agent,
-                    kind="internal",
-                    channel="console",
-                    text="Вътрешна бележка: проверено в регистъра.",
+                    status=Status.CLOSED,
                     notify=False,
-                    now=now,
+                    now=at(closed),
                 )
-            created += 1
-        return created
+        if rng.random() < 0.3:
+            actions.add_message(
+                ticket=ticket,
+                actor=agent,
+                kind="internal",
+                channel="console",
+                text="Вътрешна бележка: проверено в регистъра.",
+                notify=False,
+                now=at(answered + 120),
+            )
+        return ticket
+
+    @staticmethod
+    def _someone_who_sees(ticket):
+        for profile in AgentProfile.objects.filter(kind=AgentProfile.Kind.EXPERT).select_related(
+            "user"
+        ):
+            if Ticket.objects.visible_to(profile.user).filter(pk=ticket.pk).exists():
+                return profile.user
+        return None
+
+    def _everyone_has_a_queue(self, now):
+        """Give an expert whose queue stayed empty an open request of a busier colleague."""
+        for profile in AgentProfile.objects.filter(kind=AgentProfile.Kind.EXPERT).select_related(
+            "user"
+        ):
+            user = profile.user
+            if Ticket.objects.filter(assignee=user, status__in=OPEN_STATUSES).exists():
+                continue
+            held = list(profile.competences.values_list("pk", flat=True))
+            candidate = (
+                Ticket.objects.visible_to(user)
+                .filter(status__in=OPEN_STATUSES, competence_id__in=held, tier=profile.tier)
+                .exclude(assignee__isnull=True)
+                .order_by("-created_at")
+                .first()
+            )
+            if candidate is not None:
+                actions.assign(ticket=candidate, actor=user, assignee=user, now=now)
