@@ -429,12 +429,11 @@ class TicketViewSet(
         shown = self._shown(ticket)
         latest = getattr(shown, "shown_last_message_id", shown.last_message_id)
         if seen is not None and latest and latest > seen:
-            error = ApiError(
+            raise ApiError(
                 _("A newer message exists; read it and send again."),
                 code="stale",
                 status_code=409,
             )
-            raise error
 
     def _reply(self, request, ticket, data) -> Response:
         self._check_stale(ticket, data.get("last_message_id"))
