@@ -72,7 +72,11 @@ def supervisors_of(ticket: Ticket) -> list[tuple[str, str]]:
     # what has no region, or they would receive every breach in the country.
     scope = Q(region_id=ticket.region_id) if ticket.region_id else Q(region__isnull=True)
     rows = AgentProfile.objects.filter(
-        scope, kind=AgentProfile.Kind.SUPERVISOR, user__is_active=True
+        scope,
+        kind=AgentProfile.Kind.SUPERVISOR,
+        user__is_active=True,
+        # Bounced addresses, and the API's service accounts (which have none).
+        user__email_undeliverable=False,
     ).values_list("user__email", "user__language")
     return list(rows)
 
