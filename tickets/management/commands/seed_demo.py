@@ -274,6 +274,10 @@ LATE_DONE = 0.10
 REGION_SHARES = [("22", 0.45), ("16", 0.25), ("03", 0.25), (None, 0.05)]
 # Demo experts carry more than the default 15 open requests, as a busy week asks.
 DEMO_CAPACITY = 30
+# The school of the demo logins (director, teacher ...) files this share of its
+# region's requests, so their portal pages have something to show.
+DEMO_SCHOOL = "2206409"
+DEMO_SCHOOL_SHARE = 0.25
 
 
 @dataclass
@@ -428,7 +432,14 @@ class Command(BaseCommand):
         if User.objects.filter(email__endswith="@staff.demo").exists():
             return
         users, memberships = [], []
-        for institution in Institution.objects.exclude(code__in=["2206409", "1600101"])[:200]:
+        # Schools of the regions with demo experts first, so their requests
+        # come from many institutions, not from the one with demo logins.
+        expert_regions = {code for code, _share in REGION_SHARES if code}
+        others = Institution.objects.exclude(code__in=["2206409", "1600101"]).select_related(
+            "region"
+        )
+        others = sorted(others, key=lambda i: (i.region.code not in expert_regions, i.code))
+        for institution in others[:200]:
             for role in (Role.DIRECTOR, Role.TEACHER):
                 email = f"{role}.{institution.code}@staff.demo"
                 name = f"{rng.choice(FIRST)} {rng.choice(LAST_M)}"
@@ -464,9 +475,22 @@ class Command(BaseCommand):
             .filter(user__email__endswith=".demo")
             .order_by("pk")
         )
-        by_region: dict[str, list[Membership]] = {}
+        # {region code: {institution code: its people}}: a request comes from
+        # an institution first, then from one of its people.
+        by_region: dict[str, dict[str, list[Membership]]] = {}
         for membership in requesters:
-            by_region.setdefault(membership.institution.region.code, []).append(membership)
+            institution = membership.institution
+            schools = by_region.setdefault(institution.region.code, {})
+            schools.setdefault(institution.code, []).append(membership)
+
+        def someone_from(region):
+            schools = by_region.get(region) if region else None
+            if not schools:
+                return rng.choice(requesters)
+            if DEMO_SCHOOL in schools and rng.random() < DEMO_SCHOOL_SHARE:
+                return rng.choice(schools[DEMO_SCHOOL])  # the demo logins' own school
+            return rng.choice(schools[rng.choice(sorted(schools))])
+
         first, resolution = (m * 60 for m in sla.targets_for(Priority.NORMAL, None))
         plans = []
         # First, two open requests for every demo expert, in their region and
@@ -475,13 +499,13 @@ class Command(BaseCommand):
         for profile in experts.select_related("region").order_by("pk"):
             held = set(profile.competences.values_list("code", flat=True))
             codes = [c for c, _s, _t in SAMPLE_REQUESTS if c in held and c != "general"]
-            pool = by_region.get(profile.region.code) if profile.region_id else requesters
-            if not codes or not pool:
+            region = profile.region.code if profile.region_id else None
+            if not codes or (region and region not in by_region):
                 continue
             for _n in range(2):
                 plans.append(
                     Plan(
-                        rng.choice(pool),
+                        someone_from(region),
                         rng.choice(codes),
                         Status.OPEN,
                         late=False,
@@ -492,8 +516,7 @@ class Command(BaseCommand):
         regions, shares = zip(*REGION_SHARES, strict=True)
         while len(plans) < count:
             region = rng.choices(regions, shares)[0]
-            pool = by_region.get(region) if region else requesters
-            membership = rng.choice(pool or requesters)
+            membership = someone_from(region)
             code = rng.choice(SAMPLE_REQUESTS)[0]
             state = rng.choices(states, weights)[0] if region else Status.NEW
             late_share = LATE_OPEN if state in (Status.NEW, Status.OPEN) else LATE_DONE
