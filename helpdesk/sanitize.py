@@ -24,6 +24,7 @@ step is linear in the input, so the whole call is.
 
 import html as html_lib
 import re
+from bisect import bisect_left, bisect_right
 
 from bleach import html5lib_shim
 from bleach.css_sanitizer import CSSSanitizer
@@ -127,7 +128,10 @@ def clean_html(html: str) -> str:
     if not html:
         return ""
     html = _drop_invisible(html)
-    cleaned = _sanitise(_prepare(html, strict=False), _STACK_LIMIT)
+    try:
+        cleaned = _sanitise(_prepare(html, strict=False), _STACK_LIMIT)
+    except _TooComplex:  # the model saw html5lib's guard would trip
+        cleaned = None
     if cleaned is None:
         cleaned = _sanitise(_prepare(html, strict=True), _STRICT_STACK_LIMIT)
     if cleaned is None:
@@ -268,6 +272,15 @@ def _comment_end(html: str, start: int) -> int:
     return dashes + 3 if dashes >= 0 else -1
 
 
+# What may follow a "<" that is not text: a start or end tag (and the
+# character after its name, if any), a comment, a doctype or bogus comment,
+# "<?", or "</" not followed by a letter. Any other "<" is text.
+_OPENING = re.compile(
+    r"<(?:(?P<slash>/)?(?P<name>[A-Za-z][^\t\n\f\r />]*)(?P<after>[\t\n\f\r />])?"
+    r"|!(?P<comment>--)?|(?P<question>\?)|/(?P<empty>>)?)"
+)
+
+
 def _markup(html: str):
     """Yield the markup of `html` in order; the text between is what is not yielded.
 
@@ -276,74 +289,56 @@ def _markup(html: str):
     A token with ``complete=False`` runs to the end of the input.
     """
     length = len(html)
-    position = html.find("<")
-    while position >= 0:
-        following = html[position + 1 : position + 2]
-        if following and following in _ASCII_LETTERS:
-            closing = False
-            name_start = position + 1
-        elif following == "/":
-            third = html[position + 2 : position + 3]
-            if third and third in _ASCII_LETTERS:
-                closing = True
-                name_start = position + 2
-            elif third == ">":
-                yield _Token(_IGNORED, position, position + 3)
-                position = html.find("<", position + 3)
-                continue
-            elif not third:
-                return
-            else:
-                close = html.find(">", position + 2)
-                if close < 0:
-                    yield _Token(_BOGUS_END, position, length, complete=False)
-                    return
-                yield _Token(_BOGUS_END, position, close + 1)
-                position = html.find("<", close + 1)
-                continue
-        elif following == "!":
-            if html.startswith("--", position + 2):
-                end = _comment_end(html, position)
-                if end < 0:
-                    yield _Token(_COMMENT, position, length, complete=False)
-                    return
-                yield _Token(_COMMENT, position, end)
-                position = html.find("<", end)
-                continue
-            kind = _DOCTYPE if html[position + 2 : position + 9].lower() == "doctype" else _COMMENT
-            close = html.find(">", position + 2)
-            if close < 0:
-                yield _Token(kind, position, length, complete=False)
-                return
-            yield _Token(kind, position, close + 1)
-            position = html.find("<", close + 1)
-            continue
-        elif following == "?":
-            close = html.find(">", position + 2)
-            if close < 0:
-                yield _Token(_COMMENT, position, length, complete=False)
-                return
-            yield _Token(_COMMENT, position, close + 1)
-            position = html.find("<", close + 1)
-            continue
-        else:
-            position = html.find("<", position + 1)
-            continue
-        match = _NAME_END.search(html, name_start)
+    search = _OPENING.search
+    position = 0
+    while True:
+        match = search(html, position)
         if match is None:
-            yield _Token(_TAG, position, length, html[name_start:], closing, complete=False)
             return
-        name_end = match.start()
-        if html[name_end] == ">":
-            end, attributes = name_end + 1, []
+        start = match.start()
+        name = match.group("name")
+        if name is not None:
+            closing = match.group("slash") is not None
+            after = match.group("after")
+            if after is None:
+                yield _Token(_TAG, start, length, name, closing, complete=False)
+                return
+            if after == ">":
+                end, attributes = match.end(), ()
+            else:
+                end, attributes = _attributes(html, match.end() - 1)
+                if end < 0:
+                    yield _Token(_TAG, start, length, name, closing, attributes, complete=False)
+                    return
+            yield _Token(_TAG, start, end, name, closing, attributes)
+            position = end
+            continue
+        if match.group("comment"):
+            end = _comment_end(html, start)
+            kind = _COMMENT
+        elif match.group("empty"):
+            yield _Token(_IGNORED, start, match.end())  # "</>"
+            position = match.end()
+            continue
+        elif match.end() == length and html.endswith("</"):
+            return  # "</" at the very end is text
         else:
-            end, attributes = _attributes(html, name_end)
-        name = html[name_start:name_end]
+            if html.endswith("/", 0, match.end()):
+                kind = _BOGUS_END
+            elif match.group("question") is None and (
+                html[start + 2 : start + 9].lower() == "doctype"
+            ):
+                kind = _DOCTYPE
+            else:
+                kind = _COMMENT
+            end = html.find(">", start + 2)
+            if end >= 0:
+                end += 1
         if end < 0:
-            yield _Token(_TAG, position, length, name, closing, attributes, complete=False)
+            yield _Token(kind, start, length, complete=False)
             return
-        yield _Token(_TAG, position, end, name, closing, attributes)
-        position = html.find("<", end)
+        yield _Token(kind, start, end)
+        position = end
 
 
 # ---------------------------------------------------------------------------
@@ -407,8 +402,16 @@ _BLOCK_ENDS = frozenset(
 )
 _TABLE_PARTS = frozenset({"table", "caption", "tbody", "thead", "tfoot", "tr", "td", "th"})
 _ROW_GROUPS = frozenset({"tbody", "thead", "tfoot"})
+# Where text that is only white space stays in place (other text is moved out).
+_TABLE_CONTEXTS = frozenset({"table", "tbody", "thead", "tfoot", "tr"})
+# Empty elements before which html5lib reopens formatting elements.
+_INLINE_VOID = frozenset({"area", "br", "embed", "img", "input", "keygen", "wbr"})
+_HTML_SPACES = "\t\n\f\r "
 
 _DROPPED, _OPEN, _MOVED = 0, 1, 2
+# Entries the model looks at when html5lib's adoption agency rearranges the
+# stack (html5lib itself looks at the same ones, within its guarded stack).
+_ADOPTION_SCAN = 64
 
 
 class _Elements:
@@ -417,8 +420,11 @@ class _Elements:
     Follows html5lib's rules for the elements the policy lets through:
     implied ends (p, li, dd, dt, headings, table parts), scopes, and what an
     end tag closes. Where html5lib moves a formatting element elsewhere (the
-    adoption agency) the entry is marked moved. The model need not be exact:
-    bleach's own stack is guarded, and the strict pass does not depend on it.
+    adoption agency) the entry is marked moved. Formatting elements closed
+    by something else than their end tag stay in a list, as in html5lib,
+    and are opened again before the next text or inline element. The model
+    need not be exact: bleach's own stack is guarded, and the strict pass
+    does not depend on it.
 
     In strict mode every end tag comes from the model: whatever it closes is
     closed explicitly, so that what html5lib sees is balanced, and tables
@@ -435,6 +441,8 @@ class _Elements:
         "scoping",
         "tables",
         "open",
+        "formatting",
+        "records",
     )
 
     def __init__(self, strict: bool) -> None:
@@ -447,6 +455,10 @@ class _Elements:
         self.scoping: list[int] = []
         self.tables: list[int] = []
         self.open = 0  # entries html5lib holds open
+        # html5lib's list of active formatting elements: [name, attributes,
+        # stack index or -1 when closed], None for a marker (cells, captions).
+        self.formatting: list[list | None] = []
+        self.records: list[list | None] = []  # each entry's record in that list
 
     def last(self, name: str) -> int:
         positions = self.where.get(name)
@@ -456,6 +468,7 @@ class _Elements:
         index = len(self.names)
         self.names.append(name)
         self.states.append(state)
+        self.records.append(None)
         positions = self.where.get(name)
         if positions is None:
             self.where[name] = [index]
@@ -474,22 +487,118 @@ class _Elements:
 
     def pop_to(self, index: int) -> str:
         """Close the entry at `index` and all above it; in strict mode return their end tags."""
-        names, states = self.names, self.states
+        names, states, records = self.names, self.states, self.records
+        special = self.special
         closed = []
         while len(names) > index:
             name = names.pop()
             state = states.pop()
+            record = records.pop()
             position = len(names)
             if state != _MOVED:
                 self.where[name].pop()
-            for stack in (self.special, self.hard, self.scoping, self.tables):
-                if stack and stack[-1] == position:
-                    stack.pop()
+            if record is not None:
+                record[2] = -1  # still active: html5lib will open it again
+            if special and special[-1] == position:
+                special.pop()
+                for stack in (self.hard, self.scoping, self.tables):
+                    if stack and stack[-1] == position:
+                        stack.pop()
+                if state == _OPEN and name in _MARKERS and not self.strict:
+                    self.clear_formatting()
             if state == _OPEN:
                 self.open -= 1
                 if self.strict:
                     closed.append(f"</{name}>")
         return "".join(closed)
+
+    # -- active formatting elements (lenient mode only) -------------------
+
+    def add_formatting(self, name: str, attributes: str) -> None:
+        """Record the formatting element just pushed (html5lib keeps three equal ones)."""
+        index = len(self.names) - 1
+        formatting = self.formatting
+        equal = []
+        for position in range(len(formatting) - 1, max(-1, len(formatting) - _STACK_LIMIT), -1):
+            record = formatting[position]
+            if record is None:
+                break
+            if record[0] == name and record[1] == attributes:
+                equal.append(position)
+        if len(equal) >= 3:
+            self.forget(formatting[equal[-1]])
+        record = [name, attributes, index]
+        formatting.append(record)
+        self.records[index] = record
+        if len(formatting) > 4 * _STACK_LIMIT:  # html5lib's guard trips long before
+            for old in formatting[: 2 * _STACK_LIMIT]:
+                if old is not None and old[2] >= 0:
+                    self.records[old[2]] = None
+            del formatting[: 2 * _STACK_LIMIT]
+
+    def forget(self, record: list) -> None:
+        """Take `record` off the list of active formatting elements."""
+        formatting = self.formatting
+        for position in range(len(formatting) - 1, -1, -1):
+            if formatting[position] is record:
+                del formatting[position]
+                break
+        if record[2] >= 0:
+            self.records[record[2]] = None
+
+    def forget_closed(self, name: str) -> bool:
+        """For an end tag whose element was closed already: take it off the list.
+
+        Return whether there was one (html5lib then ignores the end tag).
+        """
+        formatting = self.formatting
+        for position in range(len(formatting) - 1, max(-1, len(formatting) - 17), -1):
+            record = formatting[position]
+            if record is None:
+                return False
+            if record[0] == name:
+                if record[2] >= 0:
+                    return False
+                del formatting[position]
+                return True
+        return False
+
+    def clear_formatting(self) -> None:
+        """Forget the formatting elements opened since the last marker, and it."""
+        formatting = self.formatting
+        while formatting:
+            record = formatting.pop()
+            if record is None:
+                return
+            if record[2] >= 0:
+                self.records[record[2]] = None
+
+    def reconstruct(self) -> None:
+        """Open again the active formatting elements that were closed, as html5lib does."""
+        formatting = self.formatting
+        if self.strict or not formatting or formatting[-1] is None or formatting[-1][2] >= 0:
+            return
+        first = len(formatting) - 1
+        while first > 0 and formatting[first - 1] is not None and formatting[first - 1][2] < 0:
+            first -= 1
+        for record in formatting[first:]:
+            self.push(record[0])
+            record[2] = len(self.names) - 1
+            self.records[record[2]] = record
+            if self.open > _STACK_LIMIT:
+                raise _TooComplex  # html5lib's guard would trip: go strict at once
+
+    def text(self, content: str) -> None:
+        """Account for text: html5lib reopens formatting elements first."""
+        if self.formatting and (not self.in_table_body() or content.strip(_HTML_SPACES)):
+            self.reconstruct()
+
+    def in_table_body(self) -> bool:
+        """Whether html5lib's current node is a table, table section or row."""
+        for position in range(len(self.names) - 1, max(-1, len(self.names) - 8), -1):
+            if self.states[position] == _OPEN:
+                return self.names[position] in _TABLE_CONTEXTS
+        return False
 
     def barrier(self, *names: str) -> int:
         """Return the index of the nearest element that ends a scope (with `names`)."""
@@ -508,9 +617,11 @@ class _Elements:
 
     # -- start tags -----------------------------------------------------
 
-    def start(self, name: str) -> tuple[bool, str]:
+    def start(self, name: str, attributes: str = "") -> tuple[bool, str]:
         """Return (keep the tag, end tags to write before it)."""
         if name in _VOID:
+            if name in _INLINE_VOID:
+                self.reconstruct()
             return True, (self.close_p() if name == "hr" else "")
         if self.open >= MAX_DEPTH:
             self.push(name, _DROPPED)
@@ -539,7 +650,13 @@ class _Elements:
             index = self.last("a")
             if index > self.marker():
                 closes += self.close_formatting(index)
+                if not self.strict and index < len(self.names) and self.states[index] == _OPEN:
+                    self.remove(index)  # html5lib takes the open link out in any case
+        if name not in _SPECIAL and name not in _CLOSES_P:
+            self.reconstruct()
         self.push(name)
+        if name in _FORMATTING and not self.strict:
+            self.add_formatting(name, attributes)
         return True, closes
 
     def start_table_part(self, name: str) -> None:
@@ -566,7 +683,7 @@ class _Elements:
             if kind == "tr":
                 if name in ("td", "th"):
                     self.pop_to(context + 1)
-                    self.push(name)
+                    self.push_cell(name)
                     return
                 self.pop_to(context)
                 continue
@@ -575,7 +692,7 @@ class _Elements:
                     self.pop_to(context + 1)
                     if name != "tr":
                         self.push("tr")
-                    self.push(name)
+                    self.push_cell(name)
                     return
                 self.pop_to(context)
                 continue
@@ -584,26 +701,54 @@ class _Elements:
                 self.push("tbody")
                 if name != "tr":
                     self.push("tr")
-            self.push(name)
+            self.push_cell(name)
             return
+
+    def push_cell(self, name: str) -> None:
+        """Push a table part; a cell or caption also starts a new formatting scope."""
+        self.push(name)
+        if name in _MARKERS and not self.strict:
+            self.formatting.append(None)
 
     # -- end tags -------------------------------------------------------
 
     def marker(self) -> int:
         return max(self.last(name) for name in _MARKERS)
 
+    def remove(self, index: int) -> None:
+        """Take the entry at `index` out of the stack (it stays as a placeholder)."""
+        record = self.records[index]
+        if record is not None:
+            self.forget(record)
+        positions = self.where[self.names[index]]
+        del positions[bisect_left(positions, index)]
+        if self.states[index] == _OPEN:
+            self.open -= 1
+        self.states[index] = _MOVED
+
     def close_formatting(self, index: int) -> str:
         """End the formatting element at `index` as html5lib's adoption agency would."""
         if index <= self.barrier():
             return ""
-        if self.strict or not self.special or self.special[-1] < index:
+        record = self.records[index]
+        if record is not None:
+            self.forget(record)
+        first_block = bisect_right(self.special, index)
+        if self.strict or first_block == len(self.special):
             return self.pop_to(index)
-        # A block inside it: html5lib moves the element below that block.
-        name = self.names[index]
-        self.where[name].pop()
-        if self.states[index] == _OPEN:
-            self.open -= 1
-        self.states[index] = _MOVED
+        # Blocks inside it: html5lib moves the element (a copy of it) below
+        # each block in turn, taking the other inline elements in between
+        # out of the stack, and finally closes it with what lies above the
+        # last block (it gives up after eight blocks).
+        blocks = len(self.special) - first_block
+        last_block = self.special[-1] if blocks <= 8 else self.special[first_block + 7]
+        self.remove(index)
+        for position in range(index + 1, min(last_block, index + 1 + _ADOPTION_SCAN)):
+            name = self.names[position]
+            if self.states[position] == _OPEN and name not in _FORMATTING and name not in _SPECIAL:
+                self.remove(position)
+        if blocks <= 8:
+            self.pop_to(last_block + 1)
         return ""
 
     def end(self, name: str) -> tuple[bool, str]:
@@ -616,6 +761,8 @@ class _Elements:
                 if self.states[index] == _OPEN:
                     return not self.strict, self.close_formatting(index)
                 return False, self.pop_to(index)
+            if self.forget_closed(name):
+                return not self.strict, ""
         index = self.target(name)
         if index < 0:
             return not self.strict, ""
@@ -740,6 +887,8 @@ def _prepare(html: str, strict: bool) -> str:
 
     def text(start: int, end: int) -> None:
         nonlocal node_pieces, unbroken
+        if elements.formatting:
+            elements.text(html[start:end])
         for match in _PIECE.finditer(html, start, end):
             if match.end() - match.start() > 1:
                 # bleach reads a numeric reference one digit at a time, each
@@ -770,10 +919,12 @@ def _prepare(html: str, strict: bool) -> str:
             name = _html5lib_name(token.name)
             allowed = name in ALLOWED_TAGS or (not name.isascii() and name.lower() in ALLOWED_TAGS)
             replacement = None
-            if not _tag_is_cheap(html, token):
+            if (token.attributes or len(token.name) > _MAX_NAME) and not _tag_is_cheap(html, token):
                 replacement = _rebuilt_tag(html, token, name, allowed)
             if not allowed:
                 # bleach turns it into (empty or newline) text in the same node
+                if elements.formatting:
+                    elements.text("")
                 node_pieces += 1
                 unbroken += 1
                 if node_pieces > _MAX_NODE_PIECES or unbroken > _MAX_UNBROKEN_PIECES:
@@ -784,6 +935,10 @@ def _prepare(html: str, strict: bool) -> str:
                 continue
             if token.closing:
                 keep, closes = elements.end(name)
+            elif name in _FORMATTING:
+                # html5lib tells equal formatting elements by their attributes
+                attributes = html[token.start + len(token.name) + 1 : token.end - 1]
+                keep, closes = elements.start(name, attributes.strip(_HTML_SPACES + "/"))
             else:
                 keep, closes = elements.start(name)
             if keep:
@@ -803,7 +958,9 @@ def _prepare(html: str, strict: bool) -> str:
             if token.end - token.start > _MAX_DOCTYPE:
                 edits.append((token.start, token.end, ""))  # ignored by html5lib anyway
         elif kind == _BOGUS_END:
-            node_pieces += 1  # bleach gives it back as text
+            if elements.formatting:
+                elements.text("x")  # bleach gives it back as text
+            node_pieces += 1
             unbroken += 1
     if previous < len(html):
         text(previous, len(html))
