@@ -4,6 +4,14 @@
 wrong or missing charsets, junk before the headers, truncated transfers) is
 parsed as far as it goes, and every problem is noted in ``ParsedMail.defects``.
 
+Hostile structure is bounded: at most ``MAX_PARTS`` MIME parts are read and
+``MAX_ATTACHMENTS`` attachments kept (``ParsedMail.omitted_parts`` and
+``omitted_attachments`` count the rest, which stays in the raw message); a
+message whose MIME structure the ``email`` package cannot build at all (say
+1,000 nested multiparts) comes back with its headers, its raw body as text
+and ``structure_unreadable`` set, for the caller to quarantine. The HTML body
+is sanitised once, here, in time linear in its length (``safe_html``).
+
 The MIME tree comes from the standard ``email`` package with the ``compat32``
 policy. ``email.policy.default`` was measured six times slower on a typical
 message (its header objects are parsed on every access) and raises on some
@@ -27,15 +35,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.message import Message
-from email.parser import BytesParser, HeaderParser
+from email.parser import BytesHeaderParser, BytesParser
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from urllib.parse import unquote, unquote_to_bytes
 
+from helpdesk.sanitize import clean_html
 from mailbridge.htmltext import html_to_text
 from mailbridge.quotes import split_reply
 
 __all__ = [
+    "MAX_ATTACHMENTS",
+    "MAX_PARTS",
+    "MAX_SAFE_HTML_CHARS",
     "ParsedAttachment",
     "ParsedMail",
     "clean_filename",
@@ -48,7 +60,12 @@ __all__ = [
 
 # Deeper MIME nesting than this is an attack or a mail loop, not a message.
 _MAX_DEPTH = 40
-_MAX_ATTACHMENTS = 500
+# MIME parts read (containers included) and attachments kept per message,
+# attached messages included; the rest is counted and stays in the raw mail.
+MAX_PARTS = 200
+MAX_ATTACHMENTS = 50
+# Longer HTML bodies are not sanitised for display (the text is kept).
+MAX_SAFE_HTML_CHARS = 1_000_000
 _MAX_REFERENCES = 200
 
 _COMPAT32 = email_policy.compat32
@@ -75,6 +92,21 @@ class ParsedAttachment:
 
 @dataclass
 class ParsedMail:
+    """What a message says, decoded.
+
+    ``html`` is the HTML body as received (for quote detection and ``cid:``
+    references); ``safe_html`` is that body passed once through
+    ``helpdesk.sanitize.clean_html``, ready to store and show ("" when there
+    is no HTML body, or when it is longer than ``MAX_SAFE_HTML_CHARS``).
+
+    ``structure_unreadable`` is True when the MIME structure could not be
+    parsed at all: only the headers and the raw body (as ``text``) are
+    there, and the message should be quarantined rather than filed.
+    ``omitted_parts`` counts MIME parts never read (beyond ``MAX_PARTS``, or
+    nested too deep); ``omitted_attachments`` counts attachments found but
+    not kept (beyond ``MAX_ATTACHMENTS``). Both stay in the raw message.
+    """
+
     message_id: str = ""
     in_reply_to: str = ""
     references: list[str] = field(default_factory=list)
@@ -89,6 +121,7 @@ class ParsedMail:
     quoted: str = ""
     full_text: str = ""
     html: str = ""
+    safe_html: str = ""
     attachments: list[ParsedAttachment] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
     is_multipart_report: bool = False
@@ -98,6 +131,9 @@ class ParsedMail:
     dsn_actions: list[str] = field(default_factory=list)
     defects: list[str] = field(default_factory=list)
     raw_digest: str = ""
+    structure_unreadable: bool = False
+    omitted_parts: int = 0
+    omitted_attachments: int = 0
 
 
 # ---------------------------------------------------------------------------
@@ -1087,13 +1123,43 @@ class _PartInfo:
         return value or ""
 
 
+class _PartBudget:
+    """The MIME parts one message may still have read, shared by nested walks."""
+
+    __slots__ = ("left", "omitted")
+
+    def __init__(self) -> None:
+        self.left = MAX_PARTS
+        self.omitted = 0
+
+
+def _count_parts(part: Message) -> int:
+    """Return the number of MIME parts in the tree under `part` (itself included)."""
+    count = 0
+    stack = [part]
+    while stack:
+        count += 1
+        payload = getattr(stack.pop(), "_payload", None)
+        if isinstance(payload, list):
+            stack.extend(item for item in payload if isinstance(item, Message))
+    return count
+
+
 class _Walker:
     """Collects body segments, attachments and report data from one message tree."""
 
-    def __init__(self, hints: Iterable[str], defects: list[str], linesep: str = "\n") -> None:
+    def __init__(
+        self,
+        hints: Iterable[str],
+        defects: list[str],
+        linesep: str = "\n",
+        budget: _PartBudget | None = None,
+    ) -> None:
         self.hints = hints
         self.defects = defects
         self.linesep = linesep
+        self.budget = budget if budget is not None else _PartBudget()
+        self.omitted_attachments = 0
         self.generated = 0
         self.attachments: list[ParsedAttachment] = []
         self.forwards: list[_Forward] = []
@@ -1106,7 +1172,13 @@ class _Walker:
     def walk(self, part: Message, depth: int, segments: list[_Segment], in_report: bool) -> None:
         if depth > _MAX_DEPTH:
             _note(self.defects, "MIME nesting too deep; inner parts skipped")
+            self.budget.omitted += _count_parts(part)
             return
+        if self.budget.left <= 0:
+            _note(self.defects, f"more than {MAX_PARTS} MIME parts; the rest skipped")
+            self.budget.omitted += _count_parts(part)
+            return
+        self.budget.left -= 1
         for item in getattr(part, "defects", ()):
             _note(self.defects, type(item).__name__)
         try:
@@ -1268,7 +1340,7 @@ class _Walker:
             raw_inner = _decode_transfer(raw_inner.lstrip(b"\r\n"), info.encoding, self.defects)
             inner = BytesParser(policy=_COMPAT32).parsebytes(raw_inner)
 
-        sub = _Walker(self.hints, self.defects, self.linesep)
+        sub = _Walker(self.hints, self.defects, self.linesep, self.budget)
         sub_segments: list[_Segment] = []
         sub.walk(inner, depth + 1, sub_segments, False)
         subject = clean_filename(decode_header_value(_first_header(inner, "subject"), self.hints))
@@ -1291,8 +1363,9 @@ class _Walker:
     def add_attachment(
         self, filename: str, content_type: str, data: bytes, content_id: str, default_name: str
     ) -> None:
-        if len(self.attachments) >= _MAX_ATTACHMENTS:
-            _note(self.defects, "too many attachments; the rest skipped")
+        if len(self.attachments) >= MAX_ATTACHMENTS:
+            _note(self.defects, f"more than {MAX_ATTACHMENTS} attachments; the rest skipped")
+            self.omitted_attachments += 1
             return
         if not filename:
             filename = default_name
@@ -1526,6 +1599,15 @@ def _parse_into(result: ParsedMail, raw: bytes) -> None:
     body_text = _join_plain(segments)
     if any(segment.html is not None for segment in segments):
         result.html = _join_html(segments)
+        if len(result.html) > MAX_SAFE_HTML_CHARS:
+            result.defects.append("HTML body too long to show; its text is kept")
+        else:
+            try:
+                result.safe_html = clean_html(result.html)
+            except Exception as error:  # a sanitiser bug must not lose the message
+                result.defects.append(f"HTML body not shown ({type(error).__name__})")
+    result.omitted_parts = walker.budget.omitted
+    result.omitted_attachments = walker.omitted_attachments
     new, quoted = split_reply(body_text)
     forwards = [forward.text for forward in walker.forwards if not forward.in_report]
     reported = [forward.text for forward in walker.forwards if forward.in_report]
@@ -1550,7 +1632,7 @@ def _parse_into(result: ParsedMail, raw: bytes) -> None:
 def _parse_headers_only(result: ParsedMail, raw: bytes) -> None:
     defects: list[str] = []
     raw = _repair_head(raw, defects)
-    message = HeaderParser(policy=_COMPAT32).parsebytes(raw)
+    message = BytesHeaderParser(policy=_COMPAT32).parsebytes(raw)
     _fill_headers(result, message, ())
     body = getattr(message, "_payload", None)
     text = body if isinstance(body, str) else ""
@@ -1562,7 +1644,7 @@ def parse_message(raw: bytes) -> ParsedMail:
 
     Anything that could not be read is described in ``ParsedMail.defects``;
     when the MIME structure itself cannot be walked, the headers and the raw
-    body text are still returned.
+    body text are still returned, with ``structure_unreadable`` set.
     """
     try:
         data = bytes(raw)
@@ -1580,7 +1662,11 @@ def parse_message(raw: bytes) -> ParsedMail:
         note = "message nested too deeply to parse; headers and raw text kept"
     except Exception as error:  # the caller must always get a ParsedMail
         note = f"message could not be parsed ({type(error).__name__}); headers and raw text kept"
-    fallback = ParsedMail(raw_digest=result.raw_digest, defects=[*result.defects, note])
+    fallback = ParsedMail(
+        raw_digest=result.raw_digest,
+        defects=[*result.defects, note],
+        structure_unreadable=True,
+    )
     try:
         _parse_headers_only(fallback, data)
     except Exception:
