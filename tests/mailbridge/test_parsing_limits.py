@@ -253,3 +253,35 @@ def test_sanitiser_failure_keeps_the_message(monkeypatch):
     assert parsed.structure_unreadable is False
     assert parsed.safe_html == "" and parsed.text == "текст"
     assert "HTML body not shown (ValueError)" in parsed.defects
+
+
+# --------------------------------------------------------------------------
+# plain text from hostile HTML
+
+
+def test_deep_quotes_give_bounded_text_in_linear_time():
+    from mailbridge.htmltext import html_to_text
+
+    def cost(levels):
+        html = "<blockquote>x\n" * levels
+        started = time.process_time()
+        text = html_to_text(html)
+        return time.process_time() - started, text
+
+    small, _ = cost(5_000)
+    large, text = cost(20_000)
+
+    # Every line's prefix is capped: blank lines included (they were not,
+    # and 60,000 levels made 3.6 GB of text in 70 s).
+    assert max(len(line) for line in text.splitlines()) <= 2 * 10 + 1
+    assert len(text) < 50 * 20_000
+    assert large < 8 * max(small, 0.002)
+
+
+def test_blank_lines_in_deep_quotes_have_the_capped_prefix():
+    from mailbridge.htmltext import html_to_text
+
+    text = html_to_text("<blockquote>" * 12 + "<p>a</p><br><p>b</p>")
+
+    capped = ("> " * 10).rstrip()
+    assert text.splitlines() == [capped + " a", capped, capped + " b", capped]
