@@ -72,8 +72,11 @@ def test_a_teacher_files_with_an_egn_and_no_door_shows_it(
     # The teacher is told why, on the page the filing leads to.
     page = response.content.decode()
     _assert_hidden(page)
-    assert "personal number" in page or "ЕГН" in page
-    assert [m.level_tag for m in response.context["messages"]].count("warning") == 1
+    warnings = [str(m) for m in response.context["messages"] if m.level_tag == "warning"]
+    assert len(warnings) == 1
+    assert "ЕГН" in warnings[0] and "**********" in warnings[0]
+    assert warnings[0] in page
+    assert 'data-test="egn-hint"' in client.get(reverse("portal:new")).content.decode()
     # The teacher's page of the request, later.
     _assert_hidden(client.get(reverse("portal:ticket", args=[ticket.reference])).content.decode())
     _assert_hidden(client.get(reverse("portal:list")).content.decode())

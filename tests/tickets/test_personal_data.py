@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 from django.contrib.admin import helpers
+from django.contrib.auth.models import Permission
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
@@ -14,8 +15,10 @@ from django.utils import timezone
 
 from accounts.models import AccountEvent, Delegation
 from accounts.services import grant_delegation
+from helpdesk.errors import DomainError
 from mailbridge.ingest import process_message
 from mailbridge.models import InboundMessage
+from mailbridge.tasks import purge_raw_mail
 from tests.mailbridge.test_ingest import make_mail
 from tests.portal.helpers import png_bytes, upload
 from tickets import actions, personal_data
@@ -35,7 +38,10 @@ def _action(client, action, users, **extra):
 
 @pytest.fixture
 def history(cast, client):
-    """Teacher A filed a request with a file by the portal, the expert answered, she rated it."""
+    """Teacher A filed a request with a file by the portal, the expert answered, she rated it.
+
+    The director filed another request and lent her the institution's rights.
+    """
     client.force_login(cast.teacher_a)
     client.post(
         reverse("portal:new"),
@@ -53,7 +59,6 @@ def history(cast, client):
     actions.add_message(ticket=ticket, actor=cast.teacher_a, text="Благодаря!")
     actions.change_status(ticket=ticket, actor=cast.expert_x, status="resolved")
     actions.rate(ticket=ticket, actor=cast.teacher_a, score=5, comment="Бързо")
-    # Someone else's request she wrote into (she can see it: same institution? no, her own).
     other = actions.create_ticket(
         actor=cast.director_a, institution=cast.school_a, subject="Друго", text="Текст"
     )
@@ -134,8 +139,6 @@ def test_only_superusers_export_and_anonymise(client, cast, history):
     staff = cast.supervisor_all
     staff.is_staff = True
     staff.save()
-    from django.contrib.auth.models import Permission
-
     staff.user_permissions.set(Permission.objects.filter(codename__endswith="_user"))
     client.force_login(staff)
     for action in ("export_personal_data", "anonymise"):
@@ -208,8 +211,6 @@ def test_anonymise_asks_first_then_replaces_name_and_address(
 
 
 def test_anonymise_refuses_yourself_and_twice(cast):
-    from helpdesk.errors import DomainError
-
     with pytest.raises(DomainError):
         personal_data.anonymise(cast.admin, actor=cast.admin)
     personal_data.anonymise(cast.teacher_b, actor=cast.admin)
@@ -219,8 +220,6 @@ def test_anonymise_refuses_yourself_and_twice(cast):
 
 
 def test_raw_mail_older_than_the_limit_is_purged_by_the_beat_task(cast, settings):
-    from mailbridge.tasks import purge_raw_mail
-
     settings.HELPDESK_RAW_MAIL_DAYS = 30
     process_message(make_mail(subject="Стар", body="Текст на старото писмо"))
     process_message(make_mail(subject="Нов", body="Текст на новото писмо"))
