@@ -167,6 +167,9 @@ def render_error(
         "csrf": csrf,
         "SUPPORT_ADDRESS": settings.HELPDESK["SUPPORT_ADDRESS"],
         "request_path": request.path,
+        # The language switch leads home: an error page never repeats the
+        # address it was asked for (a reference, a token in the query).
+        "language_next": {"bg": "/", "en": "/"},
         "is_get": request.method in ("GET", "HEAD"),
         "back_url": _same_site_referer(request) if not minimal else "",
         "retry_minutes": max(1, math.ceil(retry_after / 60)) if retry_after else None,
