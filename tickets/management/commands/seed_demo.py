@@ -111,6 +111,17 @@ FIRST = [
     "Гергана",
     "Тодор",
 ]
+FEMALE = {
+    "Мария",
+    "Елена",
+    "Десислава",
+    "Милена",
+    "Йорданка",
+    "Радка",
+    "Весела",
+    "Силвия",
+    "Гергана",
+}
 LAST_M = ["Иванов", "Петров", "Георгиев", "Димитров", "Николов", "Стоянов", "Христов", "Тодоров"]
 
 # Fixed demo people: one login per role, listed in the README.
@@ -442,7 +453,10 @@ class Command(BaseCommand):
         for institution in others[:200]:
             for role in (Role.DIRECTOR, Role.TEACHER):
                 email = f"{role}.{institution.code}@staff.demo"
-                name = f"{rng.choice(FIRST)} {rng.choice(LAST_M)}"
+                first = rng.choice(FIRST)
+                last = rng.choice(LAST_M)
+                # Bulgarian surnames agree with the person: Иванов, Иванова.
+                name = f"{first} {last}а" if first in FEMALE else f"{first} {last}"
                 users.append(User(email=email, full_name=name, password="!"))
                 memberships.append((email, institution, role))
         User.objects.bulk_create(users, ignore_conflicts=True)
