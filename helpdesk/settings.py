@@ -260,7 +260,8 @@ LOGIN_URL = "accounts:login"
 # (staff); everyone else logs in with edu.mon.bg.
 HELPDESK_LOCAL_LOGIN = env_choice("HELPDESK_LOCAL_LOGIN", "everyone", ("everyone", "admins-only"))
 # Agents and administrators who log in with a password give a TOTP code too.
-HELPDESK_OTP_REQUIRED = env_bool("HELPDESK_OTP_REQUIRED", True)
+# (Off by default in the demo, whose agent logins would each need an authenticator.)
+HELPDESK_OTP_REQUIRED = env_bool("HELPDESK_OTP_REQUIRED", not DEMO_MODE)
 OTP_TOTP_ISSUER = env_str("HELPDESK_OTP_ISSUER", "НЕИСПУО поддръжка")
 # django-axes: this many wrong passwords for one address from one client
 # address lock that pair out for HELPDESK_LOCKOUT_MINUTES.

@@ -224,6 +224,14 @@ def _run(row: InboundMessage, raw: bytes) -> Outcome:
     parsed = None
     try:
         parsed = _sanitise(parse_message(raw))
+        if parsed.structure_unreadable:
+            # Its headers were read, its parts could not be: kept for a person to look at.
+            return _quarantine(
+                row,
+                parsed,
+                _("The MIME structure of this e-mail could not be read; its headers are kept.")
+                + (" " + "; ".join(parsed.defects[:5]) if parsed.defects else ""),
+            )
         with transaction.atomic():
             decision = _decide(parsed, row)
             if not _finish(row, parsed, decision):
@@ -616,9 +624,9 @@ def _any_undeliverable() -> bool:
 
 
 def _add_reply(ticket, parsed, sender, actor, **options):
-
     text, quoted = _body(parsed)
     files, rejected = _attachments(parsed)
+    _note_omitted(ticket, parsed)
     return actions.add_message(
         ticket=ticket,
         actor=actor,
@@ -626,6 +634,7 @@ def _add_reply(ticket, parsed, sender, actor, **options):
         text=text,
         quoted_text=quoted,
         html=_html(parsed),
+        html_is_clean=True,
         files=files,
         rejected_files=rejected,
         sender_email=sender,
@@ -681,6 +690,19 @@ def _acknowledgement(parsed: ParsedMail, sender: str, proven: bool) -> str:
     return ""
 
 
+def _note_omitted(ticket, parsed: ParsedMail) -> None:
+    """Tell the agent when parts of a hostile-sized mail were not read (they stay in the raw mail)."""
+    if parsed.omitted_parts or parsed.omitted_attachments:
+        events.mail_note(
+            ticket,
+            note=_(
+                "%(parts)s parts and %(files)s attachments of this e-mail were not read; "
+                "the received mail keeps them."
+            )
+            % {"parts": parsed.omitted_parts, "files": parsed.omitted_attachments},
+        )
+
+
 def _create(parsed, sender, user, related_to=None, proven=True):
 
     institution, verified = None, False
@@ -700,6 +722,7 @@ def _create(parsed, sender, user, related_to=None, proven=True):
         text=text,
         quoted_text=quoted,
         html=_html(parsed),
+        html_is_clean=True,
         files=files,
         rejected_files=rejected,
         requester_email=sender,
@@ -711,6 +734,7 @@ def _create(parsed, sender, user, related_to=None, proven=True):
     )
     if no_acknowledgement:
         events.mail_note(ticket, note=no_acknowledgement)
+    _note_omitted(ticket, parsed)
     # Copies are never added to a ticket by e-mail alone (anyone could copy
     # anyone); the agent sees who was copied and may add them.
     own = own_addresses()
@@ -796,7 +820,8 @@ def _body(parsed: ParsedMail) -> tuple[str, str]:
 
 
 def _html(parsed: ParsedMail) -> str:
-    html = _clean(parsed.html)
+    """The mail's HTML as the parser sanitised it (once, in bounded time)."""
+    html = _clean(parsed.safe_html)
     return html if len(html) <= MAX_HTML_CHARS else ""
 
 

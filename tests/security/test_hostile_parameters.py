@@ -7,6 +7,7 @@ very long strings. Path arguments are drawn the same way where the URL
 takes a number or a reference. Any answer of 500 or more fails the test.
 """
 
+import re
 import urllib.parse
 
 import pytest
@@ -86,24 +87,28 @@ def _url_names():
 URLS = _url_names()
 
 
+ROUTE_PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>|\(\?P<(\w+)>")
+SAMPLES = {
+    "key": st.sampled_from(["all", "mine", "none", "x" * 60]),
+    "slug": st.sampled_from(["delegation", "no-such-article", "a" * 80]),
+    "lang": st.sampled_from(["bg", "en"]),
+    "reference": references,
+}
+
+
 def _path(name: str, route: str, draw) -> str:
+    """Reverse `name` with a drawn value for each parameter its route takes."""
     kwargs = {}
-    if "<int:pk>" in route:
-        kwargs["pk"] = draw(numbers)
-    if "<int:message_id>" in route:
-        kwargs["message_id"] = draw(numbers)
-    if "reference" in route:
-        kwargs["reference"] = draw(references)
-    if "<slug:key>" in route:
-        kwargs["key"] = draw(st.sampled_from(["all", "mine", "none", "x" * 60]))
-    if "<slug:name>" in route:
-        kwargs["name"] = draw(st.sampled_from(["backlog", "sla", "load", "per_day", "nothing"]))
-    if "<slug:slug>" in route:
-        kwargs["slug"] = draw(st.sampled_from(["delegation", "no-such-article", "a" * 80]))
-    if "<kblang:lang>" in route:
-        kwargs["lang"] = draw(st.sampled_from(["bg", "en"]))
-    if "<str:name>" in route:
-        kwargs["name"] = draw(st.sampled_from(["file.pdf", "%00", "..%2f"]))
+    for match in ROUTE_PARAMETER.finditer(route):
+        converter, parameter = match.group(1), match.group(2) or match.group(3)
+        if parameter in SAMPLES:
+            kwargs[parameter] = draw(SAMPLES[parameter])
+        elif converter in ("int", "id") or parameter in ("pk", "message_id"):
+            kwargs[parameter] = draw(numbers)
+        elif parameter == "name" and "csv" in route:
+            kwargs[parameter] = draw(st.sampled_from(["backlog", "sla", "load", "nothing"]))
+        else:
+            kwargs[parameter] = draw(st.sampled_from(["file.pdf", "x", "a" * 50]))
     return reverse(name, kwargs=kwargs)
 
 

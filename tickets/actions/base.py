@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from accounts.permissions import is_agent
 from helpdesk.errors import DomainError, NotAllowed
+from helpdesk.sanitize import clean_html
 from helpdesk.uploads import CheckedFile
 from tickets import events
 from tickets.models import Attachment, RedactedOriginal, Ticket
@@ -78,6 +79,12 @@ def clean_text(text: str, *, allow_empty: bool = False) -> str:
             _("The text is longer than %(n)s characters.") % {"n": limit}, field="text"
         )
     return text
+
+
+def sanitised_html(html: str, *, is_clean: bool = False) -> str:
+    """Return HTML sanitised once: the mail parser hands over HTML it already passed
+    through helpdesk.sanitize (``is_clean``); every other door's HTML is cleaned here."""
+    return html if is_clean else clean_html(html)
 
 
 def store_files(

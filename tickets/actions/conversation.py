@@ -10,10 +10,17 @@ from django.utils.translation import gettext as _
 
 from accounts.permissions import is_agent
 from helpdesk.errors import DomainError, InvalidTransition, NotAllowed
-from helpdesk.sanitize import clean_html
 from helpdesk.uploads import CheckedFile
 from tickets import events, outbox, policies
-from tickets.actions.base import acting, announce, clean_text, lock, require_visible, store_files
+from tickets.actions.base import (
+    acting,
+    announce,
+    clean_text,
+    lock,
+    require_visible,
+    sanitised_html,
+    store_files,
+)
 from tickets.actions.status import move
 from tickets.models import Channel, MailThreadKey, Message, RedactedOriginal, Status, Ticket
 from tickets.redaction import Redactor
@@ -30,6 +37,7 @@ def add_message(
     files: Iterable[CheckedFile] = (),
     rejected_files: Iterable[tuple[str, str]] = (),
     html: str = "",
+    html_is_clean: bool = False,
     quoted_text: str = "",
     sender_email: str = "",
     sender_name: str = "",
@@ -83,7 +91,11 @@ def add_message(
         sender_name=sender_name or (acting_user.get_full_name() if acting_user else ""),
         channel=channel,
         body_text=text,
-        body_html=redact(RedactedOriginal.Field.BODY_HTML, clean_html(html)) if html else "",
+        body_html=redact(
+            RedactedOriginal.Field.BODY_HTML, sanitised_html(html, is_clean=html_is_clean)
+        )
+        if html
+        else "",
         quoted_text=redact(RedactedOriginal.Field.QUOTED_TEXT, quoted_text),
         email_message_id=email_message_id,
         is_auto_reply=is_auto_reply,

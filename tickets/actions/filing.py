@@ -17,7 +17,6 @@ from django.utils.translation import gettext as _
 from accounts.models import Institution
 from accounts.permissions import can_set_priority, filing_institution_ids, is_agent
 from helpdesk.errors import DomainError, NotAllowed
-from helpdesk.sanitize import clean_html
 from helpdesk.uploads import CheckedFile
 from tickets import events, outbox
 from tickets.actions.base import (
@@ -26,6 +25,7 @@ from tickets.actions.base import (
     clean_subject,
     clean_text,
     require_agent,
+    sanitised_html,
     store_files,
 )
 from tickets.assignment import route_new_ticket
@@ -200,6 +200,7 @@ def file_request(
     requester_email: str = "",
     requester_name: str = "",
     html: str = "",
+    html_is_clean: bool = False,
     quoted_text: str = "",
     email_message_id: str = "",
     cc: Iterable[str] = (),
@@ -257,7 +258,11 @@ def file_request(
         sender_name=ticket.requester_name,
         channel=channel,
         body_text=text,
-        body_html=redact(RedactedOriginal.Field.BODY_HTML, clean_html(html)) if html else "",
+        body_html=redact(
+            RedactedOriginal.Field.BODY_HTML, sanitised_html(html, is_clean=html_is_clean)
+        )
+        if html
+        else "",
         quoted_text=redact(RedactedOriginal.Field.QUOTED_TEXT, quoted_text),
         email_message_id=email_message_id,
         is_auto_reply=is_auto_reply,
