@@ -26,7 +26,7 @@ makemessages: venv
 	HELPDESK_TESTING=true $(PY) manage.py makemessages -d djangojs -l bg -l en --ignore=.venv --ignore=var --ignore=tests --no-obsolete
 
 migrate: venv messages
-	mkdir -p "$(HELPDESK_VAR_DIR)/broker/queue" "$(HELPDESK_VAR_DIR)/broker/processed"
+	mkdir -p "$(HELPDESK_VAR_DIR)/broker/queue" "$(HELPDESK_VAR_DIR)/broker/processed" "$(HELPDESK_VAR_DIR)/broker/control"
 	HELPDESK_DEMO=true $(PY) manage.py migrate --noinput
 
 seed: migrate
