@@ -13,7 +13,7 @@ PORT="${PORT:-8000}"
 export PORT
 VAR="${HELPDESK_VAR_DIR:-var}"
 URL="http://127.0.0.1:${PORT}"
-mkdir -p "$VAR/broker/queue" "$VAR/broker/processed"
+mkdir -p "$VAR/broker/queue" "$VAR/broker/processed" "$VAR/broker/control"
 BANNER_SEEN="$VAR/.worker-banner"
 rm -f "$BANNER_SEEN"
 
