@@ -147,6 +147,10 @@ def test_new_ticket_reaches_exactly_those_who_may_see_it(cast, make_ticket):
         )
         event = await _receive_ticket(may["requester"], ticket.reference, "message")
         assert event["message_id"]
+        # The ticket's last message id counts internal notes: never sent to requesters.
+        assert "last_message_id" not in event
+        staff_event = await _receive_ticket(may["expert_x"], ticket.reference, "message")
+        assert staff_event["last_message_id"] == staff_event["message_id"]
         await _nothing(*may_not.values())
 
         # An internal note is news for the staff, not for the requester.
