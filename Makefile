@@ -52,6 +52,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) scripts/check_test_asserts.py
+	$(PY) scripts/check_translations.py
 	HELPDESK_TESTING=true $(PY) manage.py makemigrations --check --dry-run
 
 format: venv
