@@ -12,7 +12,7 @@ import urllib.parse
 
 import pytest
 from django.test import Client
-from django.urls import get_resolver, reverse
+from django.urls import NoReverseMatch, get_resolver, reverse
 from django.urls.resolvers import URLResolver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -65,9 +65,10 @@ ROLES = [
 def _walk(patterns, prefix="", namespace=None):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
-            yield from _walk(
-                pattern.url_patterns, prefix + str(pattern.pattern), pattern.namespace or namespace
-            )
+            inner = namespace
+            if pattern.namespace:
+                inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
         elif pattern.name:
             yield (
                 (f"{namespace}:{pattern.name}" if namespace else pattern.name),
@@ -109,7 +110,13 @@ def _path(name: str, route: str, draw) -> str:
             kwargs[parameter] = draw(st.sampled_from(["backlog", "sla", "load", "nothing"]))
         else:
             kwargs[parameter] = draw(st.sampled_from(["file.pdf", "x", "a" * 50]))
-    return reverse(name, kwargs=kwargs)
+    try:
+        return reverse(name, kwargs=kwargs)
+    except NoReverseMatch:
+        # A route narrower than the drawn value (e.g. references of 6–10 digits):
+        # the router would answer 404 anyway; probe the parameters on a valid path.
+        safe = {"reference": "26-000001", "key": "all", "slug": "delegation", "lang": "bg"}
+        return reverse(name, kwargs={k: safe.get(k, 1) for k in kwargs})
 
 
 def _encode(query: dict) -> str:
@@ -140,7 +147,7 @@ def clients(cast, make_ticket):
 @pytest.mark.parametrize(("name", "route"), URLS, ids=[name for name, _route in URLS])
 def test_no_server_error_on_hostile_query_parameters(clients, name, route):
     @settings(
-        max_examples=25,
+        max_examples=8,
         deadline=None,
         derandomize=True,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
