@@ -24,7 +24,6 @@ from tests.testservers import free_port, require_service
 PASSWORD = "idp-Secret-42"
 
 
-
 def roles(*pairs):
     return [{"institution": code, "role": role} for code, role in pairs]
 

@@ -18,7 +18,6 @@ pytestmark = pytest.mark.django_db
 D = datetime.timedelta(days=1)
 
 
-
 def fresh(user):
     return User.objects.get(pk=user.pk)
 
