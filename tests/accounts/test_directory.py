@@ -34,7 +34,9 @@ AGENT_HEADER = "email,full_name,tier,kind,region,competences,capacity"
 
 
 @pytest.fixture(autouse=True)
-def _english():
+def _english(client):
+    # Pages are requested in English too: their text is checked by its English wording.
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     with override("en"):
         yield
 

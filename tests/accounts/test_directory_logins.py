@@ -15,7 +15,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _english():
+def _english(client):
+    # Pages are requested in English too: their text is checked by its English wording.
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     with override("en"):
         yield
 

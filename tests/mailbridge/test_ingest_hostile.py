@@ -13,6 +13,16 @@ from tickets.models import Message, Ticket
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _english():
+    # Reasons are checked by their English wording, whatever translations exist.
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 DEPTH = 60_000
 
 

@@ -13,6 +13,15 @@ from tickets.models import Message, OutboundMail
 TRUSTED = ["mx.mon.bg"]
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    # Reasons are checked by their English wording, whatever translations exist.
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.mark.parametrize(
     ("headers", "sender", "proven", "method"),
     [
