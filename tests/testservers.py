@@ -98,6 +98,21 @@ def require_service(name: str, reason: str) -> NoReturn:
     pytest.skip(message)
 
 
+def require_postgresql(vendor: str, why: str) -> None:
+    """Return if the database is PostgreSQL; else skip on SQLite runs, fail a misconfigured CI.
+
+    A test that proves what only PostgreSQL does (concurrent transactions,
+    several processes on one database) runs in `make test-pg`; the SQLite
+    run skips it. Under CI=true with DATABASE_URL naming PostgreSQL, not
+    using it is a failure, never a skip.
+    """
+    if vendor == "postgresql":
+        return
+    if in_ci() and os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        require_service("postgresql", "DATABASE_URL names PostgreSQL but Django is not using it")
+    pytest.skip(f"{why} is proven on PostgreSQL (make test-pg); this run uses SQLite")
+
+
 def free_port(host: str = LOCALHOST) -> int:
     """Return a TCP port on `host` that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

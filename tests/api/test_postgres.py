@@ -16,25 +16,23 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from api import webhooks
 from api.models import ApiToken, WebhookDelivery, WebhookSubscription
 from tests.api.conftest import V1, TokenClient
+from tests.testservers import require_postgresql
 from tickets.models import Ticket
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-        reason="needs PostgreSQL (DATABASE_URL) for concurrent transactions and processes",
-    ),
-]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _postgresql():
+    require_postgresql(connection.vendor, "idempotency and delivery under concurrency")
 
 
 def test_two_identical_posts_at_once_file_one_request(cast):

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts.models import Absence, AgentProfile, User
 from helpdesk.errors import Conflict
-from tests.testservers import in_ci, require_service
+from tests.testservers import require_postgresql
 from tickets import actions
 from tickets.assignment import agent_infos, route_new_ticket
 from tickets.models import OPEN_STATUSES, Ticket, TicketEvent
@@ -37,14 +37,7 @@ transactional = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def postgres(transactional_db):
     """Skip (before any data is built) unless the database is PostgreSQL."""
-    if connection.vendor == "postgresql":
-        return
-    if in_ci() and os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        require_service("postgresql", "DATABASE_URL names PostgreSQL but Django is not using it")
-    pytest.skip(
-        "concurrency is proven on PostgreSQL: set DATABASE_URL=postgres://... "
-        "(make test-pg); this run uses SQLite"
-    )
+    require_postgresql(connection.vendor, "routing under concurrency")
 
 
 def run_parallel(count: int, work) -> list[tuple[str, object]]:
