@@ -1,13 +1,12 @@
 """Cursor pages: stable under inserts, no OFFSET, and a bad cursor is a 400 (never a 5xx)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 
 from api.errors import ApiError
+from helpdesk.bounds import parse_bounded_datetime
 
 
 def _bad_cursor():
@@ -37,13 +36,8 @@ class Cursor(CursorPagination):
         if field == "id":
             if not (position.isascii() and position.isdigit() and int(position) < 2**63):
                 raise _bad_cursor()
-        elif field.endswith("_at"):
-            try:
-                parsed = parse_datetime(position)
-            except ValueError:
-                parsed = None
-            if parsed is None:
-                raise _bad_cursor()
+        elif field.endswith("_at") and parse_bounded_datetime(position) is None:
+            raise _bad_cursor()
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param, "")
@@ -58,8 +52,10 @@ class Cursor(CursorPagination):
     def paginate_queryset(self, queryset, request, view=None):
         try:
             return super().paginate_queryset(queryset, request, view)
-        except (DjangoValidationError, ValueError, TypeError, OverflowError, DataError):
-            # A cursor whose position does not fit the ordering column.
+        except (DjangoValidationError, ValueError, TypeError, OverflowError):
+            # A cursor whose position does not fit the ordering column. Positions are
+            # checked before the query (_check_position): a database error here would
+            # leave the request's transaction aborted, so none is caught.
             raise _bad_cursor() from None
 
 

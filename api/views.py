@@ -67,6 +67,7 @@ from api.serializers import (
     TicketUpdateSerializer,
 )
 from console.filters import TicketFilter
+from helpdesk.bounds import BoundedDateTimeField
 from helpdesk.uploads import UploadRejected, check_files
 from kb.announcements import CONSOLE, PORTAL, announcements_for
 from kb.models import Article
@@ -127,10 +128,16 @@ class AnyRenderer(BaseRenderer):
 # --- tickets ---------------------------------------------------------------------------
 
 
+class MomentFilter(filters.IsoDateTimeFilter):
+    """`updated_since`: an ISO 8601 moment from 1990 to 2100, else a 400 (never a failed query)."""
+
+    field_class = BoundedDateTimeField
+
+
 class ApiTicketFilter(TicketFilter):
     """The console's filters, plus `updated_since` for incremental sync."""
 
-    updated_since = filters.IsoDateTimeFilter(
+    updated_since = MomentFilter(
         field_name="updated_at",
         lookup_expr="gte",
         label=_("Changed at or after (ISO 8601)"),
@@ -848,7 +855,7 @@ LANGUAGE_PARAM = OpenApiParameter("language", OpenApiTypes.STR, enum=["bg", "en"
 class ArticleFilter(filters.FilterSet):
     language = filters.ChoiceFilter(choices=[("bg", "bg"), ("en", "en")])
     category = filters.CharFilter(field_name="category__slug")
-    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = MomentFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Article

@@ -15,12 +15,11 @@ import django_filters
 from django import forms
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AgentProfile, Region
 from console.forms import FastCheckboxes, FastSelect
-from helpdesk.bounds import BoundedDateField, parse_id
+from helpdesk.bounds import BoundedDateField, parse_bounded_datetime, parse_id
 from tickets import policies
 from tickets.models import (
     OPEN_STATUSES,
@@ -213,7 +212,7 @@ def decode_cursor(cursor: str, keys) -> list | None:
                 return None
             out.append(None)
         elif key.kind == "datetime":
-            parsed = parse_datetime(value) if isinstance(value, str) else None
+            parsed = parse_bounded_datetime(value)
             if parsed is None:
                 return None
             out.append(parsed)

@@ -10,7 +10,8 @@ import datetime
 
 from django import forms
 from django.urls import register_converter
-from django.utils.dateparse import parse_date
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -51,6 +52,45 @@ def parse_bounded_date(text: str) -> datetime.date | None:
     return check_date(value)
 
 
+# Offsets a real place has had (UTC-12 to UTC+14); PostgreSQL refuses beyond ±15:59.
+MAX_UTC_OFFSET = datetime.timedelta(hours=14)
+
+
+def parse_bounded_datetime(text) -> datetime.datetime | None:
+    """An ISO 8601 moment as an aware UTC datetime; None when malformed or out of range.
+
+    A naive moment is read in the helpdesk's time zone. Offsets beyond ±14:00
+    and years outside 1990–2100 are refused here, before a query can fail on
+    them (a failed query aborts the request's transaction).
+    """
+    if not isinstance(text, str) or len(text) > 64:
+        return None
+    try:
+        value = parse_datetime(text.strip())
+    except ValueError:
+        return None
+    return check_datetime(value) if value is not None else None
+
+
+def check_datetime(value: datetime.datetime) -> datetime.datetime | None:
+    """`value` in UTC when the helpdesk can hold it, else None."""
+    if timezone.is_naive(value):
+        try:
+            value = timezone.make_aware(value)
+        except (ValueError, OverflowError):
+            return None
+    offset = value.utcoffset()
+    if offset is None or abs(offset) > MAX_UTC_OFFSET:
+        return None
+    try:
+        value = value.astimezone(datetime.UTC)
+    except OverflowError:
+        return None
+    if not MIN_DATE <= value.date() <= MAX_DATE:
+        return None
+    return value
+
+
 def parse_id(text) -> int | None:
     """Return a database id from text, or None when it is not one (too long, signed, empty)."""
     text = str(text or "").strip()
@@ -68,6 +108,27 @@ class BoundedDateField(forms.DateField):
         super().validate(value)
         if value is not None and not MIN_DATE <= value <= MAX_DATE:
             raise forms.ValidationError(self.error_messages["bounds"], code="bounds")
+
+
+class BoundedDateTimeField(forms.Field):
+    """An ISO 8601 moment within what the helpdesk can hold (see parse_bounded_datetime)."""
+
+    default_error_messages = {
+        "invalid": gettext_lazy(
+            "Enter a moment as YYYY-MM-DDTHH:MM:SS±HH:MM between 1990 and 2100."
+        )
+    }
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, datetime.datetime):
+            parsed = check_datetime(value)
+        else:
+            parsed = parse_bounded_datetime(str(value))
+        if parsed is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return parsed
 
 
 class IdConverter:

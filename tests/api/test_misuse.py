@@ -1,6 +1,8 @@
 """Misuse: malformed input never makes a 5xx, one error shape, idempotent retries, limits."""
 
+import base64
 import json
+from urllib.parse import urlencode
 
 import pytest
 from django.core.cache import cache
@@ -96,6 +98,8 @@ def test_huge_numbers_in_a_reply(cast, make_ticket, token_for, value):
         {"status": "nope"},
         {"created_from": "99999-01-01"},
         {"updated_since": "2026-13-45T99:00"},
+        {"updated_since": "2020-01-01T00:00:00+23:59"},
+        {"updated_since": "0001-01-01T00:00:00+14:00"},
         {"region": "10000000000000000000000"},
         {"assignee": "99999999999999999999999"},
         {"ordering": "password"},
@@ -237,3 +241,24 @@ def test_unsupported_media_type_and_method(cast, token_for, make_ticket):
     assert_error(response, 415, "unsupported_media_type")
     response = client.delete(f"{V1}/tickets/{ticket.reference}/")
     assert_error(response, 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("path", ["/tickets/", "/kb/articles/"])
+@pytest.mark.parametrize(
+    "position",
+    [
+        "2020-01-01T00:00:00+23:59",  # PostgreSQL refuses offsets beyond ±15:59
+        "0001-01-01T00:00:00+14:00",  # before year 1 in UTC
+        "9999-12-31T23:59:59-14:00",  # after year 9999 in UTC
+    ],
+)
+def test_cursor_times_the_database_cannot_hold_are_refused_before_the_query(
+    cast, token_for, make_ticket, path, position
+):
+    """A refused cursor leaves the request's transaction usable (no failed query behind the 400)."""
+    make_ticket()
+    client, _token, _secret = token_for(cast.expert_x)
+    cursor = base64.b64encode(urlencode({"p": position}).encode()).decode()
+    response = client.get(f"{V1}{path}", {"cursor": cursor})
+    assert assert_error(response, 400, "invalid_cursor")
+    assert client.get(f"{V1}{path}").status_code == 200
