@@ -322,3 +322,29 @@ def routed(ticket, *, queue: str, reasons, channel, at, save=True) -> TicketEven
         at=at,
         save=save,
     )
+
+
+def watcher_added(ticket, *, actor, channel, address: str, at=None) -> TicketEvent:
+    """Someone now follows the request and gets its public replies."""
+    return _row(
+        ticket,
+        kind=TicketEvent.Kind.WATCHER,
+        actor=actor,
+        channel=channel,
+        field="watchers",
+        new=address,
+        at=at,
+    )
+
+
+def watcher_removed(ticket, *, actor, channel, address: str, at=None) -> TicketEvent:
+    """Someone no longer follows the request."""
+    return _row(
+        ticket,
+        kind=TicketEvent.Kind.WATCHER,
+        actor=actor,
+        channel=channel,
+        field="watchers",
+        old=address,
+        at=at,
+    )

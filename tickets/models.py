@@ -300,6 +300,74 @@ class Message(models.Model):
         return self.sender_name or self.sender_email
 
 
+class Watcher(models.Model):
+    """Someone besides the requester who follows a request and gets its public replies.
+
+    Either a person with an account (a colleague who chose "follow that one
+    instead", an agent watching a request) or a bare e-mail address copied on
+    the conversation (CC). One row per person or address per request.
+    """
+
+    class Source(models.TextChoices):
+        CONSOLE = "console", _("added in the console")
+        PORTAL = "portal", _("added in the portal")
+        MAIL = "mail", _("copied on an e-mail")
+        FOLLOW = "follow", _("followed instead of filing")
+        API = "api", _("added through the API")
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="watchers", verbose_name=_("request")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="watching",
+        verbose_name=_("person"),
+    )
+    email = models.EmailField(_("e-mail"), blank=True)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("added by"),
+    )
+    created_at = models.DateTimeField(_("added"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("watcher")
+        verbose_name_plural = _("watchers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "user"],
+                condition=Q(user__isnull=False),
+                name="watcher_one_per_person",
+            ),
+            models.UniqueConstraint(
+                fields=["ticket", "email"],
+                condition=Q(user__isnull=True),
+                name="watcher_one_per_address",
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | ~Q(email=""),
+                name="watcher_person_or_address",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "ticket"], name="watcher_by_user")]
+
+    def __str__(self):
+        return f"{self.ticket_id} {self.address}"
+
+    @property
+    def address(self) -> str:
+        return self.user.email if self.user_id else self.email
+
+
 class MailThreadKey(models.Model):
     """A Message-ID the helpdesk sent or received, for threading e-mail replies."""
 
@@ -409,6 +477,7 @@ class TicketEvent(models.Model):
         SLA = "sla", _("SLA")
         RATED = "rated", _("rated")
         MAIL = "mail", _("e-mail")
+        WATCHER = "watcher", _("people on the request")
 
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("request")

@@ -50,6 +50,7 @@ def recipients_for(kind: str, ticket: Ticket, message: Message | None) -> list[t
             out.append((ticket.requester_email, "bg"))
         if kind in COPIED_KINDS:
             out.extend((cc, "bg") for cc in ticket.cc_emails)
+            out.extend(watchers_of(ticket))
     elif kind == "requester_replied":
         if ticket.assignee_id:
             out.append((ticket.assignee.email, ticket.assignee.language))
@@ -64,6 +65,18 @@ def recipients_for(kind: str, ticket: Ticket, message: Message | None) -> list[t
             seen.add(address.lower())
             unique.append((address, language))
     return unique
+
+
+def watchers_of(ticket: Ticket) -> list[tuple[str, str]]:
+    """Return [(address, language)] of the people and addresses following `ticket`."""
+    out = []
+    for watcher in ticket.watchers.select_related("user"):
+        user = watcher.user
+        if user is None:
+            out.append((watcher.email, "bg"))
+        elif user.is_active and not user.email_undeliverable:
+            out.append((user.email, user.language))
+    return out
 
 
 def supervisors_of(ticket: Ticket) -> list[tuple[str, str]]:

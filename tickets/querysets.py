@@ -35,6 +35,9 @@ class TicketQuerySet(models.QuerySet):
         institution_ids = followed_institution_ids(user, at)
         if institution_ids:
             condition |= Q(institution_id__in=sorted(institution_ids))
+        # Requests the person follows (a colleague's request they chose to follow).
+        watched = self.model.watchers.rel.related_model.objects.filter(user_id=user.pk)
+        condition |= Q(pk__in=watched.values("ticket_id"))
         return self.filter(condition)
 
     def open(self):

@@ -13,6 +13,7 @@ Doors import from here, never from the modules inside.
 - assigning: assigning, taking, escalating, handing over an absent expert's work
 - details: priority, competence, the requester's rating
 - links: merging duplicates, related requests, mass incidents
+- people: watchers and copied addresses besides the requester
 - bulk: one action on many requests
 - sla: the sweep that marks missed targets and mails warnings
 """
@@ -37,12 +38,14 @@ from tickets.actions.links import (
     set_incident,
     unlink_related,
 )
+from tickets.actions.people import add_watcher, remove_watcher
 from tickets.actions.status import change_status, close_resolved
 
 __all__ = [
     "BULK_ACTIONS",
     "BatchResult",
     "add_message",
+    "add_watcher",
     "assign",
     "bulk_update",
     "change_competence",
@@ -58,6 +61,7 @@ __all__ = [
     "file_from_portal",
     "hand_over_open_tickets",
     "link_related",
+    "remove_watcher",
     "link_to_incident",
     "merge",
     "rate",
