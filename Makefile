@@ -22,8 +22,8 @@ messages: venv
 	$(PY) scripts/compile_messages.py
 
 makemessages: venv
-	HELPDESK_TESTING=true $(PY) manage.py makemessages -l bg -l en --ignore=.venv --ignore=var --ignore=tests --no-obsolete
-	HELPDESK_TESTING=true $(PY) manage.py makemessages -d djangojs -l bg -l en --ignore=.venv --ignore=var --ignore=tests --no-obsolete
+	HELPDESK_TESTING=true $(PY) manage.py makemessages -l bg -l en --ignore=.venv --ignore=var --ignore=tests --no-obsolete --add-location=file
+	HELPDESK_TESTING=true $(PY) manage.py makemessages -d djangojs -l bg -l en --ignore=.venv --ignore=var --ignore=tests --no-obsolete --add-location=file
 
 migrate: venv messages
 	mkdir -p "$(HELPDESK_VAR_DIR)/broker/queue" "$(HELPDESK_VAR_DIR)/broker/processed" "$(HELPDESK_VAR_DIR)/broker/control"
@@ -53,6 +53,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(PY) scripts/check_test_asserts.py
 	$(PY) scripts/check_translations.py
+	$(PY) scripts/check_catalogues_fresh.py
 	HELPDESK_TESTING=true $(PY) manage.py makemigrations --check --dry-run
 
 format: venv

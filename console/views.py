@@ -55,7 +55,7 @@ from console.forms import (
 )
 from helpdesk.bounds import parse_id
 from helpdesk.errors import Conflict, DomainError
-from tickets import actions, policies
+from tickets import actions, history, policies
 from tickets.models import (
     OPEN_STATUSES,
     Attachment,
@@ -419,7 +419,7 @@ def _ticket_context(request, ticket: Ticket, reply_form=None, stale=None) -> dic
         )
         children_open = children_qs.filter(status__in=OPEN_STATUSES).count()
     merged_from = list(visible.filter(merged_into=ticket).only("reference").order_by("pk")[:20])
-    events = list(
+    events = history.describe(
         ticket.events.select_related("actor").order_by("-created_at", "-id")[:EVENTS_LIMIT]
     )
     canned = []
