@@ -8,6 +8,7 @@ PasswordBackend last.
 
 from axes.backends import AxesStandaloneBackend
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
 
@@ -46,8 +47,30 @@ def may_use_local_password(user) -> bool:
     return bool(user.is_staff or user.is_superuser)
 
 
+def load_user(backend: ModelBackend, user_id):
+    """The session's person with their agent profile in one query (or None if inactive).
+
+    Every request asks who the person is and, through visible_to and the
+    permission helpers, whether they are an agent: one join instead of two
+    queries.
+    """
+    try:
+        user = (
+            get_user_model()
+            ._default_manager.select_related("agent_profile")
+            .filter(pk=user_id)
+            .first()
+        )
+    except (ValueError, TypeError):
+        return None
+    return user if user is not None and backend.user_can_authenticate(user) else None
+
+
 class PasswordBackend(ModelBackend):
     """Django's password check, refused to non-administrators when local login is admins-only."""
+
+    def get_user(self, user_id):
+        return load_user(self, user_id)
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         user = super().authenticate(request, username=username, password=password, **kwargs)

@@ -30,7 +30,6 @@ import requests
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import BACKEND_SESSION_KEY
-from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.core.validators import validate_email
@@ -48,6 +47,7 @@ from mozilla_django_oidc.views import (
     OIDCLogoutView,
 )
 
+from accounts.backends import load_user
 from accounts.directory import has_rights, record_unknown_institutions
 from accounts.models import AccountEvent, Institution, Membership, Role
 
@@ -393,7 +393,7 @@ class EduMonBackend(OIDCAuthenticationBackend):
     def get_user(self, user_id):
         # mozilla's get_user ignores is_active; a deactivated person must lose
         # an open session on the next request, as with the password login.
-        return ModelBackend.get_user(self, user_id)
+        return load_user(self, user_id)
 
 
 # --------------------------------------------------------------------------- views

@@ -8,9 +8,16 @@ class APIConfig(AppConfig):
 
     def ready(self):
         # Imported here: models and signals are ready only once every app is loaded.
-        from api.webhooks import write_deliveries
+        from django.db.models.signals import post_delete, post_save
+
+        from api.models import WebhookSubscription
+        from api.webhooks import forget_subscriptions, write_deliveries
         from tickets.signals import ticket_changing
 
         ticket_changing.connect(write_deliveries, dispatch_uid="api.webhooks")
+        for signal in (post_save, post_delete):
+            signal.connect(
+                forget_subscriptions, sender=WebhookSubscription, dispatch_uid="api.webhooks.any"
+            )
         # The OpenAPI description of the token header (drf-spectacular extension).
         import api.schema  # noqa: F401

@@ -31,6 +31,7 @@ import urllib.error
 import urllib.request
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -101,10 +102,31 @@ def matching_subscriptions(ticket: Ticket) -> list[WebhookSubscription]:
     return list(WebhookSubscription.objects.filter(scope, is_active=True))
 
 
+# Whether any subscription is active, shared by every process through the cache;
+# a saved or deleted subscription clears it (see forget_subscriptions).
+ANY_ACTIVE_KEY = "hd:webhooks:any-active"
+ANY_ACTIVE_SECONDS = 300
+
+
+def any_active_subscription() -> bool:
+    """Most installations have few subscriptions: no query per change when there are none."""
+    known = cache.get(ANY_ACTIVE_KEY)
+    if known is None:
+        known = WebhookSubscription.objects.filter(is_active=True).exists()
+        cache.set(ANY_ACTIVE_KEY, known, ANY_ACTIVE_SECONDS)
+    return known
+
+
+def forget_subscriptions(sender, **kwargs) -> None:
+    """Receiver of a subscription's post_save/post_delete: the next change asks the database."""
+    cache.delete(ANY_ACTIVE_KEY)
+    # A transaction that rolls back after the save must not leave a stale answer either.
+    transaction.on_commit(lambda: cache.delete(ANY_ACTIVE_KEY))
+
+
 def write_deliveries(sender, ticket_id, change, **extra) -> list[int]:
     """Receiver of ``ticket_changing``: write the deliveries this change owes, in its transaction."""
-    # Most installations have few subscriptions: one cheap query when there are none.
-    if not WebhookSubscription.objects.filter(is_active=True).exists():
+    if not any_active_subscription():
         return []
     ticket = Ticket.objects.select_related("institution", "region", "competence").get(pk=ticket_id)
     subscriptions = matching_subscriptions(ticket)

@@ -289,6 +289,9 @@ HELPDESK_PASSWORD_RESETS_PER_CLIENT_HOUR = 10
 # session expire with it.
 SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 60, minimum=5)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+# Sessions are read from the cache (Redis in deployment) and written through to
+# the database: no session query on most requests, nothing lost if Redis restarts.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 if env_bool("HELPDESK_TESTING", False):

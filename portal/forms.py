@@ -99,11 +99,31 @@ class AttachmentsMixin:
         return bool(self.is_bound and self.errors and getattr(self, "files_sent", False))
 
 
+class RowChoiceField(forms.ModelChoiceField):
+    """A model choice checked against rows the form already holds, not by another query."""
+
+    rows = None  # set by the form: the objects that may be chosen
+
+    def to_python(self, value):
+        if self.rows is None:
+            return super().to_python(value)
+        if value in self.empty_values:
+            return None
+        found = {str(row.pk): row for row in self.rows}.get(str(value).strip())
+        if found is None:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"],
+                code="invalid_choice",
+                params={"value": value},
+            )
+        return found
+
+
 class TicketForm(ErrorSummaryMixin, AttachmentsMixin, forms.Form):
-    institution = forms.ModelChoiceField(
+    institution = RowChoiceField(
         label=_("Institution"), queryset=Institution.objects.none(), empty_label=None
     )
-    competence = forms.ModelChoiceField(
+    competence = RowChoiceField(
         label=_("What is it about?"),
         queryset=Competence.objects.none(),
         widget=forms.RadioSelect,
@@ -140,6 +160,7 @@ class TicketForm(ErrorSummaryMixin, AttachmentsMixin, forms.Form):
         self.institutions = list(institutions)
         field = self.fields["institution"]
         field.queryset = Institution.objects.filter(pk__in=[i.pk for i in self.institutions])
+        field.rows = self.institutions
         field.label_from_instance = lambda i: f"{i.name} ({i.code})"
         if len(self.institutions) == 1:
             field.widget = forms.HiddenInput()
@@ -148,6 +169,7 @@ class TicketForm(ErrorSummaryMixin, AttachmentsMixin, forms.Form):
         competences = Competence.objects.filter(is_active=True).order_by("order", "code")
         self.fields["competence"].queryset = competences
         self.competence_rows = list(competences)
+        self.fields["competence"].rows = self.competence_rows
         if not self.is_bound:
             general = next((c for c in self.competence_rows if c.code == "general"), None)
             if general is not None:

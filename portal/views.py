@@ -178,13 +178,12 @@ def ticket_new(request):
     """Show the filing form; on a valid POST create the ticket and go to its page."""
     user = request.user
     institutions = list(
-        Institution.objects.filter(pk__in=filing_institution_ids(user)).order_by("name")
+        Institution.objects.filter(pk__in=filing_institution_ids(user))
+        .select_related("region")
+        .order_by("name")
     )
     if not institutions:
         return render(request, "portal/no_institution.html", status=200)
-    # Prefer an institution the person belongs to over one lent by delegation.
-    own = set(Membership.objects.filter(user=user).values_list("institution_id", flat=True))
-    institutions.sort(key=lambda i: (i.pk not in own, i.name))
     form = TicketForm(
         request.POST or None,
         request.FILES or None,

@@ -39,6 +39,7 @@ from tickets.models import (
     SLAPolicy,
     Ticket,
     TicketEvent,
+    Watcher,
     WorkingHours,
 )
 
@@ -104,6 +105,19 @@ class EventInline(admin.TabularInline):
     can_delete = False
 
 
+class WatcherInline(admin.TabularInline):
+    """Shown, not edited here: people are added and removed in the console, with history."""
+
+    model = Watcher
+    extra = 0
+    fields = ["user", "email", "source", "added_by", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = [
@@ -129,7 +143,7 @@ class TicketAdmin(admin.ModelAdmin):
         "closed_at",
     ]
     exclude = ["related"]
-    inlines = [MessageInline, EventInline]
+    inlines = [MessageInline, WatcherInline, EventInline]
     show_full_result_count = False
     date_hierarchy = "created_at"
 

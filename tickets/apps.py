@@ -5,3 +5,19 @@ from django.utils.translation import gettext_lazy as _
 class TicketsConfig(AppConfig):
     name = "tickets"
     verbose_name = _("Requests")
+
+    def ready(self):
+        # Imported here: models are ready only once every app is loaded.
+        from django.db.models.signals import post_delete, post_save
+
+        from tickets import sla
+        from tickets.models import CalendarException, SLAPolicy, WorkingHours
+
+        def forget(sender, **kwargs):
+            sla.clear_caches()  # this process at once; others within a minute
+
+        for model in (SLAPolicy, WorkingHours, CalendarException):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    forget, sender=model, weak=False, dispatch_uid=f"sla.{model.__name__}"
+                )

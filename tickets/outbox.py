@@ -14,7 +14,7 @@ row has a unique key.
 from email.utils import make_msgid
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import AgentProfile
@@ -120,36 +120,55 @@ def notify(kind: str, ticket: Ticket, message: Message | None = None, *, round_=
     if (kind in ADDRESSED_KINDS) != (to is not None):
         raise ValueError(f"{kind!r} takes `to` if and only if it is an addressed kind")
     recipients = list(to) if to is not None else recipients_for(kind, ticket, message)
-    ids = []
-    for address, language in recipients:
-        key = key_for(kind, ticket, message, address, round_)
-        row = _write(key, kind, ticket, message, address, language)
-        if row is not None:
-            ids.append(row.pk)
+    ids = _write(kind, ticket, message, recipients, round_)
     if ids:
         transaction.on_commit(lambda: outbox_written.send_robust(sender=OutboundMail, ids=ids))
     return len(ids)
 
 
-def _write(key, kind, ticket, message, address, language) -> OutboundMail | None:
-    """Insert the row for `key` and remember its Message-ID; None if it exists already."""
-    if OutboundMail.objects.filter(key=key).exists():
-        return None
-    mail_id = make_msgid(idstring=ticket.reference, domain=_domain()).strip("<>")
-    try:
-        with transaction.atomic():
-            row = OutboundMail.objects.create(
-                key=key,
-                kind=kind,
+def _write(kind, ticket, message, recipients, round_) -> list[int]:
+    """Insert one row per recipient whose key is new; return the ids of the rows inserted.
+
+    Three statements whatever the number of recipients: the rows (a key
+    written before is skipped by the database, so two workers racing on one
+    change write it once), their ids (found by the fresh Message-IDs only
+    this call made), and the thread keys of the new rows, written before
+    sending so an answer that arrives at once (or after a crash that lost the
+    "sent" mark) still finds its ticket.
+    """
+    if not recipients:
+        return []
+    domain = _domain()
+    rows = [
+        OutboundMail(
+            key=key_for(kind, ticket, message, address, round_),
+            kind=kind,
+            ticket=ticket,
+            ticket_message=message,
+            recipients=[address],
+            language=language or "bg",
+            message_id=make_msgid(idstring=ticket.reference, domain=domain).strip("<>"),
+        )
+        for address, language in recipients
+    ]
+    OutboundMail.objects.bulk_create(rows, ignore_conflicts=True)
+    written = dict(
+        OutboundMail.objects.filter(
+            key__in=[r.key for r in rows], message_id__in=[r.message_id for r in rows]
+        ).values_list("message_id", "pk")
+    )
+    MailThreadKey.objects.bulk_create(
+        [
+            MailThreadKey(
+                mail_id=row.message_id[:255],
                 ticket=ticket,
-                ticket_message=message,
-                recipients=[address],
-                language=language or "bg",
-                message_id=mail_id,
+                message=message,
+                direction=MailThreadKey.Direction.OUT,
+                recipient=row.recipients[0],
             )
-    except IntegrityError:
-        return None
-    # Before sending: an answer that arrives at once (or after a crash that
-    # lost the "sent" mark) still finds its ticket.
-    MailThreadKey.remember(ticket, message, mail_id, MailThreadKey.Direction.OUT, address)
-    return row
+            for row in rows
+            if row.message_id in written
+        ],
+        ignore_conflicts=True,
+    )
+    return [written[row.message_id] for row in rows if row.message_id in written]

@@ -61,20 +61,24 @@ def calendar_for(region_id: int | None) -> WorkCalendar:
 
 def clear_caches() -> None:
     _calendar.cache_clear()
+    _targets.cache_clear()
+
+
+@lru_cache(maxsize=4)
+def _targets(_bucket: int) -> dict[tuple[str, int | None], tuple[int, int]]:
+    """Every SLA policy, by (priority, competence id or None); a small table read once a minute."""
+    return {
+        (p.priority, p.competence_id): (p.first_response_minutes, p.resolution_minutes)
+        for p in SLAPolicy.objects.all()
+    }
 
 
 def targets_for(priority: str, competence_id: int | None) -> tuple[int, int]:
     """Return (first response, resolution) targets in business minutes."""
-    policies = {
-        p.competence_id: p
-        for p in SLAPolicy.objects.filter(priority=priority).filter(
-            Q(competence__isnull=True) | Q(competence_id=competence_id)
-        )
-    }
-    policy = policies.get(competence_id) or policies.get(None)
-    if policy is None:
-        return DEFAULT_TARGETS[Priority(priority)]
-    return policy.first_response_minutes, policy.resolution_minutes
+    table = _targets(_ttl_bucket())
+    found = table.get((priority, competence_id)) if competence_id is not None else None
+    found = found or table.get((priority, None))
+    return found or DEFAULT_TARGETS[Priority(priority)]
 
 
 def apply_sla(ticket: Ticket, *, now=None, keep_start=False) -> None:

@@ -10,7 +10,7 @@ first message, history and acknowledgement, in one transaction.
 import datetime
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -46,17 +46,28 @@ from tickets.sla import apply_sla
 
 
 def next_reference(now: datetime.datetime) -> str:
-    """Issue the next reference of the year (YY-NNNNNN): gap-free, never twice."""
+    """Issue the next reference of the year (YY-NNNNNN): gap-free, never twice.
+
+    One statement takes the year's row lock, counts on and reads the number
+    (UPDATE … RETURNING, on PostgreSQL and SQLite alike); the lock is held to
+    the end of the filing's transaction, so a rolled-back filing gives its
+    number back.
+    """
     year = timezone.localtime(now).year % 100
-    # Make sure the year's row exists without racing another creator, then
-    # take its lock.
-    counter = ReferenceCounter.objects.select_for_update().filter(year=year).first()
-    if counter is None:
-        ReferenceCounter.objects.bulk_create([ReferenceCounter(year=year)], ignore_conflicts=True)
-        counter = ReferenceCounter.objects.select_for_update().get(year=year)
-    counter.last += 1
-    counter.save(update_fields=["last"])
-    return f"{year:02d}-{counter.last:06d}"
+    table, last, key = map(
+        connection.ops.quote_name, (ReferenceCounter._meta.db_table, "last", "year")
+    )
+    sql = f"UPDATE {table} SET {last} = {last} + 1 WHERE {key} = %s RETURNING {last}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [year])
+        row = cursor.fetchone()
+        if row is None:  # the year's first request: make its row without racing another
+            ReferenceCounter.objects.bulk_create(
+                [ReferenceCounter(year=year)], ignore_conflicts=True
+            )
+            cursor.execute(sql, [year])
+            row = cursor.fetchone()
+    return f"{year:02d}-{row[0]:06d}"
 
 
 def institution_by_code(code: str) -> Institution:

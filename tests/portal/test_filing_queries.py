@@ -1,0 +1,45 @@
+"""The whole HTTP filing through the portal form costs a bounded number of queries."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+# Session from the cache; the person and their agent profile in one query;
+# memberships, delegations, institutions (with regions), competences; one
+# statement for the reference; routing (follow-up, agents, their competences,
+# absences, loads, rotation mark); ticket, message, its id on the ticket,
+# history; the outbox and its thread keys in three. Transaction markers
+# (savepoints under the test's transaction) are counted too.
+FILING_QUERIES = 21
+
+
+def test_filing_through_the_form_stays_within_its_query_budget(
+    client, cast, make_ticket, django_assert_max_num_queries
+):
+    make_ticket()  # caches that fill once per process (calendar, SLA policies)
+    client.force_login(cast.teacher_a)
+    data = {
+        "institution": cast.school_a.pk,
+        "competence": cast.diplomas.pk,
+        "subject": "Диплома не се качва",
+        "description": "Сканираното изображение на дипломата се отхвърля от системата.",
+    }
+    assert client.post("/portal/new/", data).status_code == 302
+    with django_assert_max_num_queries(FILING_QUERIES):
+        response = client.post("/portal/new/", {**data, "subject": "Втора диплома не се качва"})
+    assert response.status_code == 302
+    assert cast.teacher_a.requests.count() == 3
+
+
+def test_a_choice_outside_the_form_is_refused_without_a_query(client, cast):
+    client.force_login(cast.teacher_a)
+    data = {
+        "institution": cast.school_b.pk,  # not theirs
+        "competence": 10**12,
+        "subject": "Диплома",
+        "description": "Текст",
+    }
+    response = client.post("/portal/new/", data)
+    assert response.status_code == 200
+    assert response.context["form"].errors.keys() >= {"institution", "competence"}
+    assert not cast.teacher_a.requests.exists()
