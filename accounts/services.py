@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from importlib import import_module
 
 from django.conf import settings
+from django.core.cache import caches
 from django.contrib.auth import SESSION_KEY
 from django.db import transaction
 from django.utils import timezone
@@ -246,8 +247,12 @@ def end_sessions(user) -> int:
         .iterator(chunk_size=2000)
         if str(store.decode(data).get(SESSION_KEY)) == wanted
     ]
+    prefix = getattr(store_class, "cache_key_prefix", None)
     for start in range(0, len(keys), 500):
-        model.objects.filter(session_key__in=keys[start : start + 500]).delete()
+        batch = keys[start : start + 500]
+        model.objects.filter(session_key__in=batch).delete()
+        if prefix:  # cached_db: the cached copy would otherwise outlive the row
+            caches[settings.SESSION_CACHE_ALIAS].delete_many([prefix + key for key in batch])
     return len(keys)
 
 

@@ -2,7 +2,10 @@
 
 import time
 
+from importlib import import_module
+
 import pytest
+from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.test import Client
 
@@ -63,6 +66,9 @@ def test_deactivation_deletes_every_session_of_the_person_and_no_other(cast):
     assert ended == 2
     assert heard == [(cast.expert_x.pk, cast.admin.pk)]
     assert not Session.objects.filter(session_key=phone.session.session_key).exists()
+    # Nor does a cached copy survive (the cached_db engine reads the cache first).
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    assert store(session_key=laptop.session.session_key).load() == {}
     for client in (phone, laptop):
         response = client.get("/console/")
         assert response.status_code == 302 and "/accounts/login/" in response["Location"]
