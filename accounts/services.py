@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from importlib import import_module
 
 from django.conf import settings
-from django.core.cache import caches
 from django.contrib.auth import SESSION_KEY
+from django.core.cache import caches
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -8,11 +9,9 @@ class APIConfig(AppConfig):
 
     def ready(self):
         # Imported here: models and signals are ready only once every app is loaded.
-        from django.db.models.signals import post_delete, post_save
-
         from api.models import WebhookSubscription
         from api.webhooks import forget_subscriptions, write_deliveries
-        from tickets.signals import ticket_changing
+        from tickets.signals import ticket_changing  # (same reason)
 
         ticket_changing.connect(write_deliveries, dispatch_uid="api.webhooks")
         for signal in (post_save, post_delete):

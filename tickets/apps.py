@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -8,8 +9,6 @@ class TicketsConfig(AppConfig):
 
     def ready(self):
         # Imported here: models are ready only once every app is loaded.
-        from django.db.models.signals import post_delete, post_save
-
         from tickets import sla
         from tickets.models import CalendarException, SLAPolicy, WorkingHours
 

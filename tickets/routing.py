@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
 from fractions import Fraction
+from functools import lru_cache
 from typing import Protocol
 
 TIER_REGIONAL = "regional"
@@ -263,15 +264,53 @@ def _token_matches(token: str, word: str) -> bool:
     return False
 
 
-def _keyword_in(keyword_tokens: Sequence[str], words: Sequence[str]) -> bool:
-    """Return True if the keyword's tokens match consecutive words."""
+def _keyword_in(keyword_tokens: Sequence[str], words: Sequence[str], index=None) -> bool:
+    """Return True if the keyword's tokens match consecutive words.
+
+    `index` (from _word_index(words)) narrows the starting positions to the
+    words that could match the first token, so a long text is not walked once
+    per keyword.
+    """
     n = len(keyword_tokens)
     if n == 0:
         return False
-    for i in range(len(words) - n + 1):
+    if index is None:
+        starts = range(len(words) - n + 1)
+    else:
+        starts = [i for i in index.get(_index_key(keyword_tokens[0]), ()) if i <= len(words) - n]
+    for i in starts:
         if all(_token_matches(t, w) for t, w in zip(keyword_tokens, words[i : i + n])):
             return True
     return False
+
+
+def _index_key(text: str) -> str:
+    """Words a token can match share this key with it (see _token_matches).
+
+    A short token or a number matches only the same word; a longer token only
+    words that begin with its first _MIN_PREFIX_LEN letters (its stem is never
+    shorter than that).
+    """
+    if len(text) < _MIN_PREFIX_LEN or text.isdigit():
+        return text
+    return text[:_MIN_PREFIX_LEN]
+
+
+def _word_index(words: Sequence[str]) -> dict[str, list[int]]:
+    """Positions of the words under each key a token may look them up by."""
+    index: dict[str, list[int]] = {}
+    for i, word in enumerate(words):
+        index.setdefault(word, []).append(i)  # whole words, for short tokens and numbers
+        if len(word) >= _MIN_PREFIX_LEN and not word.isdigit():
+            prefix = word[:_MIN_PREFIX_LEN]
+            if prefix != word:
+                index.setdefault(prefix, []).append(i)
+    return index
+
+
+@lru_cache(maxsize=4096)
+def _keyword_tokens(keyword: str) -> tuple[str, ...]:
+    return tuple(normalize_text(keyword).split())
 
 
 _SUBJECT_WEIGHT = 2
@@ -290,6 +329,7 @@ def guess_competence(
     """
     subject_words = normalize_text(subject).split()
     text_words = normalize_text(text).split()
+    subject_index, text_index = _word_index(subject_words), _word_index(text_words)
     best: CompetenceInfo | None = None
     best_score = 0
     best_matched: list[str] = []
@@ -297,12 +337,12 @@ def guess_competence(
         score = 0
         matched: list[str] = []
         for keyword in competence.keywords:
-            tokens = normalize_text(keyword).split()
+            tokens = _keyword_tokens(keyword)
             hit = False
-            if _keyword_in(tokens, subject_words):
+            if _keyword_in(tokens, subject_words, subject_index):
                 score += _SUBJECT_WEIGHT
                 hit = True
-            if _keyword_in(tokens, text_words):
+            if _keyword_in(tokens, text_words, text_index):
                 score += _TEXT_WEIGHT
                 hit = True
             if hit:

@@ -1,7 +1,6 @@
 """Sessions: idle expiry, and deactivation that ends a person's sessions at once."""
 
 import time
-
 from importlib import import_module
 
 import pytest

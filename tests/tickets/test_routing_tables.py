@@ -6,6 +6,8 @@ the module fails a test (``make mutate`` checks this).
 """
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tickets.routing import (
     TIER_REGIONAL,
@@ -13,6 +15,8 @@ from tickets.routing import (
     InstitutionInfo,
     RequestFacts,
     StaticDirectory,
+    _keyword_in,
+    _word_index,
     find_institution_code,
     guess_competence,
     resolve_institution,
@@ -300,3 +304,16 @@ def test_a_marker_counts_up_to_thirty_characters_before_the_number():
 )
 def test_code_lengths(text, expected):
     assert find_institution_code(text) == expected
+
+
+# The word index only narrows where a keyword may start: with or without it the answer is the same.
+_PIECES = ["дипл", "диплома", "дипломата", "дипломи", "пра", "права", "правата", "не", "нещо",
+           "500", "5001234", "вход", "входа", "а", "ата", "и", "те"]  # fmt: skip
+
+
+@given(
+    keyword=st.lists(st.sampled_from(_PIECES), min_size=1, max_size=3),
+    words=st.lists(st.sampled_from(_PIECES), max_size=12),
+)
+def test_the_word_index_never_changes_whether_a_keyword_is_found(keyword, words):
+    assert _keyword_in(keyword, words, _word_index(words)) == _keyword_in(keyword, words)
