@@ -386,6 +386,7 @@ def _apply(
             )
         if allowed and policies.open_for_reply(ticket, actor, timezone.now()):
             _add_reply(ticket, parsed, sender, actor)
+            _note_copied(ticket, parsed, sender)
             reason = _("Reply added to %(ref)s (found by %(how)s).")
             return _Decision(
                 FOLLOWUP,
@@ -743,11 +744,20 @@ def _create(parsed, sender, user, related_to=None, proven=True):
     if no_acknowledgement:
         events.mail_note(ticket, note=no_acknowledgement)
     _note_omitted(ticket, parsed)
-    # Copies are never added to a ticket by e-mail alone (anyone could copy
-    # anyone); the agent sees who was copied and may add them.
+    _note_copied(ticket, parsed, sender)
+    return ticket
+
+
+def _note_copied(ticket, parsed: ParsedMail, sender: str) -> None:
+    """Record who the mail was copied to, besides those already on the request.
+
+    Copies are never added to a ticket by e-mail alone (anyone could copy
+    anyone); the agent sees who was copied and may add them in one click.
+    """
     own = own_addresses()
+    skip = {sender, ticket.requester_email.lower(), *_watcher_addresses(ticket)}
     copied = [c for c in dict.fromkeys(a.lower() for a in parsed.cc) if c not in own]
-    copied = [c for c in copied if c != sender]
+    copied = [c for c in copied if c not in skip]
     if copied:
         events.mail_copied(
             ticket,
@@ -755,7 +765,6 @@ def _create(parsed, sender, user, related_to=None, proven=True):
             note=_("The e-mail was copied to: %(cc)s (not added to the request).")
             % {"cc": ", ".join(copied[:20])},
         )
-    return ticket
 
 
 # --- content -------------------------------------------------------------------------

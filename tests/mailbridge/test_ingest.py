@@ -569,3 +569,18 @@ def test_per_message_database_work_stays_small(
         process_message(make_mail(sender="new.person@abv.bg", subject=f"Re: [HD#{created.ticket}]"))
     with django_assert_max_num_queries(6):
         assert process_message(raw).outcome == "duplicate"
+
+
+def test_copies_of_a_reply_not_yet_on_the_request_are_shown_for_adding(cast, run):
+    ticket = Ticket.objects.get(reference=run(make_mail()).ticket)
+    Watcher.objects.create(ticket=ticket, email="deputy@example.org", source="console")
+    outcome = run(
+        make_mail(
+            subject=f"Re: [HD#{ticket.reference}]",
+            cc=["deputy@example.org", "Parent@Example.org", SUPPORT, "ivan@example.org"],
+        )
+    )
+    assert outcome.outcome == "followup"
+    [event] = ticket.events.filter(kind=TicketEvent.Kind.MAIL, field="cc")
+    assert events.copied_addresses(event) == ["parent@example.org"]
+    assert ticket.watchers.count() == 1  # nothing added by the mail itself
