@@ -66,6 +66,7 @@ from api.serializers import (
     TicketSerializer,
     TicketUpdateSerializer,
 )
+from api.watchers import WatcherActions
 from console.filters import TicketFilter
 from helpdesk.bounds import BoundedDateTimeField
 from helpdesk.uploads import UploadRejected, check_files
@@ -292,6 +293,7 @@ def action_schema(summary, request, *, description="", response=TicketSerializer
 )
 class TicketViewSet(
     ApiView,
+    WatcherActions,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -306,8 +308,10 @@ class TicketViewSet(
     filterset_class = ApiTicketFilter
     ordering_fields = ["updated_at", "created_at"]
     ordering = ("-updated_at", "-id")
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     action_scopes = {
+        "watchers": "read",  # adding (POST) asks for "act" itself (api/watchers.py)
+        "watcher_remove": "act",
         "list": "read",
         "retrieve": "read",
         "messages": "read",

@@ -168,13 +168,13 @@ WITH src AS (
 )
 INSERT INTO tickets_ticket (
   reference, institution_id, institution_verified, requester_id, requester_email, requester_name,
-  cc_emails, channel, subject, competence_id, region_id, tier, status, priority, assignee_id,
+  channel, subject, competence_id, region_id, tier, status, priority, assignee_id,
   is_incident, created_at, updated_at, first_response_at, resolved_at, closed_at,
   first_response_due, resolution_due, sla_paused_seconds, sla_breached, has_attachments,
   message_count, satisfaction_comment)
 SELECT
   '{PREFIX}-' || lpad(g::text, 7, '0'), institution_id, true, user_id,
-  'teacher' || user_id || '@bench.test', 'Учител', '[]'::jsonb,
+  'teacher' || user_id || '@bench.test', 'Учител',
   CASE WHEN r5 < .70 THEN 'portal' WHEN r5 < .98 THEN 'email' ELSE 'api' END,
   (%(subjects)s::text[])[1 + g %% %(subject_count)s] || ' (' || g || ')',
   competence_id, region_id, tier, status,

@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 import helpdesk.bounds  # noqa: F401  registers the <id:...> path converter
-from console import views
+from console import people, views
 
 app_name = "console"
 
@@ -40,6 +40,14 @@ urlpatterns = [
     ticket_action("incident-link", views.incident_link_view),
     ticket_action("incident-add", views.incident_add_view),
     ticket_action("incident-unlink", views.incident_unlink_view),
+    re_path(rf"^tickets/{REF}/people/add/$", people.watcher_add, name="watcher_add"),
+    re_path(
+        rf"^tickets/{REF}/people/(?P<pk>\d{{1,18}})/remove/$",
+        people.watcher_remove,
+        name="watcher_remove",
+    ),
+    path("new/", people.new_request, name="new_request"),
+    path("people/search/", people.person_search, name="person_search"),
     path("attachments/<id:pk>/", views.attachment, name="attachment"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("handoff/", views.handoff, name="handoff"),

@@ -386,6 +386,7 @@ def _apply(
             )
         if allowed and policies.open_for_reply(ticket, actor, timezone.now()):
             _add_reply(ticket, parsed, sender, actor)
+            _note_copied(ticket, parsed, sender)
             reason = _("Reply added to %(ref)s (found by %(how)s).")
             return _Decision(
                 FOLLOWUP,
@@ -495,6 +496,14 @@ def _visible(ticket, user) -> bool:
     return Ticket.objects.visible_to(user).filter(pk=ticket.pk).exists()
 
 
+def _watcher_addresses(ticket) -> set[str]:
+    """The addresses of the people and copied addresses following `ticket`."""
+    return {
+        (user_email or email).lower()
+        for user_email, email in ticket.watchers.values_list("user__email", "email")
+    }
+
+
 def _may_write(ticket, sender: str, user):
     """Return (may this sender write to the ticket, the actor to write as).
 
@@ -505,7 +514,7 @@ def _may_write(ticket, sender: str, user):
 
     if user is not None and ticket.requester_id == user.pk:
         return True, user
-    addresses = {ticket.requester_email.lower(), *(c.lower() for c in ticket.cc_emails)}
+    addresses = {ticket.requester_email.lower(), *_watcher_addresses(ticket)}
     if ticket.requester_id:
         addresses.add(ticket.requester.email.lower())
     if sender in addresses:
@@ -565,7 +574,7 @@ def _bounce(parsed: ParsedMail, why: str) -> _Decision:
         return _ignored(_("Bounce (%(why)s) of no mail we know.") % {"why": why})
     known = {sent_to} if sent_to else set()
     known.add(ticket.requester_email.lower())
-    known.update(c.lower() for c in ticket.cc_emails)
+    known.update(_watcher_addresses(ticket))
     if ticket.requester_id:
         known.add(ticket.requester.email.lower())
     known.discard("")
@@ -735,18 +744,27 @@ def _create(parsed, sender, user, related_to=None, proven=True):
     if no_acknowledgement:
         events.mail_note(ticket, note=no_acknowledgement)
     _note_omitted(ticket, parsed)
-    # Copies are never added to a ticket by e-mail alone (anyone could copy
-    # anyone); the agent sees who was copied and may add them.
+    _note_copied(ticket, parsed, sender)
+    return ticket
+
+
+def _note_copied(ticket, parsed: ParsedMail, sender: str) -> None:
+    """Record who the mail was copied to, besides those already on the request.
+
+    Copies are never added to a ticket by e-mail alone (anyone could copy
+    anyone); the agent sees who was copied and may add them in one click.
+    """
     own = own_addresses()
+    skip = {sender, ticket.requester_email.lower(), *_watcher_addresses(ticket)}
     copied = [c for c in dict.fromkeys(a.lower() for a in parsed.cc) if c not in own]
-    copied = [c for c in copied if c != sender]
+    copied = [c for c in copied if c not in skip]
     if copied:
-        events.mail_note(
+        events.mail_copied(
             ticket,
+            addresses=copied[:20],
             note=_("The e-mail was copied to: %(cc)s (not added to the request).")
             % {"cc": ", ".join(copied[:20])},
         )
-    return ticket
 
 
 # --- content -------------------------------------------------------------------------

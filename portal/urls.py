@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 import helpdesk.bounds  # noqa: F401  registers the <id:...> path converter
-from portal import views
+from portal import people, views
 
 app_name = "portal"
 
@@ -19,6 +19,12 @@ urlpatterns = [
     re_path(rf"^requests/{REF}/solve/$", views.ticket_solve, name="solve"),
     re_path(rf"^requests/{REF}/reopen/$", views.ticket_reopen, name="reopen"),
     re_path(rf"^requests/{REF}/rate/$", views.ticket_rate, name="rate"),
+    re_path(rf"^requests/{REF}/people/add/$", people.watcher_add, name="watcher_add"),
+    re_path(
+        rf"^requests/{REF}/people/(?P<pk>\d{{1,18}})/remove/$",
+        people.watcher_remove,
+        name="watcher_remove",
+    ),
     path("attachments/<id:pk>/", views.attachment_download, name="attachment"),
     path("delegations/", views.delegation_list, name="delegations"),
     path("delegations/grant/", views.delegation_grant, name="delegation_grant"),

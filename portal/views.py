@@ -45,7 +45,15 @@ from portal.forms import (
     TicketForm,
 )
 from tickets import actions, policies, ratelimit
-from tickets.models import OPEN_STATUSES, Attachment, Channel, Message, Status, Ticket
+from tickets.models import (
+    OPEN_STATUSES,
+    Attachment,
+    Channel,
+    Message,
+    Status,
+    Ticket,
+    Watcher,
+)
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +140,12 @@ def ticket_list(request):
     followed = followed_institution_ids(user)
     visible = Ticket.objects.visible_to(user)
     scope = request.GET.get("scope", "mine")
+    following = Watcher.objects.filter(user=user).exists()
     if scope == "institution" and followed:
         tickets = visible.filter(institution_id__in=sorted(followed))
+    elif scope == "followed" and following:
+        # Requests of others the person follows (added by a colleague or by support).
+        tickets = visible.filter(watchers__user=user)
     else:
         scope = "mine"
         tickets = visible.filter(requester_id=user.pk)
@@ -161,6 +173,7 @@ def ticket_list(request):
     context = {
         "scope": scope,
         "can_follow_institution": bool(followed),
+        "following": following,
         "can_file": bool(filing_institution_ids(user)),
         "filters": filters,
         "page": page,

@@ -310,6 +310,38 @@ def mail_note(ticket, *, note: str, at=None) -> TicketEvent:
     return _row(ticket, kind=TicketEvent.Kind.MAIL, channel=Channel.EMAIL, note=note, at=at)
 
 
+COPIED_FIELD = "cc"
+
+
+def mail_copied(ticket, *, addresses: list[str], note: str, at=None) -> TicketEvent:
+    """An incoming e-mail was copied to addresses that were not added to the request.
+
+    The addresses (as many as fit) are kept space-separated in `new_value`,
+    so the console can offer to add each one in one click.
+    """
+    kept: list[str] = []
+    for address in addresses:
+        if len(" ".join([*kept, address])) > VALUE_MAX:
+            break
+        kept.append(address)
+    return _row(
+        ticket,
+        kind=TicketEvent.Kind.MAIL,
+        channel=Channel.EMAIL,
+        field=COPIED_FIELD,
+        new=" ".join(kept),
+        note=note,
+        at=at,
+    )
+
+
+def copied_addresses(event: TicketEvent) -> list[str]:
+    """The addresses a `mail_copied` line offers to add (none for other lines)."""
+    if event.kind != TicketEvent.Kind.MAIL or event.field != COPIED_FIELD:
+        return []
+    return event.new_value.split()
+
+
 def routed(ticket, *, queue: str, reasons, channel, at, save=True) -> TicketEvent:
     """Routing chose a region, tier, competence and perhaps an assignee."""
     return _row(

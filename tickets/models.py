@@ -94,6 +94,8 @@ class Channel(models.TextChoices):
     EMAIL = "email", _("e-mail")
     API = "api", _("API")
     CONSOLE = "console", _("agent console")
+    PHONE = "phone", _("phone")
+    IN_PERSON = "in_person", _("in person")
     SYSTEM = "system", _("system")
 
 
@@ -124,7 +126,6 @@ class Ticket(models.Model):
     )
     requester_email = models.EmailField(_("requester e-mail"), blank=True)
     requester_name = models.CharField(_("requester name"), max_length=150, blank=True)
-    cc_emails = models.JSONField(_("copies to"), default=list, blank=True)
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     subject = models.CharField(_("subject"), max_length=200)
     competence = models.ForeignKey(
@@ -314,6 +315,7 @@ class Watcher(models.Model):
         MAIL = "mail", _("copied on an e-mail")
         FOLLOW = "follow", _("followed instead of filing")
         API = "api", _("added through the API")
+        MERGE = "merge", _("from a merged request")
 
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, related_name="watchers", verbose_name=_("request")

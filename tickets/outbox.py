@@ -49,7 +49,6 @@ def recipients_for(kind: str, ticket: Ticket, message: Message | None) -> list[t
         elif ticket.requester_email:
             out.append((ticket.requester_email, "bg"))
         if kind in COPIED_KINDS:
-            out.extend((cc, "bg") for cc in ticket.cc_emails)
             out.extend(watchers_of(ticket))
     elif kind == "requester_replied":
         if ticket.assignee_id:

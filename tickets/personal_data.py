@@ -8,8 +8,8 @@ tickets/admin.py because they read tickets, which accounts must not import).
   with their conversation and history, every message they wrote, the mail
   sent to them, their rows of the access audit) and the files they uploaded.
 - anonymise() replaces the person's name and e-mail address with
-  placeholders wherever the helpdesk copied them (requests, messages, copies,
-  the outbox, thread keys), ends their sessions and delegations and
+  placeholders wherever the helpdesk copied them (requests, messages, the
+  addresses copied on requests, the outbox, thread keys), ends their sessions and delegations and
   deactivates the account; the requests, their texts and their history stay.
 
 Each run leaves a row in the access audit. docs/personal-data.md says what is
@@ -31,7 +31,15 @@ from django.utils.translation import gettext as _
 from accounts import audit, services
 from accounts.models import AccountEvent, Delegation, Membership, User
 from helpdesk.errors import DomainError, NotAllowed
-from tickets.models import Attachment, MailThreadKey, Message, OutboundMail, Ticket, TicketEvent
+from tickets.models import (
+    Attachment,
+    MailThreadKey,
+    Message,
+    OutboundMail,
+    Ticket,
+    TicketEvent,
+    Watcher,
+)
 from tickets.signals import person_anonymised
 
 FORMAT_VERSION = 1
@@ -56,6 +64,10 @@ def _safe_name(name: str) -> str:
 
 def _tickets_of(user) -> "Q":
     return Q(requester=user) | Q(requester_email=user.email)
+
+
+def _watching(user) -> "Q":
+    return Q(user=user) | Q(user__isnull=True, email__iexact=user.email)
 
 
 def _messages_by(user) -> "Q":
@@ -97,6 +109,7 @@ def collect(user) -> tuple[dict, list[Attachment]]:
     tickets = (
         Ticket.objects.filter(_tickets_of(user))
         .select_related("institution", "competence", "region", "assignee")
+        .prefetch_related("watchers__user")
         .order_by("created_at", "id")
     )
     ticket_rows = []
@@ -117,7 +130,7 @@ def collect(user) -> tuple[dict, list[Attachment]]:
                 "competence": ticket.competence.code if ticket.competence_id else None,
                 "requester_email": ticket.requester_email,
                 "requester_name": ticket.requester_name,
-                "copies_to": ticket.cc_emails,
+                "copies_to": [w.address for w in ticket.watchers.all()],
                 "assignee": ticket.assignee.email if ticket.assignee_id else None,
                 "created_at": _when(ticket.created_at),
                 "updated_at": _when(ticket.updated_at),
@@ -205,6 +218,18 @@ def collect(user) -> tuple[dict, list[Attachment]]:
         ],
         "requests": ticket_rows,
         "messages_on_other_requests": written,
+        # Requests the person follows, or whose replies their address is copied on.
+        "following": [
+            {
+                "request": w.ticket.reference,
+                "source": w.source,
+                "added_at": _when(w.created_at),
+                "added_by": w.added_by.email if w.added_by_id else None,
+            }
+            for w in Watcher.objects.filter(_watching(user))
+            .select_related("ticket", "added_by")
+            .order_by("created_at", "id")
+        ],
         "files": [
             {
                 "id": a.pk,
@@ -309,6 +334,18 @@ def _replace_in_lists(rows, field: str, old: str, new: str) -> int:
     return len(changed)
 
 
+def _copies_become_the_person(user, old: str) -> int:
+    """Requests `old` was copied on now follow the (anonymised) account instead; return how many.
+
+    The account gets the placeholder address and no more mail, so the
+    bare address is gone from the requests while the history stays.
+    """
+    rows = Watcher.objects.filter(user__isnull=True, email__iexact=old)
+    already = set(Watcher.objects.filter(user=user).values_list("ticket_id", flat=True))
+    rows.filter(ticket_id__in=already).delete()
+    return rows.update(user=user, email="")
+
+
 @transaction.atomic
 def anonymise(user, *, actor, request=None) -> dict:
     """Replace `user`'s name and address everywhere the helpdesk copied them; return counts.
@@ -330,9 +367,7 @@ def anonymise(user, *, actor, request=None) -> dict:
         "messages": Message.objects.filter(_messages_by(user)).update(
             sender_email=email, sender_name=name
         ),
-        "copies": _replace_in_lists(
-            Ticket.objects.filter(cc_emails__icontains=old), "cc_emails", old, email
-        ),
+        "copies": _copies_become_the_person(user, old),
         "mail": _replace_in_lists(
             OutboundMail.objects.filter(recipients__icontains=old), "recipients", old, email
         ),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from accounts.permissions import is_agent, is_supervisor
+from accounts.permissions import filing_institution_ids, is_agent, is_supervisor
 from helpdesk.errors import InvalidTransition, NotAllowed
 from tickets.models import OPEN_STATUSES, Status, Ticket
 
@@ -22,7 +22,9 @@ __all__ = [
     "check_requester_status",
     "is_agent",
     "is_supervisor",
+    "may_add_colleagues",
     "may_hand_over",
+    "may_remove_watcher",
     "may_see_internal",
     "open_for_reply",
     "reopen_deadline",
@@ -124,4 +126,28 @@ def may_hand_over(actor, agent_user) -> bool:
     supervisor, agent = actor.agent, agent_user.agent
     return supervisor.region_id is None or (
         agent is not None and supervisor.region_id == agent.region_id
+    )
+
+
+def may_add_colleagues(actor, ticket: Ticket) -> bool:
+    """Staff of the request's institution (its requester, a director) may put a colleague on it."""
+    if is_agent(actor):
+        return True
+    return (
+        actor is not None
+        and actor.is_authenticated
+        and ticket.institution_id is not None
+        and ticket.institution_id in filing_institution_ids(actor)
+    )
+
+
+def may_remove_watcher(actor, ticket: Ticket, watcher) -> bool:
+    """An agent, the requester, whoever added them, or the person themselves."""
+    if actor is None or not actor.is_authenticated:
+        return False
+    return (
+        is_agent(actor)
+        or ticket.requester_id == actor.pk
+        or watcher.user_id == actor.pk
+        or watcher.added_by_id == actor.pk
     )

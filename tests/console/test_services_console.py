@@ -44,7 +44,10 @@ def test_merge_moves_conversation_files_and_threads(
     assert Attachment.objects.filter(ticket=target, original_name="scan.png").exists()
     assert MailThreadKey.objects.get(mail_id="old@example.test").ticket_id == target.pk
     # The other requester is copied on the target's replies from now on.
-    assert cast.director_a.email in target.cc_emails
+    assert target.watchers.filter(user=cast.director_a, source="merge").exists()
+    assert TicketEvent.objects.filter(
+        ticket=target, kind="watcher", new_value=cast.director_a.email
+    ).exists()
     assert target.related.filter(pk=source.pk).exists()
     assert TicketEvent.objects.filter(ticket=source, kind="merged").exists()
     assert TicketEvent.objects.filter(ticket=target, kind="merged", old_value=source.reference)

@@ -18,7 +18,8 @@ from django.utils import timezone
 from mailbridge import ingest
 from mailbridge.ingest import process_message, reprocess
 from mailbridge.models import InboundMessage, Mailbox, UndeliverableAddress
-from tickets.models import Attachment, Status, Ticket, TicketEvent
+from tickets import events
+from tickets.models import Attachment, Status, Ticket, TicketEvent, Watcher
 
 SUPPORT = "support@helpdesk.example"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
@@ -173,9 +174,11 @@ def test_unknown_sender_gets_an_unverified_institution_from_the_domain(cast, run
 def test_copies_are_not_added_but_shown_in_the_history(cast, run):
     outcome = run(make_mail(cc=["colleague@example.org", SUPPORT]))
     ticket = Ticket.objects.get(reference=outcome.ticket)
-    assert ticket.cc_emails == []
-    note = ticket.events.get(kind=TicketEvent.Kind.MAIL).note
-    assert "colleague@example.org" in note and SUPPORT not in note
+    assert not ticket.watchers.exists()
+    event = ticket.events.get(kind=TicketEvent.Kind.MAIL)
+    assert "colleague@example.org" in event.note and SUPPORT not in event.note
+    # The console offers the copied address (and only it) for adding in one click.
+    assert events.copied_addresses(event) == ["colleague@example.org"]
 
 
 def test_subject_without_prefixes_and_empty_subject(cast, run):
@@ -370,7 +373,7 @@ def test_reply_from_a_stranger_opens_a_new_linked_ticket(cast, run):
 
 def test_reply_from_an_address_on_the_ticket_copies_is_accepted(cast, run):
     ticket = Ticket.objects.get(reference=run(make_mail()).ticket)
-    Ticket.objects.filter(pk=ticket.pk).update(cc_emails=["deputy@example.org"])
+    Watcher.objects.create(ticket=ticket, email="deputy@example.org", source="console")
     outcome = run(make_mail(sender="deputy@example.org", subject=f"Re: [HD#{ticket.reference}]"))
     assert outcome.outcome == "followup"
 
@@ -566,3 +569,18 @@ def test_per_message_database_work_stays_small(
         process_message(make_mail(sender="new.person@abv.bg", subject=f"Re: [HD#{created.ticket}]"))
     with django_assert_max_num_queries(6):
         assert process_message(raw).outcome == "duplicate"
+
+
+def test_copies_of_a_reply_not_yet_on_the_request_are_shown_for_adding(cast, run):
+    ticket = Ticket.objects.get(reference=run(make_mail()).ticket)
+    Watcher.objects.create(ticket=ticket, email="deputy@example.org", source="console")
+    outcome = run(
+        make_mail(
+            subject=f"Re: [HD#{ticket.reference}]",
+            cc=["deputy@example.org", "Parent@Example.org", SUPPORT, "ivan@example.org"],
+        )
+    )
+    assert outcome.outcome == "followup"
+    [event] = ticket.events.filter(kind=TicketEvent.Kind.MAIL, field="cc")
+    assert events.copied_addresses(event) == ["parent@example.org"]
+    assert ticket.watchers.count() == 1  # nothing added by the mail itself

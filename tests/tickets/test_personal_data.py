@@ -22,7 +22,7 @@ from mailbridge.tasks import purge_raw_mail
 from tests.mailbridge.test_ingest import make_mail
 from tests.portal.helpers import png_bytes, upload
 from tickets import actions, personal_data
-from tickets.models import Message, OutboundMail, Ticket
+from tickets.models import Message, OutboundMail, Ticket, Watcher
 
 pytestmark = pytest.mark.django_db
 
@@ -154,7 +154,8 @@ def test_anonymise_asks_first_then_replaces_name_and_address(
     client, cast, history, django_capture_on_commit_callbacks
 ):
     ticket, _other = history
-    Ticket.objects.filter(pk=_other.pk).update(cc_emails=["teacher.a@edu.mon.bg", "x@y.bg"])
+    for address in ("teacher.a@edu.mon.bg", "x@y.bg"):
+        Watcher.objects.create(ticket=_other, email=address, source="mail")
     raw = make_mail(sender="Учител А <teacher.a@edu.mon.bg>", subject="По имейл")
     process_message(raw)
     teacher = Client()
@@ -186,7 +187,8 @@ def test_anonymise_asks_first_then_replaces_name_and_address(
     assert ticket.messages.count() == 4
     assert not Message.objects.filter(sender_email="teacher.a@edu.mon.bg").exists()
     assert not Message.objects.filter(sender_name="Учител А").exists()
-    assert Ticket.objects.get(pk=_other.pk).cc_emails == [email, "x@y.bg"]
+    assert sorted(w.address for w in _other.watchers.all()) == [email, "x@y.bg"]
+    assert not Watcher.objects.filter(email="teacher.a@edu.mon.bg").exists()
     for mail in OutboundMail.objects.all():
         assert "teacher.a@edu.mon.bg" not in mail.recipients
     assert not Ticket.objects.filter(requester_email="teacher.a@edu.mon.bg").exists()

@@ -155,6 +155,10 @@ def file_from_mail(
     )
 
 
+# The channels an agent files by: a call, a visit, or the console generally (a letter).
+ON_BEHALF_CHANNELS = (Channel.PHONE, Channel.IN_PERSON, Channel.CONSOLE)
+
+
 def file_for_requester(
     *,
     actor,
@@ -162,17 +166,37 @@ def file_for_requester(
     institution_code: str | None = None,
     priority: str | None = None,
     channel: str = Channel.CONSOLE,
+    requester=None,
     **kwargs,
 ) -> Ticket:
-    """An agent files a request on someone's behalf (a call, a visit, a letter)."""
+    """An agent files a request on someone's behalf (a call, a visit, a letter).
+
+    `requester` is the person with an account who asked (then they see the
+    request in the portal and get its mail); without one, the door passes
+    the name and address the caller gave (`requester_name`,
+    `requester_email`). A person filed for must belong to the institution.
+    """
     require_agent(actor)
+    if channel not in ON_BEHALF_CHANNELS:
+        raise DomainError(_("Unknown channel."), field="channel")
     if institution is None and institution_code:
         institution = institution_by_code(institution_code)
+    if requester is not None:
+        if not requester.is_active:
+            raise DomainError(_("This account has been deactivated."), field="requester")
+        if is_agent(requester):
+            raise DomainError(
+                _("Support staff cannot be the requester of a request."), field="requester"
+            )
+        if institution is not None and institution.pk not in filing_institution_ids(requester):
+            raise DomainError(
+                _("This person does not work at the chosen institution."), field="requester"
+            )
     priority = _check_priority(priority, allowed=lambda: True)
     return file_request(
         channel=channel,
         actor=actor,
-        requester=None,
+        requester=requester,
         institution=institution,
         priority=priority,
         **kwargs,
@@ -183,6 +207,8 @@ FILERS = {
     Channel.PORTAL: file_from_portal,
     Channel.API: file_from_api,
     Channel.CONSOLE: file_for_requester,
+    Channel.PHONE: file_for_requester,
+    Channel.IN_PERSON: file_for_requester,
 }
 
 
@@ -192,6 +218,8 @@ def create_ticket(*, channel: str = Channel.PORTAL, actor=None, **kwargs) -> Tic
         return file_from_mail(sender=actor, **kwargs)
     if channel not in FILERS:
         raise DomainError(_("Unknown channel."), field="channel")
+    if FILERS[channel] is file_for_requester:
+        return file_for_requester(actor=actor, channel=channel, **kwargs)
     return FILERS[channel](actor=actor, **kwargs)
 
 
@@ -214,7 +242,6 @@ def file_request(
     html_is_clean: bool = False,
     quoted_text: str = "",
     email_message_id: str = "",
-    cc: Iterable[str] = (),
     institution_verified: bool = True,
     related_to: Ticket | None = None,
     is_auto_reply: bool = False,
@@ -246,7 +273,6 @@ def file_request(
         requester=requester,
         requester_email=(requester_email or (requester.email if requester else "")).lower(),
         requester_name=requester_name or (requester.get_full_name() if requester else ""),
-        cc_emails=sorted({c.lower() for c in cc}),
         channel=channel,
         subject=subject,
         competence=competence,

@@ -20,11 +20,56 @@ from tickets.actions.base import (
 from tickets.actions.bulk import BatchResult
 from tickets.actions.conversation import add_message
 from tickets.actions.status import change_status, move
-from tickets.models import Attachment, Channel, MailThreadKey, Message, Status, Ticket
+from tickets.models import (
+    Attachment,
+    Channel,
+    MailThreadKey,
+    Message,
+    Status,
+    Ticket,
+    Watcher,
+)
 
 
 def _requester_address(ticket: Ticket) -> str:
     return (ticket.requester.email if ticket.requester_id else ticket.requester_email) or ""
+
+
+def _move_people(source: Ticket, target: Ticket, *, actor, channel, now) -> None:
+    """The source's requester and watchers follow the target from now on (with history).
+
+    Whoever is already on the target, or is its requester, is not added twice.
+    """
+    target_email = _requester_address(target).lower()
+    have_users = set(
+        Watcher.objects.filter(ticket=target, user__isnull=False).values_list("user_id", flat=True)
+    )
+    have_emails = set(
+        Watcher.objects.filter(ticket=target, user__isnull=True).values_list("email", flat=True)
+    )
+    wanted = []  # (user, email, source), in order: the source's requester first
+    if source.requester_id:
+        wanted.append((source.requester, "", Watcher.Source.MERGE))
+    elif source.requester_email:
+        wanted.append((None, source.requester_email.lower(), Watcher.Source.MERGE))
+    for watcher in Watcher.objects.filter(ticket=source).select_related("user"):
+        wanted.append((watcher.user, watcher.email, watcher.source))
+    for user, email, origin in wanted:
+        address = (user.email if user is not None else email).lower()
+        if not address or address == target_email:
+            continue
+        if user is not None and (user.pk == target.requester_id or user.pk in have_users):
+            continue
+        if user is None and email in have_emails:
+            continue
+        Watcher.objects.create(
+            ticket=target, user=user, email=email, source=origin, added_by=actor, created_at=now
+        )
+        if user is not None:
+            have_users.add(user.pk)
+        else:
+            have_emails.add(email)
+        events.watcher_added(target, actor=actor, channel=channel, address=address, at=now)
 
 
 def _move_conversation(source: Ticket, target: Ticket) -> None:
@@ -35,13 +80,6 @@ def _move_conversation(source: Ticket, target: Ticket) -> None:
     Ticket.objects.filter(parent=source).update(parent=target)
     if source.is_incident:
         target.is_incident = True
-    # The source's requester is copied on the target's replies when it is someone else.
-    source_email, target_email = _requester_address(source), _requester_address(target)
-    copies = set(target.cc_emails) | set(source.cc_emails)
-    if source_email and source_email.lower() != target_email.lower():
-        copies.add(source_email.lower())
-    copies.discard(target_email.lower())
-    target.cc_emails = sorted(copies)
     stats = Message.objects.filter(ticket=target).aggregate(count=Count("id"), last=Max("id"))
     target.message_count = stats["count"] or 0
     target.last_message_id = stats["last"]
@@ -57,7 +95,7 @@ def merge(
     The conversation, attachments and e-mail threads of the source move to
     the target, so a reply to an old mail lands there. The source is closed
     and points at the target (its reference keeps resolving). Its requester
-    is told, and copied on the target's replies when it is someone else.
+    is told, and, with its watchers, follows the target when someone else.
     """
     now = now or timezone.now()
     require_agent(actor)
@@ -78,6 +116,7 @@ def merge(
     if target.status == Status.CLOSED:
         raise InvalidTransition(_("A request cannot be merged into a closed one."))
     _move_conversation(source, target)
+    _move_people(source, target, actor=actor, channel=channel, now=now)
     target.updated_at = now
     target.save()
     target.related.add(source)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.permissions import filing_institution_ids, is_agent
 from helpdesk.errors import DomainError, NotAllowed
-from tickets import events
+from tickets import events, policies
 from tickets.actions.base import announce, lock, require_login, require_visible
 from tickets.models import Channel, Ticket, Watcher
 
@@ -126,12 +126,12 @@ def add_watcher(
 
 @transaction.atomic
 def remove_watcher(watcher: Watcher, *, actor, channel: str = Channel.CONSOLE, now=None) -> None:
-    """Take someone off the request: an agent, the one who added them, or the person themselves."""
+    """Take someone off the request: an agent, the requester, whoever added them, or themselves."""
     now = now or timezone.now()
     require_login(actor)
     ticket = watcher.ticket
     require_visible(ticket, actor)
-    if not (is_agent(actor) or watcher.user_id == actor.pk or watcher.added_by_id == actor.pk):
+    if not policies.may_remove_watcher(actor, ticket, watcher):
         raise NotAllowed(_("You may not remove this person from the request."))
     ticket = lock(ticket)
     deleted, _rows = Watcher.objects.filter(pk=watcher.pk).delete()
