@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 import helpdesk.bounds  # noqa: F401  registers the <id:...> path converter
-from console import views
+from console import tags_fields, views
 
 app_name = "console"
 
@@ -40,6 +40,9 @@ urlpatterns = [
     ticket_action("incident-link", views.incident_link_view),
     ticket_action("incident-add", views.incident_add_view),
     ticket_action("incident-unlink", views.incident_unlink_view),
+    ticket_action("tags", tags_fields.tags_view),
+    ticket_action("fields", tags_fields.fields_view),
+    path("tags/suggest/", tags_fields.tag_suggestions, name="tag_suggestions"),
     path("attachments/<id:pk>/", views.attachment, name="attachment"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("handoff/", views.handoff, name="handoff"),

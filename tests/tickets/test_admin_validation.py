@@ -239,6 +239,9 @@ def test_competence_admin_uses_the_form(cast, client):
             "tier": "regional",
             "order": "200",
             "is_active": "on",
+            # The inline of the competence's extra fields, empty.
+            "extra_fields-TOTAL_FORMS": "0",
+            "extra_fields-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
