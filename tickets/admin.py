@@ -41,6 +41,8 @@ from tickets.models import (
     Tag,
     Ticket,
     TicketEvent,
+    TicketFieldValue,
+    TicketTag,
     WorkingHours,
 )
 
@@ -176,6 +178,24 @@ class EventInline(admin.TabularInline):
     can_delete = False
 
 
+class FieldValueInline(admin.TabularInline):
+    model = TicketFieldValue
+    extra = 0
+    fields = ["field", "value"]
+    readonly_fields = fields
+    can_delete = False
+
+
+class TagInline(admin.TabularInline):
+    model = TicketTag
+    extra = 0
+    fields = ["tag", "added_by", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name = _("tag")
+    verbose_name_plural = _("tags")
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = [
@@ -201,7 +221,7 @@ class TicketAdmin(admin.ModelAdmin):
         "closed_at",
     ]
     exclude = ["related"]
-    inlines = [MessageInline, EventInline]
+    inlines = [FieldValueInline, TagInline, MessageInline, EventInline]
     show_full_result_count = False
     date_hierarchy = "created_at"
 

@@ -132,9 +132,9 @@ def clean_values(
     competence. A key the competence does not ask, a bad value, or (with
     `enforce_required`) a missing required answer raises DomainError.
     """
-    raw = dict(raw or {})
-    if not isinstance(raw, dict):
+    if raw is not None and not isinstance(raw, Mapping):
         raise DomainError(_("The fields must be an object of key: value."), field="fields")
+    raw = dict(raw or {})
     wanted = fields_for(competence)
     by_key = {f.key: f for f in wanted}
     given = {}
