@@ -113,6 +113,9 @@ def test_rows_show_tags_and_the_queue_filters_by_tag(login, cast, make_ticket):
     assert 'class="tag-chip"' in page and "Зрелост" in page
     page = client.get(queue_url(), {"tag": "зрелост"}).content.decode()
     assert tagged.reference in page and plain.reference not in page
+    # The live row (sent when a request changes) shows them too.
+    live = client.get(reverse("console:row", args=[tagged.pk]), {"queue": "all"})
+    assert live.status_code == 200 and "Зрелост" in live.content.decode()
 
 
 def test_the_queue_filters_by_a_choice_and_by_text_contains(
@@ -168,3 +171,7 @@ def test_queue_query_count_is_the_same_with_tags_and_fields(
         response = client.get(url)
     assert response.content.decode().count('class="tag-chip"') == 36
     assert field.values.count() == 12
+    # Filtering by a tag and a field is part of the list's one query, too.
+    with django_assert_num_queries(baseline):
+        response = client.get(url, {"tag": "общ", "cf_vendor": "А"})
+    assert response.content.decode().count('class="tag-chip"') == 36

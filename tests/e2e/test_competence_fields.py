@@ -26,7 +26,7 @@ def _settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def test_a_competence_field_is_asked_shown_and_filtered(cast, asgi_server, agent_page):
+def test_a_competence_field_is_asked_shown_and_filtered(cast, asgi_server, agent_page, screenshot):
     CompetenceField.objects.create(
         competence=cast.diplomas,
         key="vendor",
@@ -58,6 +58,7 @@ def test_a_competence_field_is_asked_shown_and_filtered(cast, asgi_server, agent
     teacher.check(f"input[name=competence][value='{cast.diplomas.pk}']")
     assert diplomas_group.is_visible() and not login_group.is_visible()
     teacher.select_option("#id_cf_vendor", "Школо")
+    screenshot(teacher, "portal-competence-fields")
     teacher.fill("#id_subject", "Дневникът не зарежда дипломите")
     teacher.fill("#id_description", "От вчера списъкът е празен.")
     teacher.click("[data-test=submit-ticket]")
@@ -72,6 +73,7 @@ def test_a_competence_field_is_asked_shown_and_filtered(cast, asgi_server, agent
     agent.click("#tag-add-form button")
     agent.locator(".msg-success").wait_for()
     assert "Зрелост" in agent.inner_text("#ticket-tags")
+    screenshot(agent, "console-tags-and-fields")
 
     agent.goto(asgi_server.url + reverse("console:queue_key", args=["all"]))
     agent.click("details.more-filters summary")
@@ -83,3 +85,4 @@ def test_a_competence_field_is_asked_shown_and_filtered(cast, asgi_server, agent
     assert ticket.reference in rows.first.inner_text()
     assert other.reference not in agent.inner_text("#rows")
     assert rows.first.locator(".tag-chip").inner_text() == "Зрелост"
+    screenshot(agent, "console-queue-filtered-by-field")
