@@ -9,7 +9,17 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from accounts.models import Institution, Region
-from tickets.models import Attachment, Competence, Message, Priority, Status, Ticket, Tier
+from tickets.models import (
+    TAG_MAX,
+    TAGS_PER_TICKET,
+    Attachment,
+    Competence,
+    Message,
+    Priority,
+    Status,
+    Ticket,
+    Tier,
+)
 
 BIGINT_MAX = 2**63 - 1
 TEXT_MAX = 20000
@@ -68,6 +78,10 @@ class MessageWithFilesSerializer(MessageSerializer):
 
 class TicketSerializer(serializers.ModelSerializer):
     message_count = serializers.SerializerMethodField()
+    custom_fields = serializers.SerializerMethodField(
+        help_text="Answers to the fields of the competence: {field key: value}."
+    )
+    tags = serializers.SerializerMethodField(help_text="The staff's tags (empty for requesters).")
     last_message_id = serializers.SerializerMethodField()
     institution = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     competence = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
@@ -100,7 +114,16 @@ class TicketSerializer(serializers.ModelSerializer):
             "sla_breached",
             "message_count",
             "last_message_id",
+            "custom_fields",
+            "tags",
         ]
+
+    def get_custom_fields(self, ticket) -> dict[str, str]:
+        return {v.field.key: v.value for v in ticket.field_values.all()}
+
+    def get_tags(self, ticket) -> list[str]:
+        # The view prefetches them (as shown_tags) only for support staff.
+        return [t.name for t in getattr(ticket, "shown_tags", ())]
 
     def get_message_count(self, ticket) -> int:
         # The view annotates what a requester may read; staff read everything.
@@ -209,6 +232,21 @@ class ProfileSerializer(serializers.Serializer):
 # --- writing ---------------------------------------------------------------------------
 
 
+class CustomFieldsField(serializers.DictField):
+    """{field key: value} answering the competence's fields; the filing action checks each value."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "help_text", "Answers to the fields of the competence: {field key: value}."
+        )
+        super().__init__(child=serializers.CharField(max_length=255, allow_blank=True), **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and len(data) > 50:
+            raise serializers.ValidationError(_("Too many fields."))
+        return super().to_internal_value(data)
+
+
 class CreateSerializer(StrictSerializer):
     subject = serializers.CharField(max_length=200)
     text = serializers.CharField(max_length=TEXT_MAX)
@@ -217,6 +255,7 @@ class CreateSerializer(StrictSerializer):
         slug_field="code", queryset=Competence.objects.filter(is_active=True), required=False
     )
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    custom_fields = CustomFieldsField(required=False)
 
 
 class TicketUpdateSerializer(StrictSerializer):
@@ -226,6 +265,13 @@ class TicketUpdateSerializer(StrictSerializer):
     )
     reroute = serializers.BooleanField(
         required=False, default=False, help_text="With competence: route the request again."
+    )
+    custom_fields = CustomFieldsField(required=False)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=TAG_MAX, allow_blank=False),
+        max_length=TAGS_PER_TICKET,
+        required=False,
+        help_text="Staff only: the request's tags, all of them (replaces the list).",
     )
 
 

@@ -8,6 +8,7 @@ A token is limited further by its scopes (api/permissions.py).
 """
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Count, Max, Prefetch, Q
 from django.http import FileResponse, JsonResponse
 from django.utils import timezone
@@ -74,7 +75,15 @@ from kb.announcements import CONSOLE, PORTAL, announcements_for
 from kb.models import Article
 from kb.search import search_articles, suggest_articles
 from tickets import actions, policies, ratelimit
-from tickets.models import Attachment, Channel, Competence, Message, Ticket
+from tickets.models import (
+    Attachment,
+    Channel,
+    Competence,
+    Message,
+    Tag,
+    Ticket,
+    TicketFieldValue,
+)
 
 # A JSON body larger than this is refused before it is parsed (413); a
 # multipart body may carry the files the portal accepts, plus the form.
@@ -331,10 +340,18 @@ class TicketViewSet(
 
     def get_queryset(self):
         user = self.request.user
-        tickets = Ticket.objects.visible_to(user).select_related(
-            "institution", "competence", "region", "assignee", "merged_into"
+        tickets = (
+            Ticket.objects.visible_to(user)
+            .select_related("institution", "competence", "region", "assignee", "merged_into")
+            .prefetch_related(
+                Prefetch("field_values", queryset=TicketFieldValue.objects.select_related("field"))
+            )
         )
-        if not policies.may_see_internal(user):
+        if policies.may_see_internal(user):
+            tickets = tickets.prefetch_related(
+                Prefetch("tags", queryset=Tag.objects.order_by("key"), to_attr="shown_tags")
+            )
+        else:
             # Counts and ids from what the caller may read: a note must not
             # show through as a number that grows.
             shown = Q(messages__kind=Message.Kind.PUBLIC)
@@ -411,6 +428,7 @@ class TicketViewSet(
             institution=institution,
             competence=data.get("competence"),
             priority=data.get("priority"),
+            field_values=data.get("custom_fields") or {},
         )
         ratelimit.record_filing(request.user, institution.pk)
         return Response(TicketSerializer(self._shown(ticket)).data, status=status.HTTP_201_CREATED)
@@ -419,7 +437,11 @@ class TicketViewSet(
         ticket = ticket_or_404(request, kwargs["reference"])
         serializer = TicketUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        with transaction.atomic():  # several changes: all of them or none
+            self._update(request, ticket, serializer.validated_data)
+        return Response(TicketSerializer(self._shown(ticket)).data)
+
+    def _update(self, request, ticket, data) -> None:
         if "priority" in data:
             actions.change_priority(
                 ticket=ticket, actor=request.user, priority=data["priority"], channel=Channel.API
@@ -432,7 +454,14 @@ class TicketViewSet(
                 reroute=data.get("reroute", False),
                 channel=Channel.API,
             )
-        return Response(TicketSerializer(self._shown(ticket)).data)
+        if "custom_fields" in data:
+            actions.set_field_values(
+                ticket=ticket, actor=request.user, values=data["custom_fields"], channel=Channel.API
+            )
+        if "tags" in data:
+            actions.set_tags(
+                ticket=ticket, actor=request.user, names=data["tags"], channel=Channel.API
+            )
 
     # --- the conversation ---------------------------------------------------------------
 

@@ -13,23 +13,33 @@ from dataclasses import dataclass
 
 import django_filters
 from django import forms
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Prefetch, Q, Value, When
+from django.urls import reverse_lazy
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AgentProfile, Region
 from console.forms import FastCheckboxes, FastSelect
 from helpdesk.bounds import BoundedDateField, parse_bounded_datetime, parse_id
+from helpdesk.errors import DomainError
+from tickets import fields as competence_fields
 from tickets import policies
 from tickets.models import (
     OPEN_STATUSES,
     PRIORITY_RANK,
+    TAG_MAX,
     Channel,
     Competence,
+    CompetenceField,
     Priority,
     Status,
+    Tag,
     Ticket,
+    TicketFieldValue,
+    TicketTag,
     Tier,
+    tag_key,
 )
 from tickets.search import filter_by_text
 
@@ -353,6 +363,18 @@ class TicketFilter(django_filters.FilterSet):
     due_from = BoundedDateFilter(method="filter_due_from", label=_("Due from"), widget=DateInput)
     due_to = BoundedDateFilter(method="filter_due_to", label=_("Due until"), widget=DateInput)
     has_attachments = django_filters.BooleanFilter(label=_("Has attachments"))
+    tag = django_filters.CharFilter(
+        method="filter_tag",
+        label=_("Tag"),
+        max_length=TAG_MAX * 3,
+        widget=forms.TextInput(
+            attrs={
+                "list": "tag-suggestions",
+                "autocomplete": "off",
+                "data-suggest-url": reverse_lazy("console:tag_suggestions"),
+            }
+        ),
+    )
 
     class Meta:
         model = Ticket
@@ -371,11 +393,27 @@ class TicketFilter(django_filters.FilterSet):
         if agent is not None and agent.region_id and not user.is_superuser:
             # A regional person sees one region; the choice would only confuse.
             self.filters.pop("region")
+        if not policies.may_see_internal(user):
+            self.filters.pop("tag")  # tags are the staff's own labels
+        language = get_language_code()
+        for field in competence_fields.active_fields():
+            extra = field_filter(field, language)
+            extra.model = Ticket
+            extra.parent = self
+            self.filters[competence_fields.param_name(field)] = extra
 
     def filter_text(self, queryset, name, value):
         return filter_by_text(
             queryset, value, include_internal=policies.may_see_internal(self.user)
         )
+
+    def filter_tag(self, queryset, name, value):
+        """Requests with every tag named (comma-separated), matched without case."""
+        for key in {tag_key(part) for part in value.split(",")} - {""}:
+            queryset = queryset.filter(
+                pk__in=TicketTag.objects.filter(tag__key=key).values("ticket_id")
+            )
+        return queryset
 
     def filter_assignee(self, queryset, name, value):
         if value == "me":
@@ -401,5 +439,52 @@ class TicketFilter(django_filters.FilterSet):
 
 
 ROW_RELATED = ("institution", "competence", "assignee", "requester", "region")
+
+
+def row_prefetch() -> tuple:
+    """What a list row shows from other tables, read once per page (never once per row)."""
+    return (Prefetch("tags", queryset=Tag.objects.order_by("key")),)
+
+
+# --- filters by the fields of a competence ------------------------------------------
+
+
+def get_language_code() -> str:
+    return (get_language() or "bg")[:2]
+
+
+def field_filter(field: CompetenceField, language: str) -> django_filters.Filter:
+    """A filter for one competence field: a choice by value, text by "contains", else equal."""
+    label = f"{field.competence.localized_name(language)}: {field.localized_label(language)}"
+    method = _field_method(field)
+    if field.kind == CompetenceField.Kind.CHOICE:
+        options = [(v, field.choice_label(v, language)) for v, _en in field.choice_list()]
+        return django_filters.ChoiceFilter(
+            choices=options, label=label, method=method, widget=FastSelect
+        )
+    attrs = {"type": "date"} if field.kind == CompetenceField.Kind.DATE else {}
+    return django_filters.CharFilter(
+        label=label, method=method, max_length=255, widget=forms.TextInput(attrs=attrs)
+    )
+
+
+def _field_method(field: CompetenceField):
+    def apply(queryset, name, value):
+        values = TicketFieldValue.objects.filter(field_id=field.pk)
+        if field.kind == CompetenceField.Kind.TEXT:
+            values = values.filter(value__icontains=" ".join(value.split()))
+        else:
+            try:
+                answer = competence_fields.clean_value(field, value)
+            except DomainError:
+                return queryset.none()
+            if answer is None:
+                return queryset
+            values = values.filter(value=answer.value)
+        return queryset.filter(pk__in=values.values("ticket_id"))
+
+    return apply
+
+
 # Shown at once above a list; the others fold away until one of them is used.
 MAIN_FILTERS = ("q", "status", "priority")

@@ -196,6 +196,8 @@ class BulkForm(forms.Form):
         ("status", _("Set status")),
         ("priority", _("Set priority")),
         ("close", _("Close with a reply")),
+        ("tag", _("Add tags")),
+        ("untag", _("Remove tags")),
     ]
     ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True)
     action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
@@ -205,6 +207,11 @@ class BulkForm(forms.Form):
     status = forms.ChoiceField(choices=[("", "—")] + Status.choices, required=False)
     priority = forms.ChoiceField(choices=[("", "—")] + Priority.choices, required=False)
     text = forms.CharField(required=False, max_length=20000)
+    tags = forms.CharField(
+        required=False,
+        max_length=1000,
+        widget=forms.TextInput(attrs={"list": "tag-suggestions", "autocomplete": "off"}),
+    )
 
     def __init__(self, *args, agents=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -222,6 +229,8 @@ class BulkForm(forms.Form):
             self.add_error("status", _("Choose the status."))
         if action == "priority" and not data.get("priority"):
             self.add_error("priority", _("Choose the priority."))
+        if action in ("tag", "untag") and not (data.get("tags") or "").strip():
+            self.add_error("tags", _("Type a tag."))
         if len(data.get("ids") or []) > 500:
             raise forms.ValidationError(_("Choose at most 500 requests at once."))
         return data

@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 import helpdesk.bounds  # noqa: F401  registers the <id:...> path converter
-from console import people, views
+from console import people, tags_fields, views
 
 app_name = "console"
 
@@ -48,6 +48,9 @@ urlpatterns = [
     ),
     path("new/", people.new_request, name="new_request"),
     path("people/search/", people.person_search, name="person_search"),
+    ticket_action("tags", tags_fields.tags_view),
+    ticket_action("fields", tags_fields.fields_view),
+    path("tags/suggest/", tags_fields.tag_suggestions, name="tag_suggestions"),
     path("attachments/<id:pk>/", views.attachment, name="attachment"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("handoff/", views.handoff, name="handoff"),

@@ -37,6 +37,7 @@ from console.filters import (
     keyset_page,
     queue_counts,
     queue_queryset,
+    row_prefetch,
     unassigned_by_competence,
 )
 from console.forms import (
@@ -53,6 +54,7 @@ from console.forms import (
     fill_placeholders,
     placeholder_values,
 )
+from console.ticket_extras import ticket_extras
 from helpdesk.bounds import parse_id
 from helpdesk.errors import Conflict, DomainError
 from tickets import actions, history, policies
@@ -182,7 +184,9 @@ def queue(request, key="mine"):
     if sort not in SORTS:
         sort = current.default_sort
     rows = (
-        filterset.qs.select_related(*ROW_RELATED) if filterset.is_valid() else Ticket.objects.none()
+        filterset.qs.select_related(*ROW_RELATED).prefetch_related(*row_prefetch())
+        if filterset.is_valid()
+        else Ticket.objects.none()
     )
     page = keyset_page(rows, sort, request.GET.get("cursor", ""))
     _label_rows(page.rows)
@@ -248,7 +252,12 @@ def row(request, pk):
     filterset = TicketFilter(params, queryset=queue_queryset(key, request.user), user=request.user)
     if not filterset.is_valid():
         return HttpResponse(status=204)
-    ticket = filterset.qs.select_related(*ROW_RELATED).filter(pk=pk).first()
+    ticket = (
+        filterset.qs.select_related(*ROW_RELATED)
+        .prefetch_related(*row_prefetch())
+        .filter(pk=pk)
+        .first()
+    )
     if ticket is None:
         return HttpResponse(status=204)
     _label_rows([ticket])
@@ -294,9 +303,15 @@ def bulk(request):
         value = data["status"]
     elif action == "priority":
         value = data["priority"]
-    result = actions.bulk_update(
-        tickets=tickets, actor=user, action=action, value=value, text=data.get("text", "")
-    )
+    elif action in ("tag", "untag"):
+        value = data["tags"]
+    try:
+        result = actions.bulk_update(
+            tickets=tickets, actor=user, action=action, value=value, text=data.get("text", "")
+        )
+    except DomainError as error:
+        messages.error(request, _("Nothing was changed: %(errors)s") % {"errors": error.message})
+        return redirect(back)
     if result.done:
         messages.success(
             request,
@@ -323,7 +338,7 @@ def _confirm_context(data) -> dict:
         "hidden": [("ids", i) for i in data["ids"]]
         + [
             (name, data.get(name))
-            for name in ("action", "status", "priority", "assignee", "text")
+            for name in ("action", "status", "priority", "assignee", "text", "tags")
             if data.get(name) not in (None, "")
         ]
     }
@@ -456,6 +471,7 @@ def _ticket_context(request, ticket: Ticket, reply_form=None, stale=None) -> dic
         ),
         "reference_form": ReferenceForm(),
         "kb_search_url": _kb_search_url(),
+        **ticket_extras(ticket),
         "now": now,
         "first_response_overdue": ticket.first_response_at is None
         and ticket.first_response_due is not None

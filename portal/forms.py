@@ -14,7 +14,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Delegation, Institution, User
 from accounts.permissions import can_set_priority
+from helpdesk.errors import DomainError
 from helpdesk.uploads import UploadRejected, check_files
+from tickets import fields as competence_fields
 from tickets.models import Competence, Priority, Status
 
 
@@ -182,6 +184,36 @@ class TicketForm(ErrorSummaryMixin, AttachmentsMixin, forms.Form):
         if not self.priority_institutions:
             del self.fields["priority"]
         self.fields["subject"].widget.attrs.update({"autocomplete": "off"})
+        self._add_competence_fields()
+
+    def _add_competence_fields(self):
+        """Ask every competence's own questions; clean() keeps the chosen one's answers.
+
+        Without JavaScript all groups show, each under its competence's name;
+        the page's script shows only the chosen competence's group.
+        """
+        self.competence_groups = []
+        for competence in self.competence_rows:
+            extra = competence_fields.form_fields_for(competence, self.language, required=False)
+            if not extra:
+                continue
+            self.fields.update(extra)
+            self.competence_groups.append((competence, list(extra)))
+
+    def competence_field_groups(self):
+        """[(competence id, its name, [bound fields], required names)] for the template."""
+        required = {
+            competence_fields.param_name(f) for f in competence_fields.active_fields() if f.required
+        }
+        return [
+            {
+                "competence": competence.pk,
+                "name": competence.localized_name(self.language),
+                "fields": [self[name] for name in names],
+                "required": [name for name in names if name in required],
+            }
+            for competence, names in self.competence_groups
+        ]
 
     @property
     def single_institution(self):
@@ -217,7 +249,29 @@ class TicketForm(ErrorSummaryMixin, AttachmentsMixin, forms.Form):
         if not (data.get("description") or "").strip() and not data.get("files"):
             if "attachments" not in self.errors:
                 self.add_error("description", _("Describe the problem or attach a file."))
+        self._clean_competence_fields(data)
         return data
+
+    def _clean_competence_fields(self, data):
+        """Check the chosen competence's answers (the same check the filing action makes)."""
+        competence = data.get("competence")
+        data["field_values"] = {}
+        if competence is None:
+            return
+        for field in competence_fields.fields_for(competence):
+            name = competence_fields.param_name(field)
+            if name in self.errors:
+                return
+            try:
+                answer = competence_fields.clean_value(field, data.get(name))
+            except DomainError as error:
+                self.add_error(name, str(error.message))
+                continue
+            if answer is None and field.required:
+                self.add_error(name, _("Answer this question: the area you chose needs it."))
+                continue
+            if answer is not None:
+                data["field_values"][field.key] = answer.value
 
 
 class ReplyForm(ErrorSummaryMixin, AttachmentsMixin, forms.Form):

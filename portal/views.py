@@ -218,6 +218,7 @@ def ticket_new(request):
                 text=data.get("description") or "",
                 priority=data.get("priority") or None,
                 files=data.get("files") or [],
+                field_values=data.get("field_values") or {},
             )
         except RateLimited as error:
             form.add_error(None, str(error.message))

@@ -33,12 +33,16 @@ from tickets.models import (
     CalendarException,
     CannedResponse,
     Competence,
+    CompetenceField,
     Message,
     RedactedOriginal,
     SavedFilter,
     SLAPolicy,
+    Tag,
     Ticket,
     TicketEvent,
+    TicketFieldValue,
+    TicketTag,
     Watcher,
     WorkingHours,
 )
@@ -73,8 +77,78 @@ class CompetenceForm(forms.ModelForm):
         return normalise_keywords(self.cleaned_data.get("keywords") or "")
 
 
+class CompetenceFieldForm(forms.ModelForm):
+    class Meta:
+        model = CompetenceField
+        fields = [
+            "competence",
+            "key",
+            "label",
+            "label_en",
+            "help_text",
+            "help_text_en",
+            "kind",
+            "choices",
+            "required",
+            "order",
+            "is_active",
+        ]
+        widgets = {"choices": forms.Textarea(attrs={"rows": 3, "cols": 40})}
+
+    def clean_key(self):
+        key = (self.cleaned_data.get("key") or "").strip().lower()
+        if self.instance.pk and key != self.instance.key and self.instance.values.exists():
+            raise ValidationError(
+                _(
+                    "Answers use this key already (in links and the API); keep it or add a new field."
+                )
+            )
+        return key
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        if (
+            self.instance.pk
+            and kind
+            and kind != self.instance.kind
+            and self.instance.values.exists()
+        ):
+            self.add_error(
+                "kind",
+                _("Requests already answer this field; its kind cannot change. Add a new field."),
+            )
+        return data
+
+
+class CompetenceFieldInline(admin.TabularInline):
+    model = CompetenceField
+    form = CompetenceFieldForm
+    extra = 0
+    fields = ["key", "label", "label_en", "kind", "choices", "required", "order", "is_active"]
+    show_change_link = True
+
+
+@admin.register(CompetenceField)
+class CompetenceFieldAdmin(admin.ModelAdmin):
+    """Extra questions per competence, asked on filing and shown to agents."""
+
+    form = CompetenceFieldForm
+    list_display = ["label", "key", "competence", "kind", "required", "order", "is_active"]
+    list_filter = ["competence", "kind", "required", "is_active"]
+    list_editable = ["order", "is_active"]
+    search_fields = ["key", "label", "label_en"]
+
+    def has_delete_permission(self, request, obj=None):
+        # A field with answers is retired (active off), never deleted: the answers stay.
+        if obj is not None and obj.values.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+
 @admin.register(Competence)
 class CompetenceAdmin(admin.ModelAdmin):
+    inlines = [CompetenceFieldInline]
     form = CompetenceForm
     list_display = ["code", "name", "name_en", "tier", "order", "is_active"]
     list_filter = ["tier", "is_active"]
@@ -118,6 +192,24 @@ class WatcherInline(admin.TabularInline):
         return False
 
 
+class FieldValueInline(admin.TabularInline):
+    model = TicketFieldValue
+    extra = 0
+    fields = ["field", "value"]
+    readonly_fields = fields
+    can_delete = False
+
+
+class TagInline(admin.TabularInline):
+    model = TicketTag
+    extra = 0
+    fields = ["tag", "added_by", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name = _("tag")
+    verbose_name_plural = _("tags")
+
+
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
     list_display = [
@@ -143,7 +235,7 @@ class TicketAdmin(admin.ModelAdmin):
         "closed_at",
     ]
     exclude = ["related"]
-    inlines = [MessageInline, WatcherInline, EventInline]
+    inlines = [FieldValueInline, TagInline, MessageInline, WatcherInline, EventInline]
     show_full_result_count = False
     date_hierarchy = "created_at"
 
@@ -513,3 +605,139 @@ class UserAdmin(accounts_admin.UserAdmin):
             "action": "anonymise",
         }
         return TemplateResponse(request, "admin/accounts/user/anonymise.html", context)
+
+
+# --- tags -------------------------------------------------------------------------
+
+
+class TagMergeForm(forms.Form):
+    target = forms.ModelChoiceField(
+        queryset=Tag.objects.none(),
+        label=_("merge into"),
+        help_text=_("The other selected tags disappear; their requests get this one."),
+    )
+
+    def __init__(self, *args, tags, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target"].queryset = Tag.objects.filter(pk__in=[t.pk for t in tags])
+
+
+class TagRenameForm(forms.Form):
+    name = forms.CharField(label=_("new name"), max_length=80)
+
+    def clean_name(self):
+        try:
+            return actions.clean_tag(self.cleaned_data["name"])
+        except DomainError as error:
+            raise ValidationError(str(error.message)) from None
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    """Tags agents typed. Merge spellings of one idea; rename one. History lines stay."""
+
+    list_display = ["name", "key", "use_count", "created_at"]
+    search_fields = ["name", "key"]
+    fields = ["name"]
+    actions = ["merge_tags", "rename_tag"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(uses=Count("tickets"))
+
+    @admin.display(description=_("requests"), ordering="uses")
+    def use_count(self, tag):
+        return tag.uses
+
+    def has_add_permission(self, request):
+        return False  # tags are made by typing one on a request
+
+    def has_change_permission(self, request, obj=None):
+        return False  # renamed through the action, which writes the history
+
+    def _confirm(self, request, tags, form, action, title, intro):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "intro": intro,
+            "opts": self.model._meta,
+            "tags": tags,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action": action,
+        }
+        return TemplateResponse(request, "admin/tickets/tag/confirm.html", context)
+
+    @admin.action(description=_("Merge the selected tags into one"), permissions=["delete"])
+    def merge_tags(self, request, queryset):
+        tags = list(queryset.order_by("key"))
+        if len(tags) < 2:
+            self.message_user(request, _("Choose at least two tags to merge."), messages.WARNING)
+            return None
+        form = TagMergeForm(request.POST if "apply" in request.POST else None, tags=tags)
+        if form.is_bound and form.is_valid():
+            target = form.cleaned_data["target"]
+            try:
+                moved = actions.merge_tags(
+                    sources=[t for t in tags if t.pk != target.pk],
+                    target=target,
+                    actor=request.user,
+                )
+            except DomainError as error:
+                self.message_user(request, str(error.message), messages.ERROR)
+                return None
+            self.message_user(
+                request,
+                ngettext(
+                    "Merged into “%(tag)s”: %(n)d request changed.",
+                    "Merged into “%(tag)s”: %(n)d requests changed.",
+                    moved,
+                )
+                % {"tag": target.name, "n": moved},
+                messages.SUCCESS,
+            )
+            return None
+        return self._confirm(
+            request,
+            tags,
+            form,
+            "merge_tags",
+            _("Merge tags"),
+            _(
+                "The requests of every selected tag get the tag you choose below; the other "
+                "tags are deleted. Each request changed gets a history line; earlier history "
+                "keeps the old names."
+            ),
+        )
+
+    @admin.action(description=_("Rename the selected tag"), permissions=["delete"])
+    def rename_tag(self, request, queryset):
+        tags = list(queryset[:2])
+        if len(tags) != 1:
+            self.message_user(request, _("Choose exactly one tag to rename."), messages.WARNING)
+            return None
+        form = TagRenameForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            try:
+                tag = actions.rename_tag(
+                    tag=tags[0], name=form.cleaned_data["name"], actor=request.user
+                )
+            except DomainError as error:
+                form.add_error("name", str(error.message))
+            else:
+                self.message_user(
+                    request,
+                    _("Renamed to “%(tag)s”.") % {"tag": tag.name},
+                    messages.SUCCESS,
+                )
+                return None
+        return self._confirm(
+            request,
+            tags,
+            form,
+            "rename_tag",
+            _("Rename a tag"),
+            _(
+                "The tag keeps its requests under the new name; each of them gets a history "
+                "line. To join it with a tag that already has the new name, merge them instead."
+            ),
+        )

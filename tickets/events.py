@@ -380,3 +380,52 @@ def watcher_removed(ticket, *, actor, channel, address: str, at=None) -> TicketE
         old=address,
         at=at,
     )
+
+
+def tags_changed(ticket, *, actor, channel, added=(), removed=(), note="", at=None) -> TicketEvent:
+    """Tags were put on or taken off the request (names as shown)."""
+    return _row(
+        ticket,
+        kind=TicketEvent.Kind.TAG,
+        actor=actor,
+        channel=channel,
+        field="tags",
+        old=", ".join(removed),
+        new=", ".join(added),
+        note=note,
+        at=at,
+    )
+
+
+def tags_changed_rows(tickets_ids, *, actor, old: str, new: str, note: str, at) -> list:
+    """Unsaved history lines for many requests at once (an administrator merged or renamed a tag)."""
+    return [
+        _row(
+            Ticket(pk=pk),
+            kind=TicketEvent.Kind.TAG,
+            actor=actor,
+            channel=Channel.SYSTEM,
+            field="tags",
+            old=old,
+            new=new,
+            note=note,
+            at=at,
+            save=False,
+        )
+        for pk in tickets_ids
+    ]
+
+
+def field_changed(ticket, *, actor, channel, label: str, old: str, new: str, at=None):
+    """An answer to a competence field changed (old or new "" when empty)."""
+    return _row(
+        ticket,
+        kind=TicketEvent.Kind.FIELD,
+        actor=actor,
+        channel=channel,
+        field="fields",
+        old=old,
+        new=new,
+        note=label,
+        at=at,
+    )

@@ -480,6 +480,8 @@ class TicketEvent(models.Model):
         RATED = "rated", _("rated")
         MAIL = "mail", _("e-mail")
         WATCHER = "watcher", _("people on the request")
+        TAG = "tag", _("tags")
+        FIELD = "field", _("field changed")
 
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("request")
@@ -778,3 +780,190 @@ class RedactedOriginal(models.Model):
 
     def __str__(self):
         return f"{self.ticket_id} {self.field}"
+
+
+# --- tags --------------------------------------------------------------------------
+
+
+TAG_MAX = 40
+TAGS_PER_TICKET = 20
+
+
+def tag_key(name: str) -> str:
+    """Return the form a tag is matched by: spaces collapsed, lower case."""
+    return " ".join(str(name or "").split()).lower()
+
+
+class Tag(models.Model):
+    """A free label agents put on requests ("зрелост-2026", "vendor-x"), matched without case.
+
+    `name` is shown as it was first written; `key` (the name in lower case)
+    is what makes two spellings the same tag.
+    """
+
+    name = models.CharField(_("name"), max_length=TAG_MAX)
+    key = models.CharField(_("key"), max_length=TAG_MAX, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    tickets = models.ManyToManyField(
+        Ticket, through="TicketTag", related_name="tags", verbose_name=_("requests")
+    )
+
+    class Meta:
+        ordering = ["key"]
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        self.name = " ".join(self.name.split())
+        self.key = tag_key(self.name)
+        super().save(*args, **kwargs)
+
+
+class TicketTag(models.Model):
+    """One tag on one request: who put it there and when."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ticket", "tag"], name="one_tag_per_ticket")]
+        # Filtering by tag reads (tag -> tickets); the unique constraint serves the other way.
+        indexes = [models.Index(fields=["tag", "ticket"], name="tickettag_by_tag")]
+        verbose_name = _("tag on a request")
+        verbose_name_plural = _("tags on requests")
+
+
+# --- fields per competence ------------------------------------------------------------
+
+
+FIELD_VALUE_MAX = 255
+
+
+class CompetenceField(models.Model):
+    """An extra question a competence asks when a request is filed under it.
+
+    E.g. "document registration number" for diplomas, "e-diary vendor" for
+    e-diaries. Values live in TicketFieldValue, one row per request and field
+    (tickets/fields.py validates them). A field in use is deactivated rather
+    than deleted, so that the answers already given stay readable.
+    """
+
+    class Kind(models.TextChoices):
+        TEXT = "text", _("text")
+        NUMBER = "number", _("number")
+        DATE = "date", _("date")
+        CHOICE = "choice", _("choice")
+
+    competence = models.ForeignKey(
+        Competence,
+        on_delete=models.CASCADE,
+        related_name="extra_fields",
+        verbose_name=_("competence"),
+    )
+    key = models.SlugField(
+        _("key"),
+        max_length=40,
+        unique=True,
+        help_text=_("A short Latin name used in the API and in filter links, e.g. diploma_number."),
+    )
+    label = models.CharField(_("label (Bulgarian)"), max_length=120)
+    label_en = models.CharField(_("label (English)"), max_length=120, blank=True)
+    help_text = models.CharField(_("hint (Bulgarian)"), max_length=255, blank=True)
+    help_text_en = models.CharField(_("hint (English)"), max_length=255, blank=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.TEXT)
+    choices = models.TextField(
+        _("choices"),
+        blank=True,
+        help_text=_(
+            "For a choice: one option per line, in Bulgarian, optionally followed by "
+            "“ | ” and the English text."
+        ),
+    )
+    required = models.BooleanField(_("required"), default=False)
+    order = models.PositiveSmallIntegerField(_("order"), default=100)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["competence__order", "competence_id", "order", "id"]
+        verbose_name = _("competence field")
+        verbose_name_plural = _("competence fields")
+
+    def __str__(self):
+        return f"{self.competence.name}: {self.label}" if self.competence_id else self.label
+
+    def localized_label(self, language: str) -> str:
+        return self.label_en if language == "en" and self.label_en else self.label
+
+    def localized_help(self, language: str) -> str:
+        return self.help_text_en if language == "en" and self.help_text_en else self.help_text
+
+    def choice_list(self) -> list[tuple[str, str]]:
+        """Return [(stored value (Bulgarian), English text)] of a choice field."""
+        out = []
+        for line in self.choices.splitlines():
+            bg, _sep, en = line.partition("|")
+            bg, en = " ".join(bg.split()), " ".join(en.split())
+            if bg and bg not in (v for v, _e in out):
+                out.append((bg, en or bg))
+        return out
+
+    def choice_label(self, value: str, language: str) -> str:
+        if language == "en":
+            for bg, en in self.choice_list():
+                if bg == value:
+                    return en
+        return value
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.kind == self.Kind.CHOICE:
+            options = self.choice_list()
+            if not options:
+                raise ValidationError({"choices": _("A choice field needs at least one option.")})
+            if any(len(v) > FIELD_VALUE_MAX for v, _en in options):
+                raise ValidationError(
+                    {
+                        "choices": _("An option is longer than %(n)s characters.")
+                        % {"n": FIELD_VALUE_MAX}
+                    }
+                )
+
+
+class TicketFieldValue(models.Model):
+    """One answer to a competence field on one request.
+
+    A value table rather than a JSON column on the ticket: each answer is a
+    row with a typed copy (number, date) beside its text, so a filter is an
+    indexed lookup on (field, value) that reads the same on PostgreSQL and
+    SQLite, a field renamed or retired keeps its answers, and the ticket row
+    (read by every queue) stays as narrow as it was.
+    """
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="field_values", verbose_name=_("request")
+    )
+    field = models.ForeignKey(
+        CompetenceField, on_delete=models.PROTECT, related_name="values", verbose_name=_("field")
+    )
+    value = models.CharField(_("value"), max_length=FIELD_VALUE_MAX)
+    number = models.DecimalField(max_digits=18, decimal_places=4, null=True, blank=True)
+    date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "field"], name="one_value_per_field")
+        ]
+        indexes = [models.Index(fields=["field", "value"], name="fieldvalue_by_value")]
+        verbose_name = _("field value")
+        verbose_name_plural = _("field values")
+
+    def __str__(self):
+        return f"{self.field_id}={self.value}"

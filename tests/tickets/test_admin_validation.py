@@ -239,6 +239,9 @@ def test_competence_admin_uses_the_form(cast, client):
             "tier": "regional",
             "order": "200",
             "is_active": "on",
+            # The inline of the competence's extra fields, empty.
+            "extra_fields-TOTAL_FORMS": "0",
+            "extra_fields-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -476,7 +479,8 @@ def test_every_model_has_an_admin_page_an_administrator_can_open(client, cast):
         url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
         assert client.get(url).status_code == 200, url
     # Counters and thread keys are internal; the rest are edited inline on
-    # their parent's page (agent, institution, ticket, deflection record).
+    # their parent's page (agent, institution, ticket, deflection record;
+    # a ticket's tags and field answers).
     allowed = {
         "ReferenceCounter",
         "MailThreadKey",
@@ -486,5 +490,7 @@ def test_every_model_has_an_admin_page_an_administrator_can_open(client, cast):
         "TicketEvent",
         "SuggestedArticle",
         "Watcher",
+        "TicketTag",
+        "TicketFieldValue",
     }
     assert set(missing) <= allowed, set(missing) - allowed

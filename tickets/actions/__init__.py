@@ -14,6 +14,8 @@ Doors import from here, never from the modules inside.
 - details: priority, competence, the requester's rating
 - links: merging duplicates, related requests, mass incidents
 - people: watchers and copied addresses besides the requester
+- tagging: tags on requests; an administrator's merge and rename
+- fields: answers to the fields of a request's competence
 - bulk: one action on many requests
 - sla: the sweep that marks missed targets and mails warnings
 """
@@ -22,6 +24,7 @@ from tickets.actions.assigning import assign, escalate, hand_over_open_tickets, 
 from tickets.actions.bulk import BULK_ACTIONS, BatchResult, bulk_update
 from tickets.actions.conversation import add_message
 from tickets.actions.details import change_competence, change_priority, rate
+from tickets.actions.fields import set_field_values
 from tickets.actions.filing import (
     create_ticket,
     file_for_requester,
@@ -40,6 +43,14 @@ from tickets.actions.links import (
 )
 from tickets.actions.people import add_watcher, remove_watcher
 from tickets.actions.status import change_status, close_resolved
+from tickets.actions.tagging import (
+    change_tags,
+    clean_tag,
+    merge_tags,
+    parse_tags,
+    rename_tag,
+    set_tags,
+)
 
 __all__ = [
     "BULK_ACTIONS",
@@ -52,6 +63,8 @@ __all__ = [
     "change_priority",
     "change_status",
     "change_status_with_children",
+    "change_tags",
+    "clean_tag",
     "close_resolved",
     "create_ticket",
     "escalate",
@@ -64,9 +77,14 @@ __all__ = [
     "remove_watcher",
     "link_to_incident",
     "merge",
+    "merge_tags",
+    "parse_tags",
     "rate",
+    "rename_tag",
     "reply_to_incident",
+    "set_field_values",
     "set_incident",
+    "set_tags",
     "take",
     "unlink_related",
 ]

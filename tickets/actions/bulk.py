@@ -11,6 +11,7 @@ from tickets.actions.base import require_agent
 from tickets.actions.conversation import add_message
 from tickets.actions.details import change_priority
 from tickets.actions.status import change_status
+from tickets.actions.tagging import change_tags, parse_tags
 from tickets.models import Channel, Message, Status, Ticket
 
 
@@ -23,7 +24,7 @@ class BatchResult:
     message: Message | None = None
 
 
-BULK_ACTIONS = ("assign", "take", "release", "status", "priority", "close")
+BULK_ACTIONS = ("assign", "take", "release", "status", "priority", "close", "tag", "untag")
 
 
 def _close(ticket, *, actor, text, now) -> None:
@@ -49,11 +50,16 @@ def bulk_update(
 
     Actions: assign (value: a user), take, release (back to the queue),
     status (value), priority (value), close (with `text` as a public reply
-    first, when given). One ticket refusing does not stop the others.
+    first, when given), tag and untag (value: tags, a list or comma-separated
+    text). One ticket refusing does not stop the others.
     """
     require_agent(actor)
     if action not in BULK_ACTIONS:
         raise DomainError(_("Unknown action."))
+    if action in ("tag", "untag"):
+        value = parse_tags(value if isinstance(value, str) else ",".join(value or ()))
+        if not value:
+            raise DomainError(_("Type a tag."), field="tags")
     now = now or timezone.now()
     steps = {
         "assign": lambda t: assign(ticket=t, actor=actor, assignee=value, reason=text, now=now),
@@ -64,6 +70,8 @@ def bulk_update(
         ),
         "priority": lambda t: change_priority(ticket=t, actor=actor, priority=value, now=now),
         "close": lambda t: _close(t, actor=actor, text=text, now=now),
+        "tag": lambda t: change_tags(ticket=t, actor=actor, add=value, now=now),
+        "untag": lambda t: change_tags(ticket=t, actor=actor, remove=value, now=now),
     }
     result = BatchResult()
     for ticket in tickets:

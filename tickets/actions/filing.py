@@ -18,7 +18,7 @@ from accounts.models import Institution
 from accounts.permissions import can_set_priority, filing_institution_ids, is_agent
 from helpdesk.errors import DomainError, NotAllowed
 from helpdesk.uploads import CheckedFile
-from tickets import events, outbox
+from tickets import events, fields, outbox
 from tickets.actions.base import (
     acting,
     announce,
@@ -39,6 +39,7 @@ from tickets.models import (
     ReferenceCounter,
     Ticket,
     TicketEvent,
+    TicketFieldValue,
     Tier,
 )
 from tickets.redaction import Redactor
@@ -108,6 +109,7 @@ def _check_staff_filing(actor, institution, institution_code):
 def _file_as_staff(channel, *, actor, institution=None, institution_code=None, priority=None, **kw):
     user, institution = _check_staff_filing(actor, institution, institution_code)
     priority = _check_priority(priority, allowed=lambda: can_set_priority(user, institution.pk))
+    kw.setdefault("require_fields", True)  # the filer answers the competence's questions
     return file_request(
         channel=channel,
         actor=user,
@@ -247,6 +249,8 @@ def file_request(
     is_auto_reply: bool = False,
     route: bool = True,
     notify: bool = True,
+    field_values=None,
+    require_fields: bool = False,
     now: datetime.datetime | None = None,
 ) -> Ticket:
     """The shared core of filing: the door has checked who files and what they may set.
@@ -254,6 +258,10 @@ def file_request(
     Validates the text, routes the request and sets its SLA before the first
     write, so the ticket row is inserted once, complete; then the first
     message, files, history and the acknowledgement.
+
+    `field_values` ({key: text}) answers the fields of `competence`
+    (tickets/fields.py); with `require_fields` a required one left empty is
+    refused.
     """
     now = now or timezone.now()
     # Personal numbers (ЕГН) are masked before anything is stored (tickets/redaction.py).
@@ -265,6 +273,11 @@ def file_request(
     text = redact(RedactedOriginal.Field.BODY_TEXT, text)
     if competence is not None and not competence.is_active:
         raise DomainError(_("This competence area is no longer in use."), field="competence")
+    answers = (
+        fields.clean_values(competence, field_values, enforce_required=require_fields)
+        if field_values or require_fields
+        else {}
+    )
     acting_user = acting(actor)
     ticket = Ticket(
         reference=next_reference(now),
@@ -323,6 +336,8 @@ def file_request(
             events.linked_on_filing(ticket, earlier=related_to, channel=channel, at=now, save=False)
         )
     TicketEvent.objects.bulk_create(history)
+    if answers:
+        TicketFieldValue.objects.bulk_create(fields.value_rows(ticket, answers))
     if notify and not is_auto_reply:
         outbox.notify("created", ticket, message)
     announce(ticket.pk, "created")

@@ -21,7 +21,7 @@ from accounts.regions import REGIONS, ensure_regions
 from tickets import actions, sla
 from tickets.businesstime import WorkCalendar, add_business_seconds
 from tickets.catalogue import ensure_competences
-from tickets.models import OPEN_STATUSES, Priority, Status, Ticket
+from tickets.models import OPEN_STATUSES, CompetenceField, Priority, Status, Ticket
 
 DEMO_PASSWORD = "demo12345"
 
@@ -336,6 +336,7 @@ class Command(BaseCommand):
             self._institutions(rng, regions, institutions)
             self._people(regions, competences)
             self._staff(rng)
+            self._competence_fields(competences)
         created = self._tickets(rng, competences, tickets)
         try:
             call_command("load_kb", verbosity=0)
@@ -348,6 +349,40 @@ class Command(BaseCommand):
                 f"(password for every demo login: {DEMO_PASSWORD})"
             )
         )
+
+    @staticmethod
+    def _competence_fields(competences):
+        """A few fields per competence (docs/tags-and-fields.md), optional so any filing works."""
+        for code, key, label, label_en, kind, choices in [
+            (
+                "diplomas",
+                "doc_reg_number",
+                "Регистрационен номер на документа",
+                "Document registration number",
+                "text",
+                "",
+            ),
+            (
+                "ediary",
+                "ediary_vendor",
+                "Доставчик на електронния дневник",
+                "E-diary vendor",
+                "choice",
+                "Школо | Shkolo\nАдминистратор | Admin Soft\nДруг | Other",
+            ),
+            ("ediary", "class_section", "Клас и паралелка", "Class and section", "text", ""),
+        ]:
+            if code in competences:
+                CompetenceField.objects.get_or_create(
+                    key=key,
+                    defaults={
+                        "competence": competences[code],
+                        "label": label,
+                        "label_en": label_en,
+                        "kind": kind,
+                        "choices": choices,
+                    },
+                )
 
     def _institutions(self, rng, regions, count):
         if Institution.objects.filter(code="2206409").exists():
