@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 import helpdesk.bounds  # noqa: F401  registers the <id:...> path converter
-from console import views
+from console import agent_views, views
 
 app_name = "console"
 
@@ -40,6 +40,15 @@ urlpatterns = [
     ticket_action("incident-link", views.incident_link_view),
     ticket_action("incident-add", views.incident_add_view),
     ticket_action("incident-unlink", views.incident_unlink_view),
+    ticket_action("macro", agent_views.macro_apply),
+    ticket_action("mentions", agent_views.mention_candidates),
+    path("me/replies/", agent_views.my_replies, name="my_replies"),
+    path("me/replies/<id:pk>/", agent_views.my_reply_edit, name="my_reply_edit"),
+    path("me/replies/<id:pk>/delete/", agent_views.my_reply_delete, name="my_reply_delete"),
+    path("me/settings/", agent_views.my_settings, name="my_settings"),
+    path("notifications/", agent_views.notification_list, name="notifications"),
+    path("notifications/read/", agent_views.notification_read, name="notification_read"),
+    path("notifications/count/", agent_views.notification_count, name="notification_count"),
     path("attachments/<id:pk>/", views.attachment, name="attachment"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("handoff/", views.handoff, name="handoff"),

@@ -23,9 +23,11 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import AgentProfile, User
+from console.agent_views import canned_for, mention_feedback, ticket_extras
 from console.dashboard.charts import charts
 from console.dashboard.queries import REPORTS, Scope, collect_cached
 from console.dashboard.reports import csv_response
+from console.dashboard.time_spent import time_spent
 from console.filters import (
     MAIN_FILTERS,
     QUEUE_KEYS,
@@ -50,8 +52,6 @@ from console.forms import (
     ReplyForm,
     SavedFilterForm,
     StatusForm,
-    fill_placeholders,
-    placeholder_values,
 )
 from helpdesk.bounds import parse_id
 from helpdesk.errors import Conflict, DomainError
@@ -59,7 +59,6 @@ from tickets import actions, policies
 from tickets.models import (
     OPEN_STATUSES,
     Attachment,
-    CannedResponse,
     Competence,
     Message,
     Priority,
@@ -422,12 +421,7 @@ def _ticket_context(request, ticket: Ticket, reply_form=None, stale=None) -> dic
     events = list(
         ticket.events.select_related("actor").order_by("-created_at", "-id")[:EVENTS_LIMIT]
     )
-    canned = []
-    values = placeholder_values(ticket, user)
-    for response in CannedResponse.objects.filter(
-        Q(competence__isnull=True) | Q(competence_id=ticket.competence_id), is_active=True
-    ):
-        canned.append((response, fill_placeholders(response.body, values)))
+    canned = canned_for(ticket, user)
     agents = _agents_for(ticket, user)
     if reply_form is None:
         reply_form = ReplyForm(initial={"last_message_id": ticket.last_message_id or 0})
@@ -463,6 +457,7 @@ def _ticket_context(request, ticket: Ticket, reply_form=None, stale=None) -> dic
         "resolution_overdue": ticket.is_open
         and ticket.resolution_due is not None
         and ticket.resolution_due < now,
+        **ticket_extras(ticket, user),
     }
 
 
@@ -549,7 +544,7 @@ def reply(request, reference):
             for ref, reason in result.failed[:20]:
                 messages.error(request, f"{ref}: {reason}")
         else:
-            actions.add_message(
+            message = actions.add_message(
                 ticket=ticket,
                 actor=request.user,
                 text=data["text"],
@@ -557,11 +552,13 @@ def reply(request, reference):
                 channel="console",
                 files=data["files"],
                 new_status=data.get("new_status") or None,
+                minutes=data.get("minutes"),
             )
             messages.success(
                 request,
                 _("Internal note saved.") if kind == Message.Kind.INTERNAL else _("Reply sent."),
             )
+            mention_feedback(request, message)
     except DomainError as error:
         _domain_error(request, error)
         return render(
@@ -824,6 +821,7 @@ def dashboard(request):
             "reports": REPORTS,
             "query": scope.query(),
             "is_dashboard": True,
+            "time_spent": time_spent(scope),
         },
     )
 

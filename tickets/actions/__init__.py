@@ -14,10 +14,19 @@ Doors import from here, never from the modules inside.
 - details: priority, competence, the requester's rating
 - links: merging duplicates, related requests, mass incidents
 - people: watchers and copied addresses besides the requester
+- macros: one click that answers and changes a request, with one history line
+- agent: an agent's own canned replies, signatures, notification choices, notifications read
 - bulk: one action on many requests
 - sla: the sweep that marks missed targets and mails warnings
 """
 
+from tickets.actions.agent import (
+    PREFERENCE_FIELDS,
+    delete_personal_canned,
+    mark_notifications_read,
+    save_agent_settings,
+    save_personal_canned,
+)
 from tickets.actions.assigning import assign, escalate, hand_over_open_tickets, take
 from tickets.actions.bulk import BULK_ACTIONS, BatchResult, bulk_update
 from tickets.actions.conversation import add_message
@@ -38,14 +47,23 @@ from tickets.actions.links import (
     set_incident,
     unlink_related,
 )
+from tickets.actions.macros import MacroResult, apply_macro, macros_for
 from tickets.actions.people import add_watcher, remove_watcher
 from tickets.actions.status import change_status, close_resolved
 
 __all__ = [
+    "PREFERENCE_FIELDS",
+    "delete_personal_canned",
+    "mark_notifications_read",
+    "save_agent_settings",
+    "save_personal_canned",
     "BULK_ACTIONS",
     "BatchResult",
     "add_message",
     "add_watcher",
+    "apply_macro",
+    "MacroResult",
+    "macros_for",
     "assign",
     "bulk_update",
     "change_competence",
