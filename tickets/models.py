@@ -876,7 +876,7 @@ class Notification(models.Model):
         verbose_name=_("by"),
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
-    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read on"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

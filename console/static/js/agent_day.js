@@ -6,8 +6,6 @@
 (function () {
   "use strict";
 
-  var t = window.gettext || function (s) { return s; };
-
   // --- the bell ------------------------------------------------------------------
   var bellCount = document.getElementById("bell-count");
   function showUnread(n) {
@@ -31,7 +29,8 @@
       var option = canned.options[canned.selectedIndex];
       var unknown = option && option.dataset.unknown;
       unknownBox.hidden = !unknown;
-      unknownBox.textContent = unknown ? t("Not filled, check before sending:") + " " + unknown : "";
+      // The label comes translated from the page (data-label).
+      unknownBox.textContent = unknown ? unknownBox.dataset.label + " " + unknown : "";
     });
   }
 
