@@ -19,13 +19,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import AgentProfile
-from console.forms import AgentSettingsForm, MacroApplyForm, PersonalCannedForm
+from console.forms import (
+    AgentSettingsForm,
+    MacroApplyForm,
+    PersonalCannedForm,
+    PersonalMacroForm,
+)
 from helpdesk.bounds import parse_id
 from helpdesk.errors import DomainError
 from kb.models import Article, Visibility
 from kb.models import Status as ArticleStatus
 from tickets import actions, notifications, placeholders, policies
-from tickets.models import AgentSettings, CannedResponse, Message, Notification, Ticket
+from tickets.models import AgentSettings, CannedResponse, Macro, Message, Notification, Ticket
 
 NOTIFICATIONS_PAGE = 100
 MENTION_CANDIDATES = 10
@@ -187,13 +192,52 @@ def my_replies(request):
             else:
                 messages.success(request, _("Canned reply saved."))
                 return redirect("console:my_replies")
-    mine = CannedResponse.objects.filter(owner=request.user).order_by("title")
+    return _replies_page(request, form=form)
+
+
+def _replies_page(request, form=None, macro_form=None):
+    form = form or PersonalCannedForm()
+    macro_form = macro_form or PersonalMacroForm(initial={"reply_kind": "public"})
     return render(
         request,
         "console/agent/replies.html",
-        {"form": form, "mine": mine, "names": placeholders.NAMES},
-        status=400 if form.errors else 200,
+        {
+            "form": form,
+            "macro_form": macro_form,
+            "mine": CannedResponse.objects.filter(owner=request.user).order_by("title"),
+            "my_macros": Macro.objects.filter(owner=request.user)
+            .select_related("competence")
+            .order_by("title"),
+        },
+        status=400 if form.errors or macro_form.errors else 200,
     )
+
+
+@_agent_required
+@require_POST
+def my_macro_add(request):
+    """Add one of the agent's own macros (shown on the same page as the canned replies)."""
+    form = PersonalMacroForm(request.POST)
+    if form.is_valid():
+        try:
+            actions.save_personal_macro(actor=request.user, values=form.cleaned_data)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("Macro saved."))
+            return redirect("console:my_replies")
+    return _replies_page(request, macro_form=form)
+
+
+@_agent_required
+@require_POST
+def my_macro_delete(request, pk):
+    macro = Macro.objects.filter(owner=request.user, pk=pk).first()
+    if macro is None:
+        raise Http404(_("No such macro."))
+    actions.delete_personal_macro(actor=request.user, macro=macro)
+    messages.success(request, _("Macro deleted."))
+    return redirect("console:my_replies")
 
 
 def _own_canned(request, pk) -> CannedResponse:
@@ -221,7 +265,7 @@ def my_reply_edit(request, pk):
     return render(
         request,
         "console/agent/reply_edit.html",
-        {"form": form, "canned": canned, "names": placeholders.NAMES},
+        {"form": form, "canned": canned},
         status=400 if form.errors else 200,
     )
 

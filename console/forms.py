@@ -15,6 +15,7 @@ from tickets.models import (
     AgentSettings,
     CannedResponse,
     Competence,
+    Macro,
     Message,
     Notification,
     Priority,
@@ -257,6 +258,32 @@ class PersonalCannedForm(forms.Form):
         max_length=CannedResponse.BODY_MAX,
         widget=forms.Textarea(attrs={"rows": 6}),
     )
+
+
+class PersonalMacroForm(forms.Form):
+    """One of an agent's own macros: a text and the changes it makes."""
+
+    title = forms.CharField(label=_("Title"), max_length=Macro.TITLE_MAX)
+    body = forms.CharField(
+        label=_("Text"),
+        required=False,
+        max_length=Macro.BODY_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    reply_kind = forms.ChoiceField(label=_("The text is"), choices=Message.Kind.choices)
+    status = forms.ChoiceField(
+        label=_("New status"), required=False, choices=[("", "—")] + Status.choices
+    )
+    priority = forms.ChoiceField(
+        label=_("New priority"), required=False, choices=[("", "—")] + Priority.choices
+    )
+    competence = forms.ModelChoiceField(
+        label=_("New competence"),
+        required=False,
+        queryset=Competence.objects.filter(is_active=True),
+        widget=FastSelect,
+    )
+    assign = forms.ChoiceField(label=_("Assignee"), required=False, choices=Macro.Assign.choices)
 
 
 class MacroApplyForm(forms.Form):

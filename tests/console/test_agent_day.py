@@ -320,3 +320,48 @@ def test_settings_page_saves_choices(login, cast):
     client.post(reverse("console:my_settings"), {"mention_console": "on", "sla_mail": "on"})
     row = AgentSettings.objects.get(user=cast.expert_x)
     assert row.mention_console and row.sla_mail and not row.reply_mail and not row.mention_mail
+
+
+# --- personal macros -------------------------------------------------------------------------
+
+
+def test_agent_keeps_personal_macros_that_only_they_see(login, cast, make_ticket):
+    client = login(cast.expert_x)
+    response = client.post(
+        reverse("console:my_macro_add"),
+        {
+            "title": "Моят макрос",
+            "body": "Здравейте, {{requester}}.",
+            "reply_kind": "public",
+            "status": "waiting",
+            "priority": "",
+            "competence": "",
+            "assign": "",
+        },
+    )
+    assert response.status_code == 302
+    macro = Macro.objects.get(owner=cast.expert_x)
+    assert macro.status == "waiting" and macro.competence is None
+    ticket = make_ticket()
+    assert "★ Моят макрос" in client.get(ticket_url(ticket)).content.decode()
+    other = login(cast.expert_x2)
+    assert "Моят макрос" not in other.get(ticket_url(ticket)).content.decode()
+    assert other.post(reverse("console:my_macro_delete", args=[macro.pk])).status_code == 404
+    assert Macro.objects.filter(pk=macro.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"title": "Празен", "reply_kind": "public"},  # changes nothing
+        {"title": "Тих", "body": "x", "reply_kind": "internal", "status": "closed"},
+        {"title": "", "body": "x", "reply_kind": "public"},
+        {"title": "x", "body": "x", "reply_kind": "public", "status": "nonsense"},
+        {"title": "x", "body": "x", "reply_kind": "public", "competence": "999999"},
+        {"title": "x", "body": "y" * 5001, "reply_kind": "public"},
+    ],
+)
+def test_bad_personal_macros_are_refused_with_400(login, cast, data):
+    response = login(cast.expert_x).post(reverse("console:my_macro_add"), data)
+    assert response.status_code == 400
+    assert not Macro.objects.exists()

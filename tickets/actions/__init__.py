@@ -21,11 +21,14 @@ Doors import from here, never from the modules inside.
 """
 
 from tickets.actions.agent import (
+    MACRO_FIELDS,
     PREFERENCE_FIELDS,
     delete_personal_canned,
+    delete_personal_macro,
     mark_notifications_read,
     save_agent_settings,
     save_personal_canned,
+    save_personal_macro,
 )
 from tickets.actions.assigning import assign, escalate, hand_over_open_tickets, take
 from tickets.actions.bulk import BULK_ACTIONS, BatchResult, bulk_update
@@ -52,11 +55,14 @@ from tickets.actions.people import add_watcher, remove_watcher
 from tickets.actions.status import change_status, close_resolved
 
 __all__ = [
+    "MACRO_FIELDS",
     "PREFERENCE_FIELDS",
     "delete_personal_canned",
+    "delete_personal_macro",
     "mark_notifications_read",
     "save_agent_settings",
     "save_personal_canned",
+    "save_personal_macro",
     "BULK_ACTIONS",
     "BatchResult",
     "add_message",

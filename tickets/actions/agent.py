@@ -6,13 +6,14 @@ actor is support staff and acts only on the actor's own rows.
 
 import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from helpdesk.errors import DomainError, NotAllowed
 from tickets.actions.base import require_agent
-from tickets.models import AgentSettings, CannedResponse, Notification
+from tickets.models import AgentSettings, CannedResponse, Competence, Macro, Notification
 
 PREFERENCE_FIELDS = tuple(
     f"{kind}_{way}" for kind in Notification.Kind.values for way in ("console", "mail")
@@ -66,6 +67,50 @@ def delete_personal_canned(*, actor, canned: CannedResponse) -> None:
     if canned.owner_id != actor.pk:
         raise NotAllowed(_("This canned reply is someone else's."))
     canned.delete()
+
+
+MACRO_FIELDS = ("title", "body", "reply_kind", "status", "priority", "competence", "assign")
+PERSONAL_MACROS_MAX = 50
+
+
+@transaction.atomic
+def save_personal_macro(*, actor, values: dict, macro: Macro | None = None) -> Macro:
+    """Create (or, with `macro`, change) one of the actor's own macros.
+
+    `values` holds MACRO_FIELDS; the macro's own rules (Macro.clean) apply.
+    """
+    require_agent(actor)
+    if macro is None:
+        if Macro.objects.filter(owner=actor).count() >= PERSONAL_MACROS_MAX:
+            raise DomainError(
+                _("You have %(n)s macros already; delete one first.") % {"n": PERSONAL_MACROS_MAX}
+            )
+        macro = Macro(owner=actor)
+    elif macro.owner_id != actor.pk:
+        raise NotAllowed(_("This macro is someone else's."))
+    competence = values.get("competence")
+    if competence is not None and not isinstance(competence, Competence):
+        raise DomainError(_("Choose a competence area."), field="competence")
+    macro.competence = competence
+    for name in MACRO_FIELDS:
+        if name != "competence":
+            setattr(macro, name, str(values.get(name) or ""))
+    macro.title = " ".join(macro.title.split())
+    macro.body = macro.body.replace("\r\n", "\n").strip()
+    try:
+        macro.full_clean(exclude=["owner"])
+    except ValidationError as error:
+        raise DomainError("; ".join(error.messages)) from None
+    macro.save()
+    return macro
+
+
+@transaction.atomic
+def delete_personal_macro(*, actor, macro: Macro) -> None:
+    require_agent(actor)
+    if macro.owner_id != actor.pk:
+        raise NotAllowed(_("This macro is someone else's."))
+    macro.delete()
 
 
 @transaction.atomic
