@@ -36,6 +36,7 @@ from tickets.models import (
     Competence,
     Macro,
     Message,
+    Notification,
     RedactedOriginal,
     SavedFilter,
     SLAPolicy,
@@ -297,6 +298,23 @@ class MacroAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "status", ("owner", admin.EmptyFieldListFilter)]
     search_fields = ["title", "body"]
     raw_id_fields = ["owner"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """What agents were told (written by the domain; read here, never edited)."""
+
+    list_display = ["recipient", "kind", "ticket", "actor", "created_at", "read_at"]
+    list_filter = ["kind"]
+    search_fields = ["recipient__email", "ticket__reference"]
+    list_select_related = ["recipient", "ticket", "actor"]
+    readonly_fields = ["recipient", "kind", "ticket", "message", "actor", "created_at", "read_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AgentSettings)
