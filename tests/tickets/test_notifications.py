@@ -47,6 +47,13 @@ def test_assignment_mail_when_chosen_and_console_off(cast, make_ticket):
     assert mail.ticket == ticket
 
 
+def test_routing_a_new_request_to_an_expert_notifies_them(cast, make_ticket):
+    ticket = make_ticket()
+    assert ticket.assignee == cast.expert_x  # routing chose the diplomas expert of region X
+    [row] = _notes(cast.expert_x, "assigned")
+    assert row.ticket == ticket and row.actor == cast.teacher_a
+
+
 def test_taking_a_request_oneself_notifies_nobody(cast, make_ticket):
     ticket = make_ticket()
     actions.assign(ticket=ticket, actor=cast.supervisor_x, assignee=None)
@@ -100,9 +107,13 @@ def test_mark_read_touches_only_ones_own(cast, make_ticket):
     actions.add_message(ticket=ticket, actor=cast.expert_x, kind="internal", text="@expert.x2")
     [mine] = _notes(cast.expert_x, "mention")
     [theirs] = _notes(cast.expert_x2, "mention")
+    before = notifications.unread_count(cast.expert_x)
     assert actions.mark_notifications_read(actor=cast.expert_x, ids=[mine.pk, theirs.pk]) == 1
-    assert notifications.unread_count(cast.expert_x) == 0
+    assert notifications.unread_count(cast.expert_x) == before - 1
     assert notifications.unread_count(cast.expert_x2) == 1
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert mine.read_at is not None and theirs.read_at is None
 
 
 # --- mentions ---------------------------------------------------------------------------
