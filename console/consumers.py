@@ -9,7 +9,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from accounts.models import User
 from accounts.permissions import followed_institution_ids
 from helpdesk.bounds import MAX_ID
-from tickets import policies
+from tickets import notifications, policies
 from tickets.models import Message, Ticket
 
 # What one socket may ask: frames are small JSON objects; a page watches one
@@ -17,6 +17,13 @@ from tickets.models import Message, Ticket
 MAX_FRAME_CHARS = 2048
 MAX_WATCHED = 20
 WATCHES_PER_MINUTE = 30
+# How often a connected agent is marked online (tickets.notifications): a
+# mention mails only colleagues who are away.
+ONLINE_MARK_SECONDS = 30
+
+
+def notification_group(user_id: int) -> str:
+    return f"notify.{user_id}"
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -33,12 +40,27 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user = user
         self.groups_joined = await database_sync_to_async(self._groups)()
+        if self.is_staff:
+            # The person's own notifications (the bell); every agent joins it,
+            # including those whose other groups are only "all".
+            self.groups_joined.append(notification_group(user.pk))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         self.watching: set[int] = set()
         self.watch_times: list[float] = []
         self.recent: dict[tuple, None] = {}
+        self.marked_online_at = 0.0
         await self.accept()
+        await self._mark_online()
+
+    async def _mark_online(self):
+        if not self.is_staff:
+            return
+        now = time.monotonic()
+        if now - self.marked_online_at < ONLINE_MARK_SECONDS:
+            return
+        self.marked_online_at = now
+        await database_sync_to_async(notifications.mark_online)(self.user.pk)
 
     def _groups(self) -> list[str]:
         user = self.user
@@ -92,6 +114,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(content, dict):
             await self.send_json({"type": "error", "error": "bad_frame"})
             return
+        await self._mark_online()
         await self.receive_json(content, **kwargs)
 
     def _watch_allowed(self) -> bool:
@@ -174,6 +197,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(
                 {k: v for k, v in event.items() if k not in hidden} | {"type": "ticket"}
             )
+
+    async def notification_new(self, event):
+        """The person's unread count changed (a notification was written for them)."""
+        unread = event.get("unread")
+        if isinstance(unread, int) and not isinstance(unread, bool):
+            await self.send_json({"type": "notification", "unread": unread})
 
     async def ticket_presence(self, event):
         if not self.is_staff:

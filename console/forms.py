@@ -10,7 +10,18 @@ from django.utils.translation import gettext_lazy as _
 
 from helpdesk.bounds import parse_id
 from helpdesk.uploads import UploadRejected, check_files
-from tickets.models import Competence, Message, Priority, Status, Tier
+from tickets.actions import PREFERENCE_FIELDS
+from tickets.models import (
+    AgentSettings,
+    CannedResponse,
+    Competence,
+    Macro,
+    Message,
+    Notification,
+    Priority,
+    Status,
+    Tier,
+)
 
 REFERENCE = re.compile(r"^\s*(\d{2})-(\d{1,6})\s*$")
 
@@ -119,6 +130,13 @@ class ReplyForm(forms.Form):
     )
     to_children = forms.BooleanField(
         label=_("Send this reply to every linked request too"), required=False, initial=True
+    )
+    minutes = forms.IntegerField(
+        label=_("Minutes spent"),
+        required=False,
+        min_value=0,
+        max_value=1440,
+        widget=forms.NumberInput(attrs={"min": 0, "max": 1440, "step": 1, "inputmode": "numeric"}),
     )
 
     def clean(self):
@@ -240,27 +258,80 @@ class SavedFilterForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=80)
 
 
-PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+class PersonalCannedForm(forms.Form):
+    """One of an agent's own canned replies (placeholders as in the shared ones)."""
 
-
-def fill_placeholders(text: str, values: dict[str, str]) -> str:
-    """Return `text` with {name} placeholders replaced; unknown ones stay as they are.
-
-    A plain substitution, not str.format: a canned response is admin-written
-    text and must not reach attributes of the values.
-    """
-    return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text or "")
-
-
-def placeholder_values(ticket, agent) -> dict[str, str]:
-    """Return the values of the canned-response placeholders for one ticket."""
-    requester = ticket.requester_name or (
-        ticket.requester.get_full_name() if ticket.requester_id else ticket.requester_email
+    title = forms.CharField(label=_("Title"), max_length=CannedResponse.TITLE_MAX)
+    body = forms.CharField(
+        label=_("Text"),
+        max_length=CannedResponse.BODY_MAX,
+        widget=forms.Textarea(attrs={"rows": 6}),
     )
-    return {
-        "requester_name": requester,
-        "reference": ticket.reference,
-        "subject": ticket.subject,
-        "institution": str(ticket.institution) if ticket.institution_id else "",
-        "agent_name": agent.get_full_name() if agent is not None else "",
-    }
+
+
+class PersonalMacroForm(forms.Form):
+    """One of an agent's own macros: a text and the changes it makes."""
+
+    title = forms.CharField(label=_("Title"), max_length=Macro.TITLE_MAX)
+    body = forms.CharField(
+        label=_("Text"),
+        required=False,
+        max_length=Macro.BODY_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    reply_kind = forms.ChoiceField(label=_("The text is"), choices=Message.Kind.choices)
+    status = forms.ChoiceField(
+        label=_("New status"), required=False, choices=[("", "—")] + Status.choices
+    )
+    priority = forms.ChoiceField(
+        label=_("New priority"), required=False, choices=[("", "—")] + Priority.choices
+    )
+    competence = forms.ModelChoiceField(
+        label=_("New competence"),
+        required=False,
+        queryset=Competence.objects.filter(is_active=True),
+        widget=FastSelect,
+    )
+    assign = forms.ChoiceField(label=_("Assignee"), required=False, choices=Macro.Assign.choices)
+
+
+class MacroApplyForm(forms.Form):
+    macro = forms.IntegerField(min_value=1)
+    minutes = forms.IntegerField(required=False, min_value=0, max_value=1440)
+
+    def clean_macro(self):
+        value = parse_id(str(self.cleaned_data["macro"]))
+        if value is None:
+            raise forms.ValidationError(_("Choose a macro."))
+        return value
+
+
+class AgentSettingsForm(forms.Form):
+    """An agent's signatures and notification choices (console/agent_views.py)."""
+
+    signature_bg = forms.CharField(
+        label=_("Signature in Bulgarian"),
+        required=False,
+        max_length=AgentSettings.SIGNATURE_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    signature_en = forms.CharField(
+        label=_("Signature in English"),
+        required=False,
+        max_length=AgentSettings.SIGNATURE_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in PREFERENCE_FIELDS:
+            self.fields[name] = forms.BooleanField(
+                label=AgentSettings._meta.get_field(name).verbose_name, required=False
+            )
+
+    def preference_rows(self):
+        """[(kind label, console field, mail field)] for the table of choices."""
+        return [
+            (label, self[f"{kind}_console"], self[f"{kind}_mail"])
+            for kind, label in Notification.Kind.choices
+        ]

@@ -32,6 +32,22 @@ def groups_for(ticket: Ticket) -> list[str]:
     return groups
 
 
+def on_notification_created(sender, user_id: int, unread: int, signal=None, **extra) -> None:
+    """Receiver of ``tickets.signals.notification_created``: update that person's bell."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    event = {"type": "notification.new", "unread": int(unread)}
+    groups = [f"notify.{user_id}"]
+    if _uses_network(layer):
+        _background().submit(layer, groups, event)
+        return
+    try:
+        async_to_sync(_send_all)(layer, groups, event)
+    except Exception:  # a live update must never break the write that caused it
+        log.exception("live notification for user %s failed", user_id)
+
+
 def on_ticket_changed(sender, ticket_id: int, change: str, signal=None, **extra) -> None:
     """Receiver of ``tickets.signals.ticket_changed`` (sent after the commit)."""
     publish_ticket_change(ticket_id, change, **extra)

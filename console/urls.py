@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 import helpdesk.bounds  # noqa: F401  registers the <id:...> path converter
-from console import people, tags_fields, views
+from console import agent_views, people, tags_fields, views
 
 app_name = "console"
 
@@ -51,6 +51,17 @@ urlpatterns = [
     ticket_action("tags", tags_fields.tags_view),
     ticket_action("fields", tags_fields.fields_view),
     path("tags/suggest/", tags_fields.tag_suggestions, name="tag_suggestions"),
+    ticket_action("macro", agent_views.macro_apply),
+    ticket_action("mentions", agent_views.mention_candidates),
+    path("me/replies/", agent_views.my_replies, name="my_replies"),
+    path("me/replies/<id:pk>/", agent_views.my_reply_edit, name="my_reply_edit"),
+    path("me/replies/<id:pk>/delete/", agent_views.my_reply_delete, name="my_reply_delete"),
+    path("me/macros/", agent_views.my_macro_add, name="my_macro_add"),
+    path("me/macros/<id:pk>/delete/", agent_views.my_macro_delete, name="my_macro_delete"),
+    path("me/settings/", agent_views.my_settings, name="my_settings"),
+    path("notifications/", agent_views.notification_list, name="notifications"),
+    path("notifications/read/", agent_views.notification_read, name="notification_read"),
+    path("notifications/count/", agent_views.notification_count, name="notification_count"),
     path("attachments/<id:pk>/", views.attachment, name="attachment"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("handoff/", views.handoff, name="handoff"),

@@ -23,9 +23,12 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import AgentProfile, User
+from console.agent_views import canned_for, mention_feedback
+from console.agent_views import ticket_extras as agent_extras
 from console.dashboard.charts import charts
 from console.dashboard.queries import REPORTS, Scope, collect_cached
 from console.dashboard.reports import csv_response
+from console.dashboard.time_spent import time_spent
 from console.filters import (
     MAIN_FILTERS,
     QUEUE_KEYS,
@@ -51,8 +54,6 @@ from console.forms import (
     ReplyForm,
     SavedFilterForm,
     StatusForm,
-    fill_placeholders,
-    placeholder_values,
 )
 from console.ticket_extras import ticket_extras
 from helpdesk.bounds import parse_id
@@ -61,7 +62,6 @@ from tickets import actions, history, policies
 from tickets.models import (
     OPEN_STATUSES,
     Attachment,
-    CannedResponse,
     Competence,
     Message,
     Priority,
@@ -437,12 +437,7 @@ def _ticket_context(request, ticket: Ticket, reply_form=None, stale=None) -> dic
     events = history.describe(
         ticket.events.select_related("actor").order_by("-created_at", "-id")[:EVENTS_LIMIT]
     )
-    canned = []
-    values = placeholder_values(ticket, user)
-    for response in CannedResponse.objects.filter(
-        Q(competence__isnull=True) | Q(competence_id=ticket.competence_id), is_active=True
-    ):
-        canned.append((response, fill_placeholders(response.body, values)))
+    canned = canned_for(ticket, user)
     agents = _agents_for(ticket, user)
     if reply_form is None:
         reply_form = ReplyForm(initial={"last_message_id": ticket.last_message_id or 0})
@@ -479,6 +474,7 @@ def _ticket_context(request, ticket: Ticket, reply_form=None, stale=None) -> dic
         "resolution_overdue": ticket.is_open
         and ticket.resolution_due is not None
         and ticket.resolution_due < now,
+        **agent_extras(ticket, user),
     }
 
 
@@ -565,7 +561,7 @@ def reply(request, reference):
             for ref, reason in result.failed[:20]:
                 messages.error(request, f"{ref}: {reason}")
         else:
-            actions.add_message(
+            message = actions.add_message(
                 ticket=ticket,
                 actor=request.user,
                 text=data["text"],
@@ -573,11 +569,13 @@ def reply(request, reference):
                 channel="console",
                 files=data["files"],
                 new_status=data.get("new_status") or None,
+                minutes=data.get("minutes"),
             )
             messages.success(
                 request,
                 _("Internal note saved.") if kind == Message.Kind.INTERNAL else _("Reply sent."),
             )
+            mention_feedback(request, message)
     except DomainError as error:
         _domain_error(request, error)
         return render(
@@ -840,6 +838,7 @@ def dashboard(request):
             "reports": REPORTS,
             "query": scope.query(),
             "is_dashboard": True,
+            "time_spent": time_spent(scope),
         },
     )
 

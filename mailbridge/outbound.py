@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 
 from mailbridge.models import UndeliverableAddress
 from mailbridge.reference import format_subject_tag
-from tickets.models import MailThreadKey, OutboundMail, Ticket
+from tickets.models import AgentSettings, MailThreadKey, OutboundMail, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ AUTOMATIC_KINDS = frozenset(
         "merged",
         "autoclosed",
         "mail_held",
+        "assigned",
+        "mention",
     }
 )
 # How long one sender may hold a row while it talks to the SMTP server.
@@ -69,6 +71,21 @@ def thread_headers(ticket: Ticket, own_message_id: str = "") -> dict[str, str]:
     return {"In-Reply-To": f"<{parent}>", "References": " ".join(f"<{r}>" for r in refs)}
 
 
+# Mail that carries an agent's written answer, signed with the author's signature.
+SIGNED_KINDS = frozenset({"reply", "incident_reply"})
+
+
+def signature_for(row: OutboundMail) -> str:
+    """The author's signature in the recipient's language, for a reply by an agent; else ""."""
+    message = row.ticket_message
+    if row.kind not in SIGNED_KINDS or message is None or not message.author_id:
+        return ""
+    if not message.from_staff:
+        return ""
+    found = AgentSettings.objects.filter(user_id=message.author_id).first()
+    return found.signature(row.language or "bg") if found is not None else ""
+
+
 def compose(row: OutboundMail) -> EmailMultiAlternatives:
     """Return the ready-to-send mail of one outbox row."""
     ticket, message = row.ticket, row.ticket_message
@@ -79,6 +96,7 @@ def compose(row: OutboundMail) -> EmailMultiAlternatives:
         "ticket_url": f"{settings.SITE_URL}/portal/requests/{ticket.reference}/",
         "console_url": f"{settings.SITE_URL}/console/tickets/{ticket.reference}/",
         "support_address": settings.HELPDESK["SUPPORT_ADDRESS"],
+        "signature": signature_for(row),
     }
     kind = row.kind
     with translation.override(row.language or "bg"):

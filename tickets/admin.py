@@ -29,12 +29,15 @@ from helpdesk.errors import DomainError
 from tickets import actions, personal_data, sla
 from tickets.models import (
     OPEN_STATUSES,
+    AgentSettings,
     Attachment,
     CalendarException,
     CannedResponse,
     Competence,
     CompetenceField,
+    Macro,
     Message,
+    Notification,
     RedactedOriginal,
     SavedFilter,
     SLAPolicy,
@@ -386,10 +389,45 @@ class CalendarExceptionAdmin(ClearsSLACaches, admin.ModelAdmin):
 
 @admin.register(CannedResponse)
 class CannedResponseAdmin(admin.ModelAdmin):
-    list_display = ["title", "competence", "order", "is_active"]
-    list_filter = ["competence", "is_active"]
+    list_display = ["title", "competence", "owner", "order", "is_active"]
+    list_filter = ["competence", "is_active", ("owner", admin.EmptyFieldListFilter)]
     search_fields = ["title", "body"]
     list_editable = ["order", "is_active"]
+    raw_id_fields = ["owner"]
+
+
+@admin.register(Macro)
+class MacroAdmin(admin.ModelAdmin):
+    """Shared macros (no owner) are defined here; agents may keep personal ones too."""
+
+    list_display = ["title", "reply_kind", "status", "priority", "competence", "assign", "owner"]
+    list_filter = ["is_active", "status", ("owner", admin.EmptyFieldListFilter)]
+    search_fields = ["title", "body"]
+    raw_id_fields = ["owner"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """What agents were told (written by the domain; read here, never edited)."""
+
+    list_display = ["recipient", "kind", "ticket", "actor", "created_at", "read_at"]
+    list_filter = ["kind"]
+    search_fields = ["recipient__email", "ticket__reference"]
+    list_select_related = ["recipient", "ticket", "actor"]
+    readonly_fields = ["recipient", "kind", "ticket", "message", "actor", "created_at", "read_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AgentSettings)
+class AgentSettingsAdmin(admin.ModelAdmin):
+    list_display = ["user", "assigned_mail", "reply_mail", "sla_mail", "mention_mail"]
+    search_fields = ["user__email", "user__full_name"]
+    raw_id_fields = ["user"]
 
 
 @admin.register(SavedFilter)

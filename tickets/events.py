@@ -429,3 +429,17 @@ def field_changed(ticket, *, actor, channel, label: str, old: str, new: str, at=
         note=label,
         at=at,
     )
+
+
+def macro_applied(ticket, *, actor, channel, title: str, changes, at=None) -> TicketEvent:
+    """A macro changed the request in one step; the note lists each change."""
+    return _row(
+        ticket,
+        kind=TicketEvent.Kind.MACRO,
+        actor=actor,
+        channel=channel,
+        field="macro",
+        new=title,
+        note="; ".join(str(c) for c in changes),
+        at=at,
+    )

@@ -278,6 +278,8 @@ class Message(models.Model):
     email_message_id = models.CharField(_("e-mail Message-ID"), max_length=255, blank=True)
     is_auto_reply = models.BooleanField(_("automatic reply"), default=False)
     from_staff = models.BooleanField(_("from support staff"), default=False)
+    # Time the agent spent on this reply or note (optional, 0–1440 minutes).
+    minutes_spent = models.PositiveSmallIntegerField(_("minutes spent"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     objects = MessageQuerySet.as_manager()
@@ -482,6 +484,7 @@ class TicketEvent(models.Model):
         WATCHER = "watcher", _("people on the request")
         TAG = "tag", _("tags")
         FIELD = "field", _("field changed")
+        MACRO = "macro", _("macro applied")
 
     ticket = models.ForeignKey(
         Ticket, on_delete=models.CASCADE, related_name="events", verbose_name=_("request")
@@ -665,12 +668,26 @@ class SavedFilter(models.Model):
 
 
 class CannedResponse(models.Model):
-    """A ready answer for a competence area, with placeholders filled per ticket.
+    """A ready answer, shared (for a competence area or everywhere) or an agent's own.
 
-    Placeholders: {requester_name}, {reference}, {subject}, {institution},
-    {agent_name}. Without a competence the answer is offered everywhere.
+    Placeholders such as {{requester}}, {{reference}}, {{institution}},
+    {{agent}} and {{kb:slug}} are filled per ticket (tickets/placeholders.py);
+    the older {requester_name} style still works. Without an owner the answer
+    is shared; with one, only its owner sees it.
     """
 
+    TITLE_MAX = 120
+    BODY_MAX = 5000
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="canned_responses",
+        verbose_name=_("owner"),
+        help_text=_("Empty for an answer shared by everyone."),
+    )
     competence = models.ForeignKey(
         Competence,
         on_delete=models.CASCADE,
@@ -679,7 +696,7 @@ class CannedResponse(models.Model):
         related_name="canned_responses",
         verbose_name=_("competence"),
     )
-    title = models.CharField(_("title"), max_length=120)
+    title = models.CharField(_("title"), max_length=TITLE_MAX)
     body = models.TextField(_("text"))
     is_active = models.BooleanField(_("active"), default=True)
     order = models.PositiveSmallIntegerField(_("order"), default=100)
@@ -691,6 +708,190 @@ class CannedResponse(models.Model):
 
     def __str__(self):
         return self.title
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if len(self.body or "") > self.BODY_MAX:
+            raise ValidationError(
+                {"body": _("The text is longer than %(n)s characters.") % {"n": self.BODY_MAX}}
+            )
+
+
+class Macro(models.Model):
+    """One click on a ticket: a reply or note, and a status, priority, competence, assignee.
+
+    Administrators define shared macros (no owner) in the admin; an agent may
+    keep personal ones. Applied by tickets.actions.apply_macro as one change
+    with one history line.
+    """
+
+    class Assign(models.TextChoices):
+        KEEP = "", _("keep the assignee")
+        ME = "me", _("assign to the one who applies it")
+        QUEUE = "queue", _("return to the queue")
+
+    TITLE_MAX = 120
+    BODY_MAX = 5000
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="macros",
+        verbose_name=_("owner"),
+        help_text=_("Empty for a macro shared by everyone."),
+    )
+    title = models.CharField(_("title"), max_length=TITLE_MAX)
+    body = models.TextField(
+        _("text"), blank=True, help_text=_("The reply or note it writes; may be empty.")
+    )
+    reply_kind = models.CharField(
+        _("text is"), max_length=10, choices=Message.Kind.choices, default=Message.Kind.PUBLIC
+    )
+    status = models.CharField(_("new status"), max_length=10, choices=Status.choices, blank=True)
+    priority = models.CharField(
+        _("new priority"), max_length=10, choices=Priority.choices, blank=True
+    )
+    competence = models.ForeignKey(
+        Competence,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="macros",
+        verbose_name=_("new competence"),
+    )
+    assign = models.CharField(
+        _("assignee"), max_length=10, choices=Assign.choices, blank=True, default=Assign.KEEP
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=100)
+
+    class Meta:
+        ordering = ["order", "title"]
+        verbose_name = _("macro")
+        verbose_name_plural = _("macros")
+
+    def __str__(self):
+        return self.title
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if len(self.body or "") > self.BODY_MAX:
+            raise ValidationError(
+                {"body": _("The text is longer than %(n)s characters.") % {"n": self.BODY_MAX}}
+            )
+        if not (
+            (self.body or "").strip()
+            or self.status
+            or self.priority
+            or self.competence_id
+            or self.assign
+        ):
+            raise ValidationError(_("A macro must change something or write a text."))
+        if (
+            self.reply_kind == Message.Kind.INTERNAL
+            and self.status in (Status.RESOLVED, Status.CLOSED)
+            and (self.body or "").strip()
+        ):
+            raise ValidationError(
+                _("Resolve or close with a public reply, not with an internal note.")
+            )
+
+
+class AgentSettings(models.Model):
+    """An agent's own settings: e-mail signatures and which notifications to get, and how.
+
+    Kept in the ticket domain (not on accounts.AgentProfile) because the
+    notifications it governs are written by the domain's actions.
+    """
+
+    SIGNATURE_MAX = 1000
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="agent_settings",
+        verbose_name=_("person"),
+    )
+    signature_bg = models.TextField(_("signature (Bulgarian)"), blank=True)
+    signature_en = models.TextField(_("signature (English)"), blank=True)
+    assigned_console = models.BooleanField(_("assigned to me: in the console"), default=True)
+    assigned_mail = models.BooleanField(_("assigned to me: by e-mail"), default=False)
+    reply_console = models.BooleanField(_("reply on my request: in the console"), default=True)
+    reply_mail = models.BooleanField(_("reply on my request: by e-mail"), default=True)
+    sla_console = models.BooleanField(_("SLA warning: in the console"), default=True)
+    sla_mail = models.BooleanField(_("SLA warning: by e-mail"), default=True)
+    mention_console = models.BooleanField(_("mention: in the console"), default=True)
+    mention_mail = models.BooleanField(_("mention: by e-mail when I am away"), default=True)
+
+    class Meta:
+        verbose_name = _("agent settings")
+        verbose_name_plural = _("agent settings")
+
+    def __str__(self):
+        return str(self.user)
+
+    def wants(self, kind: str, way: str) -> bool:
+        """Whether notifications of `kind` should reach the agent `way` ("console" or "mail")."""
+        return bool(getattr(self, f"{kind}_{way}"))
+
+    def signature(self, language: str) -> str:
+        """The signature in `language`, else the other one."""
+        if language == "en":
+            return self.signature_en or self.signature_bg
+        return self.signature_bg or self.signature_en
+
+
+class Notification(models.Model):
+    """Something an agent should know of, shown in the console's bell and list.
+
+    Written by the domain's actions in the transaction of the change that
+    causes it (tickets/notifications.py).
+    """
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned", _("assigned to me")
+        REPLY = "reply", _("reply on my request")
+        SLA = "sla", _("SLA warning")
+        MENTION = "mention", _("mention")
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("recipient"),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="+", verbose_name=_("request")
+    )
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    read_at = models.DateTimeField(_("read on"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "read_at", "created_at"], name="notification_inbox")
+        ]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+
+    def __str__(self):
+        return f"{self.recipient_id} {self.kind} {self.ticket_id}"
 
 
 class OutboundMail(models.Model):

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import AgentProfile
-from tickets.models import MailThreadKey, Message, OutboundMail, Ticket
+from tickets.models import AgentSettings, MailThreadKey, Message, OutboundMail, Ticket
 from tickets.signals import outbox_written
 
 # Who hears about what: the requester (and copies) about answers and
@@ -30,7 +30,7 @@ REQUESTER_KINDS = frozenset(
 COPIED_KINDS = frozenset({"reply", "incident_reply"})
 SLA_KINDS = frozenset({"sla_warning", "sla_breach"})
 # Mail to people the caller names (`to=`), not derived from the ticket.
-ADDRESSED_KINDS = frozenset({"mail_held"})
+ADDRESSED_KINDS = frozenset({"mail_held", "assigned", "mention"})
 KINDS = REQUESTER_KINDS | SLA_KINDS | ADDRESSED_KINDS | {"requester_replied"}
 
 
@@ -51,10 +51,13 @@ def recipients_for(kind: str, ticket: Ticket, message: Message | None) -> list[t
         if kind in COPIED_KINDS:
             out.extend(watchers_of(ticket))
     elif kind == "requester_replied":
-        if ticket.assignee_id:
+        if ticket.assignee_id and agent_wants_mail(ticket.assignee, "reply"):
             out.append((ticket.assignee.email, ticket.assignee.language))
     elif kind in SLA_KINDS:
-        if ticket.assignee_id:
+        # A breach is not a warning: the assignee hears of it whatever they chose.
+        if ticket.assignee_id and (
+            kind == "sla_breach" or agent_wants_mail(ticket.assignee, "sla")
+        ):
             out.append((ticket.assignee.email, ticket.assignee.language))
         if kind == "sla_breach" or not ticket.assignee_id:
             out.extend(supervisors_of(ticket))
@@ -64,6 +67,12 @@ def recipients_for(kind: str, ticket: Ticket, message: Message | None) -> list[t
             seen.add(address.lower())
             unique.append((address, language))
     return unique
+
+
+def agent_wants_mail(user, kind: str) -> bool:
+    """Whether the agent chose to get notifications of `kind` by mail (AgentSettings)."""
+    found = AgentSettings.objects.filter(user=user).first()
+    return (found or AgentSettings(user=user)).wants(kind, "mail")
 
 
 def watchers_of(ticket: Ticket) -> list[tuple[str, str]]:

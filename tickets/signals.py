@@ -26,3 +26,8 @@ ticket_changing = Signal()
 # tickets.personal_data.anonymise, so that a door that keeps people's
 # addresses of its own (the mail bridge: received mail) forgets them too.
 person_anonymised = Signal()
+
+# kwargs: user_id, unread. Sent after the commit of a change that wrote an
+# agent a console notification (tickets/notifications.py): the console
+# pushes the new unread count to that person's open pages.
+notification_created = Signal()

@@ -16,10 +16,22 @@ Doors import from here, never from the modules inside.
 - people: watchers and copied addresses besides the requester
 - tagging: tags on requests; an administrator's merge and rename
 - fields: answers to the fields of a request's competence
+- macros: one click that answers and changes a request, with one history line
+- agent: an agent's own canned replies, signatures, notification choices, notifications read
 - bulk: one action on many requests
 - sla: the sweep that marks missed targets and mails warnings
 """
 
+from tickets.actions.agent import (
+    MACRO_FIELDS,
+    PREFERENCE_FIELDS,
+    delete_personal_canned,
+    delete_personal_macro,
+    mark_notifications_read,
+    save_agent_settings,
+    save_personal_canned,
+    save_personal_macro,
+)
 from tickets.actions.assigning import assign, escalate, hand_over_open_tickets, take
 from tickets.actions.bulk import BULK_ACTIONS, BatchResult, bulk_update
 from tickets.actions.conversation import add_message
@@ -41,6 +53,7 @@ from tickets.actions.links import (
     set_incident,
     unlink_related,
 )
+from tickets.actions.macros import MacroResult, apply_macro, macros_for
 from tickets.actions.people import add_watcher, remove_watcher
 from tickets.actions.status import change_status, close_resolved
 from tickets.actions.tagging import (
@@ -53,10 +66,21 @@ from tickets.actions.tagging import (
 )
 
 __all__ = [
+    "MACRO_FIELDS",
+    "PREFERENCE_FIELDS",
+    "delete_personal_canned",
+    "delete_personal_macro",
+    "mark_notifications_read",
+    "save_agent_settings",
+    "save_personal_canned",
+    "save_personal_macro",
     "BULK_ACTIONS",
     "BatchResult",
     "add_message",
     "add_watcher",
+    "apply_macro",
+    "MacroResult",
+    "macros_for",
     "assign",
     "bulk_update",
     "change_competence",

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import AgentProfile
 from helpdesk.errors import Conflict, DomainError, InvalidTransition, NotAllowed
-from tickets import events, policies
+from tickets import events, notifications, policies
 from tickets.actions.base import announce, lock, require_agent, require_visible
 from tickets.assignment import pick_again
 from tickets.models import OPEN_STATUSES, Channel, Ticket, Tier
@@ -37,6 +37,24 @@ def assign(
     require_agent(actor)
     require_visible(ticket, actor)
     ticket = lock(ticket)
+    old = ticket.assignee
+    if not set_assignee(
+        ticket, assignee, actor=actor, expected_assignee=expected_assignee, now=now
+    ):
+        return ticket
+    events.assigned(
+        ticket, actor=actor, channel=channel, old=old, new=assignee, note=reason, at=now
+    )
+    announce(ticket.pk, "assigned")
+    return ticket
+
+
+def set_assignee(ticket: Ticket, assignee, *, actor=None, expected_assignee=_UNSET, now) -> bool:
+    """Give a locked ticket to `assignee` (checked) without a history line; False if no change.
+
+    The step assign() and macros share; the assignee is told as they chose
+    (tickets/notifications.py).
+    """
     if expected_assignee is not _UNSET:
         expected_id = expected_assignee.pk if expected_assignee is not None else None
         if ticket.assignee_id != expected_id:
@@ -58,17 +76,14 @@ def assign(
             )
     old = ticket.assignee
     if (old.pk if old else None) == (assignee.pk if assignee else None):
-        return ticket
+        return False
     ticket.assignee = assignee
     ticket.updated_at = now
     ticket.save(update_fields=["assignee", "updated_at"])
     if assignee is not None:
         AgentProfile.objects.filter(user=assignee).update(last_assigned_at=now)
-    events.assigned(
-        ticket, actor=actor, channel=channel, old=old, new=assignee, note=reason, at=now
-    )
-    announce(ticket.pk, "assigned")
-    return ticket
+        notifications.tell("assigned", recipient=assignee, ticket=ticket, actor=actor, now=now)
+    return True
 
 
 def take(*, ticket: Ticket, actor, now=None) -> Ticket:

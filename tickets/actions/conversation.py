@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from accounts.permissions import is_agent
 from helpdesk.errors import DomainError, InvalidTransition, NotAllowed
 from helpdesk.uploads import CheckedFile
-from tickets import events, outbox, policies
+from tickets import events, notifications, outbox, policies
 from tickets.actions.base import (
     acting,
     announce,
@@ -45,6 +45,8 @@ def add_message(
     is_auto_reply: bool = False,
     new_status: str | None = None,
     notify: bool = True,
+    minutes: int | None = None,
+    record: bool = True,
     now: datetime.datetime | None = None,
 ) -> Message:
     """Add a reply or an internal note; return the new message.
@@ -52,6 +54,13 @@ def add_message(
     A requester's reply reopens a ticket that waits on them; a staff reply
     counts as the first response. E-mail callers (mailbridge) decide whether a
     sender may write to the ticket before calling this.
+
+    `minutes`: time support staff spent on it (0–MINUTES_MAX), summed per
+    request, agent and competence. In an internal note, @handle notifies that
+    colleague if they may see the request; the message carries `mentioned`
+    (told) and `mention_refused` (handles of colleagues who may not see it,
+    for the door to tell the writer). `record` False leaves the history line
+    to the caller (a macro writes one line for all it does).
     """
     now = now or timezone.now()
     files = list(files)
@@ -64,12 +73,15 @@ def add_message(
         raise DomainError(_("Unknown message kind."))
     if new_status and new_status not in Status.values:
         raise DomainError(_("Unknown status."), field="status")
+    minutes = clean_minutes(minutes)
     acting_user = acting(actor)
     if channel != Channel.EMAIL or acting_user is not None:
         if acting_user is None:
             raise NotAllowed(_("You must be logged in."))
         require_visible(ticket, acting_user)
     staff = is_agent(acting_user)
+    if minutes is not None and not staff:
+        raise NotAllowed(_("Only support staff record time spent."))
     if kind == Message.Kind.INTERNAL and not policies.may_see_internal(acting_user):
         raise NotAllowed(_("Only support staff may write internal notes."))
     ticket = lock(ticket)
@@ -100,6 +112,7 @@ def add_message(
         email_message_id=email_message_id,
         is_auto_reply=is_auto_reply,
         from_staff=staff,
+        minutes_spent=minutes,
         created_at=now,
     )
     if email_message_id:
@@ -115,7 +128,8 @@ def add_message(
     }
     if stored:
         update["has_attachments"] = True
-    events.message_added(ticket, message=message, actor=acting_user, channel=channel, at=now)
+    if record:
+        events.message_added(ticket, message=message, actor=acting_user, channel=channel, at=now)
     public = kind == Message.Kind.PUBLIC
     if public and staff and ticket.first_response_at is None:
         update["first_response_at"] = now
@@ -123,22 +137,62 @@ def add_message(
     ticket.refresh_from_db()
 
     if new_status and new_status != ticket.status:
-        move(ticket, actor=acting_user, status=new_status, channel=channel, now=now, notify=notify)
+        move(
+            ticket,
+            actor=acting_user,
+            status=new_status,
+            channel=channel,
+            now=now,
+            notify=notify,
+            record=record,
+        )
     elif public and not is_auto_reply:
-        _follow_reply(ticket, actor=acting_user, staff=staff, channel=channel, now=now)
+        _follow_reply(
+            ticket, actor=acting_user, staff=staff, channel=channel, now=now, record=record
+        )
     if notify and public and not is_auto_reply:
         if staff:
             outbox.notify("reply", ticket, message)
         elif ticket.assignee_id:
             outbox.notify("requester_replied", ticket, message)
+            notifications.tell(
+                "reply",
+                recipient=ticket.assignee,
+                ticket=ticket,
+                actor=acting_user,
+                now=now,
+                message=message,
+            )
+    message.mentioned, message.mention_refused = [], []
+    if kind == Message.Kind.INTERNAL and staff:
+        message.mentioned, message.mention_refused = notifications.mention(
+            ticket, message, acting_user, now
+        )
     announce(ticket.pk, "message", message_id=message.pk)
     return message
 
 
-def _follow_reply(ticket, *, actor, staff, channel, now) -> None:
+MINUTES_MAX = 1440
+
+
+def clean_minutes(minutes) -> int | None:
+    """Return the minutes spent as an int in 0–MINUTES_MAX, or None; refuse anything else."""
+    if minutes is None or minutes == "":
+        return None
+    if isinstance(minutes, bool) or not isinstance(minutes, int):
+        raise DomainError(_("Give the time spent in whole minutes."), field="minutes")
+    if not 0 <= minutes <= MINUTES_MAX:
+        raise DomainError(
+            _("The time spent must be between 0 and %(n)s minutes.") % {"n": MINUTES_MAX},
+            field="minutes",
+        )
+    return minutes
+
+
+def _follow_reply(ticket, *, actor, staff, channel, now, record=True) -> None:
     """The status a public reply implies: answered by staff, or answered by the requester."""
     if staff and ticket.status == Status.NEW:
-        move(ticket, actor=actor, status=Status.OPEN, channel=channel, now=now)
+        move(ticket, actor=actor, status=Status.OPEN, channel=channel, now=now, record=record)
     elif not staff and ticket.status == Status.WAITING:
         move(
             ticket,

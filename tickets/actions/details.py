@@ -24,16 +24,25 @@ def change_priority(*, ticket: Ticket, actor, priority: str, channel=Channel.CON
     if priority not in Priority.values:
         raise DomainError(_("Unknown priority."), field="priority")
     ticket = lock(ticket)
-    if ticket.priority == priority:
-        return ticket
     old = ticket.priority
+    if not set_priority(ticket, priority, now=now):
+        return ticket
+    events.priority_changed(ticket, actor=actor, channel=channel, old=old, new=priority, at=now)
+    announce(ticket.pk, "priority")
+    return ticket
+
+
+def set_priority(ticket: Ticket, priority: str, *, now) -> bool:
+    """Set the priority of a locked ticket without a history line; False if unchanged."""
+    if priority not in Priority.values:
+        raise DomainError(_("Unknown priority."), field="priority")
+    if ticket.priority == priority:
+        return False
     ticket.priority = priority
     ticket.updated_at = now
     apply_sla(ticket, now=now, keep_start=True)
     ticket.save()
-    events.priority_changed(ticket, actor=actor, channel=channel, old=old, new=priority, at=now)
-    announce(ticket.pk, "priority")
-    return ticket
+    return True
 
 
 @transaction.atomic
@@ -53,14 +62,9 @@ def change_competence(
     if not isinstance(competence, Competence):
         raise DomainError(_("Choose a competence area."), field="competence")
     ticket = lock(ticket)
-    if ticket.competence_id == competence.pk:
-        return ticket
-    if not competence.is_active:
-        raise DomainError(_("This competence area is no longer in use."), field="competence")
     old = ticket.competence
-    ticket.competence = competence
-    ticket.updated_at = now
-    ticket.save(update_fields=["competence", "updated_at"])
+    if not set_competence(ticket, competence, now=now):
+        return ticket
     events.competence_changed(ticket, actor=actor, channel=channel, old=old, new=competence, at=now)
     if reroute:
         ticket.assignee = None
@@ -68,6 +72,18 @@ def change_competence(
         ticket.save()
     announce(ticket.pk, "competence")
     return ticket
+
+
+def set_competence(ticket: Ticket, competence: Competence, *, now) -> bool:
+    """Set the competence of a locked ticket without a history line; False if unchanged."""
+    if ticket.competence_id == competence.pk:
+        return False
+    if not competence.is_active:
+        raise DomainError(_("This competence area is no longer in use."), field="competence")
+    ticket.competence = competence
+    ticket.updated_at = now
+    ticket.save(update_fields=["competence", "updated_at"])
+    return True
 
 
 @transaction.atomic

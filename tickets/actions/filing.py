@@ -18,7 +18,7 @@ from accounts.models import Institution
 from accounts.permissions import can_set_priority, filing_institution_ids, is_agent
 from helpdesk.errors import DomainError, NotAllowed
 from helpdesk.uploads import CheckedFile
-from tickets import events, fields, outbox
+from tickets import events, fields, notifications, outbox
 from tickets.actions.base import (
     acting,
     announce,
@@ -340,5 +340,10 @@ def file_request(
         TicketFieldValue.objects.bulk_create(fields.value_rows(ticket, answers))
     if notify and not is_auto_reply:
         outbox.notify("created", ticket, message)
+    if ticket.assignee_id:
+        # Routing chose an expert: they hear of it as they chose (tickets/notifications.py).
+        notifications.tell(
+            "assigned", recipient=ticket.assignee, ticket=ticket, actor=acting_user, now=now
+        )
     announce(ticket.pk, "created")
     return ticket

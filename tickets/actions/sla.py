@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from tickets import events, outbox
+from tickets import events, notifications, outbox
 from tickets.actions.base import announce
 from tickets.actions.status import close_resolved
 from tickets.models import Status, Ticket
@@ -56,6 +56,8 @@ def warn(ticket_id: int, near: datetime.datetime, now) -> bool:
         return False
     ticket = Ticket.objects.select_related("assignee").get(pk=ticket_id)
     outbox.notify("sla_warning", ticket, round_=now.isoformat())
+    if ticket.assignee_id:
+        notifications.tell("sla", recipient=ticket.assignee, ticket=ticket, now=now)
     return True
 
 

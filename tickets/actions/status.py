@@ -38,11 +38,12 @@ def change_status(
     return ticket
 
 
-def move(ticket, *, actor, status, channel, now, note="", notify=True) -> None:
+def move(ticket, *, actor, status, channel, now, note="", notify=True, record=True) -> None:
     """Change the status of a ticket the caller has locked; checks only the transition.
 
     The step every status change shares (replies, merges, sweeps): the SLA
-    clock pauses or resumes, the history gets a line, the requester is told
+    clock pauses or resumes, the history gets a line (unless the caller
+    writes one of its own: `record` False, a macro), the requester is told
     of a resolution.
     """
     old = ticket.status
@@ -64,9 +65,10 @@ def move(ticket, *, actor, status, channel, now, note="", notify=True) -> None:
     elif old == Status.RESOLVED:
         ticket.resolved_at = None
     ticket.save()
-    events.status_changed(
-        ticket, actor=actor, channel=channel, old=old, new=status, note=note, at=now
-    )
+    if record:
+        events.status_changed(
+            ticket, actor=actor, channel=channel, old=old, new=status, note=note, at=now
+        )
     if status == Status.RESOLVED and notify:
         outbox.notify("resolved", ticket)
     announce(ticket.pk, "status")

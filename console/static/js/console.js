@@ -44,6 +44,8 @@
       try { data = JSON.parse(event.data); } catch (e) { return; }
       if (data.type === "ticket") onTicket(data);
       else if (data.type === "presence") onPresence(data);
+      // Other kinds (the notification bell) are handled by agent_day.js.
+      document.dispatchEvent(new CustomEvent("console:live", { detail: data }));
     });
     socket.addEventListener("close", function () {
       setLive(false);
@@ -377,5 +379,10 @@
     setUpTicketPage();
     setInterval(heartbeat, HEARTBEAT_MS);
   }
+  // Every console page says "still connected" now and then: a colleague's
+  // @mention is mailed only to agents without an open console.
+  setInterval(function () {
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ action: "ping" }));
+  }, 30000);
   if ("WebSocket" in window) connect();
 })();
