@@ -23,12 +23,12 @@ class Chart:
 
 
 def _svg_open(width, height, title) -> list[str]:
+    desc = _("The same numbers are in the table below the chart.")
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="100%" role="img" aria-label="{escape(title, {chr(34): "&quot;"})}" '
         f'class="chart" font-family="system-ui, sans-serif" font-size="12">',
-        f"<title>{escape(title)}</title>"
-        f"<desc>{escape(_('The same numbers are in the table below the chart.'))}</desc>",
+        f"<title>{escape(title)}</title><desc>{escape(desc)}</desc>",
     ]
 
 
