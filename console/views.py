@@ -157,6 +157,7 @@ def _row_context() -> dict:
         # Shown before the dates only where the list is drawn as cards (narrow screens).
         "due_word": _("due"),
         "updated_word": _("updated"),
+        "assignee_word": _("assignee"),
     }
 
 
