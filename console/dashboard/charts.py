@@ -42,6 +42,14 @@ def _legend(parts: list[str], names: list[str], x: int, y: int, colours=PALETTE)
 
 
 LABEL_CHARS = 30
+# About how wide one character of the 12-unit font is, to fit the legend's names.
+CHAR_W = 7.2
+
+
+def _legend_width(series, least: int) -> int:
+    """Return the width the legend needs for its longest name (a box, a gap, the text)."""
+    longest = max((len(name) for name, _values in series), default=0)
+    return max(least, int(24 + CHAR_W * longest))
 
 
 def _short(label: str) -> str:
@@ -57,7 +65,8 @@ def horizontal_stacked_svg(
 ) -> str:
     """Return horizontal stacked bars: one bar per label, one colour per series."""
     colours = colours or PALETTE
-    width, label_w, legend_w, bar_h, gap = 780, 250, 160, 18, 8
+    width, label_w, bar_h, gap = 780, 250, 18, 8
+    legend_w = _legend_width(series, 160)
     plot_w = width - label_w - legend_w - 20
     height = max(60, 30 + len(labels) * (bar_h + gap), 30 + len(series) * 18)
     totals = [sum(values[i] for _name, values in series) for i in range(len(labels))]
@@ -94,7 +103,8 @@ def horizontal_stacked_svg(
 
 def columns_svg(title: str, labels: list[str], series: list[tuple[str, list[float]]]) -> str:
     """Return stacked columns (e.g. one per day), one colour per series, with a y scale."""
-    width, height, left, bottom, legend_w = 780, 260, 40, 40, 140
+    width, height, left, bottom = 780, 260, 40, 40
+    legend_w = _legend_width(series, 140)
     plot_w, plot_h = width - left - legend_w - 10, height - bottom - 20
     totals = [sum(values[i] for _name, values in series) for i in range(len(labels))]
     top = max(totals, default=0) or 1
@@ -140,7 +150,8 @@ def columns_svg(title: str, labels: list[str], series: list[tuple[str, list[floa
 
 def grouped_percent_svg(title: str, labels: list[str], series: list[tuple[str, list]]) -> str:
     """Return horizontal grouped bars on a 0–100 % scale (None shows as "—")."""
-    width, label_w, legend_w, bar_h = 780, 250, 160, 12
+    width, label_w, bar_h = 780, 250, 12
+    legend_w = _legend_width(series, 160)
     group_h = bar_h * len(series) + 10
     plot_w = width - label_w - legend_w - 40
     height = max(60, 30 + len(labels) * group_h, 30 + len(series) * 18)
