@@ -156,6 +156,10 @@ def _row_context() -> dict:
         "ticket_prefix": reverse("console:ticket", args=["00-000000"]).replace("00-000000/", ""),
         "queue_word": _("queue"),
         "breached_word": _("breached"),
+        # Shown before the dates only where the list is drawn as cards (narrow screens).
+        "due_word": _("due"),
+        "updated_word": _("updated"),
+        "assignee_word": _("assignee"),
     }
 
 
@@ -225,7 +229,8 @@ def queue(request, key="mine"):
             "base_query": base_query,
             "next_query": next_query,
             "saved_filters": SavedFilter.objects.filter(owner=user),
-            "bulk_form": BulkForm(agents=agents),
+            # Its own ids (bulk_status, ...): the filter form above has id_status.
+            "bulk_form": BulkForm(agents=agents, auto_id="bulk_%s"),
             "by_competence": by_competence,
             "now": timezone.now(),
             **_row_context(),

@@ -84,8 +84,8 @@ def test_bulk_close_with_a_reply(cast, asgi_server, agent_page, smtp_peer):
     page.goto(asgi_server.url + reverse("console:queue_key", args=["mine"]))
     for ticket in tickets:
         page.check(f'#rows tr[data-id="{ticket.pk}"] input[type=checkbox]')
-    page.select_option("#id_action", "close")
-    page.fill("#id_text", "Проблемът е решен с днешното обновление.")
+    page.select_option("#bulk_action", "close")
+    page.fill("#bulk_text", "Проблемът е решен с днешното обновление.")
     page.click("#bulk-apply")
     # Closing asks once more, listing what will be closed.
     page.locator("[data-test=confirm-bulk]").wait_for()

@@ -8,6 +8,9 @@
   "use strict";
 
   var t = window.gettext || function (s) { return s; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (_m, name) { return String(values[name]); });
+  };
   var rows = document.getElementById("rows");
   var ticketRoot = document.getElementById("ticket-root");
   var liveState = document.getElementById("live-state");
@@ -280,10 +283,117 @@
       });
   }
 
+  // --- where a ticket was opened from: previous / next in that list ------------------
+  //
+  // The queue page notes its rows (in the order shown, with its filters and
+  // sort in the address) in this tab's sessionStorage; a ticket page opened
+  // from it offers "previous / next" and the way back to exactly that list.
+  // The note survives the ticket's own actions (each reloads the page).
+
+  var LIST_KEY = "console.list";
+
+  function rememberList() {
+    if (!rows) return;
+    var note = {
+      url: location.pathname + location.search,
+      label: rows.dataset.label || "",
+      items: tableRows().map(function (row) { return row.dataset.url; }),
+      next: rows.dataset.nextPage ? location.pathname + rows.dataset.nextPage : ""
+    };
+    try { sessionStorage.setItem(LIST_KEY, JSON.stringify(note)); } catch (e) { /* private mode */ }
+  }
+
+  function rememberedList() {
+    try {
+      var note = JSON.parse(sessionStorage.getItem(LIST_KEY) || "null");
+      return note && Array.isArray(note.items) ? note : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  var steps = { previous: null, next: null };
+
+  function stepLink(href, text, rel) {
+    var link = document.createElement("a");
+    link.href = href;
+    link.textContent = text;
+    if (rel) link.rel = rel;
+    return link;
+  }
+
+  function showSteps() {
+    var nav = document.getElementById("ticket-steps");
+    var note = rememberedList();
+    if (!nav || !note) return;
+    var index = note.items.indexOf(location.pathname);
+    if (index < 0) return;
+    nav.textContent = "";
+    if (index > 0) {
+      steps.previous = note.items[index - 1];
+      nav.append(stepLink(steps.previous, "‹ " + t("Previous"), "prev"));
+    }
+    var position = document.createElement("span");
+    position.className = "position";
+    position.append(interpolate(t("%(n)s of %(total)s in"), { n: index + 1, total: note.items.length }, true) + " ");
+    position.append(stepLink(note.url, note.label || t("the list")));
+    nav.append(position);
+    if (index < note.items.length - 1) {
+      steps.next = note.items[index + 1];
+      nav.append(stepLink(steps.next, t("Next") + " ›", "next"));
+    } else if (note.next) {
+      steps.next = note.next;
+      nav.append(stepLink(note.next, t("Next page of the list") + " ›", "next"));
+    }
+    nav.hidden = false;
+  }
+
   // --- keyboard ----------------------------------------------------------------------
+  //
+  // Single-key shortcuts (WCAG 2.1.4): they can be turned off (a switch in the
+  // console menu, remembered by this browser), and they never act while a
+  // form control has the focus. Enter opens the selected row only when the
+  // focus is on the page itself, never when it is on a button, a link, a
+  // drop-down or a disclosure, whose own action Enter is (2.1.1).
+
+  var SHORTCUTS_KEY = "console.shortcuts";
+
+  function shortcutsOn() {
+    try { return localStorage.getItem(SHORTCUTS_KEY) !== "off"; } catch (e) { return true; }
+  }
+
+  function applyShortcutsSetting() {
+    var on = shortcutsOn();
+    document.body.classList.toggle("shortcuts-off", !on);
+    var box = document.getElementById("shortcuts-on");
+    if (box) box.checked = on;
+    document.querySelectorAll("[aria-keyshortcuts], [data-keyshortcuts]").forEach(function (element) {
+      if (!element.dataset.keyshortcuts) element.dataset.keyshortcuts = element.getAttribute("aria-keyshortcuts");
+      if (on) element.setAttribute("aria-keyshortcuts", element.dataset.keyshortcuts);
+      else element.removeAttribute("aria-keyshortcuts");
+    });
+  }
+
+  function setUpShortcutsSwitch() {
+    var holder = document.getElementById("shortcuts-switch");
+    var box = document.getElementById("shortcuts-on");
+    if (!holder || !box) return;
+    holder.hidden = false;
+    box.addEventListener("change", function () {
+      try { localStorage.setItem(SHORTCUTS_KEY, box.checked ? "on" : "off"); } catch (e) { /* not remembered */ }
+      applyShortcutsSetting();
+    });
+    applyShortcutsSetting();
+  }
 
   function tableRows() {
     return rows ? Array.prototype.slice.call(rows.querySelectorAll("tr[data-id]")) : [];
+  }
+
+  function select(row) {
+    var current = rows.querySelector("tr.selected");
+    if (current) current.classList.remove("selected");
+    row.classList.add("selected");
   }
 
   function move(step) {
@@ -292,43 +402,61 @@
     var current = rows.querySelector("tr.selected");
     var index = current ? all.indexOf(current) + step : 0;
     index = Math.max(0, Math.min(all.length - 1, index));
-    if (current) current.classList.remove("selected");
     var row = all[index];
-    row.classList.add("selected");
+    select(row);
     var link = row.querySelector("a.ref");
     if (link) link.focus();
   }
 
-  function typing(target) {
-    var tag = target.tagName;
-    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.isContentEditable;
+  // A control whose own keys must not be taken over.
+  var CONTROLS = "input, textarea, select, button, summary, dialog, [contenteditable], [role=textbox], [role=combobox], [role=listbox]";
+
+  function inControl(target) {
+    return Boolean(target && target.closest && target.closest(CONTROLS));
+  }
+
+  function focusOnPage() {
+    var active = document.activeElement;
+    return !active || active === document.body || active === document.documentElement || active.id === "main";
   }
 
   var pendingG = false;
 
   document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (typing(event.target)) {
-      if (event.key === "Escape") event.target.blur();
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    if (inControl(event.target)) {
+      var tag = event.target.tagName;
+      if (event.key === "Escape" && (tag === "INPUT" || tag === "TEXTAREA")) event.target.blur();
       return;
     }
+    if (!shortcutsOn()) return;
     var dialog = document.getElementById("shortcuts");
     if (pendingG) {
       pendingG = false;
       if (event.key === "q") { location.href = "/console/"; return; }
     }
     switch (event.key) {
-      case "j": move(1); break;
-      case "k": move(-1); break;
+      case "j":
+        if (rows) move(1);
+        else if (steps.next) location.href = steps.next;
+        break;
+      case "k":
+        if (rows) move(-1);
+        else if (steps.previous) location.href = steps.previous;
+        break;
       case "x": {
         var selected = rows && rows.querySelector("tr.selected input[type=checkbox]");
-        if (selected) selected.checked = !selected.checked;
+        if (selected) {
+          selected.checked = !selected.checked;
+          selected.dispatchEvent(new Event("change", { bubbles: true }));
+        }
         break;
       }
       case "Enter": {
         var row = rows && rows.querySelector("tr.selected");
-        if (row && document.activeElement.tagName !== "A") location.href = row.dataset.url;
-        return;
+        if (!row || !focusOnPage()) return;
+        location.href = row.dataset.url;
+        break;
       }
       case "/": {
         var search = document.getElementById("id_q");
@@ -358,6 +486,31 @@
     else if (name === "note") replyBox("internal");
   });
 
+  // --- the bulk bar: only the fields the chosen action needs, and how many are chosen ----
+
+  function setUpBulkBar() {
+    var form = document.getElementById("bulk-form");
+    if (!form) return;
+    var action = form.elements.action;
+    var show = function () {
+      form.querySelectorAll("[data-for]").forEach(function (field) {
+        // data-for names the actions (space-separated) that need the field
+        field.hidden = field.dataset.for.split(" ").indexOf(action.value) < 0;
+      });
+    };
+    action.addEventListener("change", show);
+    show();
+    var count = document.getElementById("selected-count");
+    var recount = function () {
+      var n = document.querySelectorAll('#rows input[name="ids"]:checked').length;
+      if (count) count.textContent = n ? interpolate(t("%(n)s selected"), { n: n }, true) : "";
+    };
+    document.addEventListener("change", function (event) {
+      if (event.target.name === "ids" || event.target.id === "select-all") recount();
+    });
+    recount();
+  }
+
   var selectAll = document.getElementById("select-all");
   if (selectAll) {
     selectAll.addEventListener("change", function () {
@@ -369,14 +522,23 @@
   if (rows) {
     rows.addEventListener("click", function (event) {
       var row = event.target.closest("tr[data-id]");
-      if (!row) return;
-      var current = rows.querySelector("tr.selected");
-      if (current) current.classList.remove("selected");
-      row.classList.add("selected");
+      if (row) select(row);
     });
+    rememberList();
+    new MutationObserver(rememberList).observe(rows, { childList: true });
+  }
+  setUpShortcutsSwitch();
+  setUpBulkBar();
+  // On a narrow screen the console menu is one line that scrolls sideways:
+  // bring the current queue into view.
+  var menu = document.querySelector(".console-nav");
+  var here = menu && menu.querySelector('a[aria-current="page"]');
+  if (here && menu.scrollWidth > menu.clientWidth) {
+    menu.scrollLeft += here.getBoundingClientRect().left - menu.getBoundingClientRect().left - 8;
   }
   if (ticketRoot) {
     setUpTicketPage();
+    showSteps();
     setInterval(heartbeat, HEARTBEAT_MS);
   }
   // Every console page says "still connected" now and then: a colleague's
