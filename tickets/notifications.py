@@ -41,7 +41,12 @@ MAX_MENTIONS = 20
 
 def settings_for(user) -> AgentSettings:
     """The agent's settings, or an unsaved row with the defaults."""
-    found = AgentSettings.objects.filter(user=user).first()
+    descriptor = type(user).agent_settings
+    if descriptor.is_cached(user):
+        # Loaded with the person (select_related("agent_settings")): no query.
+        found = descriptor.related.get_cached_value(user)
+    else:
+        found = AgentSettings.objects.filter(user=user).first()
     return found if found is not None else AgentSettings(user=user)
 
 

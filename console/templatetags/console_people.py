@@ -23,7 +23,7 @@ def people_on(ticket, events):
     on_request.add((ticket.requester.email if ticket.requester_id else "").lower())
     on_request.add((ticket.requester_email or "").lower())
     copied = []
-    for event in events:
+    for event, _line in events:  # (event, its line in the reader's language)
         for address in history.copied_addresses(event):
             if address.lower() not in on_request and address not in copied:
                 copied.append(address)

@@ -8,9 +8,10 @@ pytestmark = pytest.mark.django_db
 # memberships, delegations, institutions (with regions), competences; one
 # statement for the reference; routing (follow-up, agents, their competences,
 # absences, loads, rotation mark); ticket, message, its id on the ticket,
-# history; the outbox and its thread keys in three. Transaction markers
-# (savepoints under the test's transaction) are counted too.
-FILING_QUERIES = 21
+# history; the outbox and its thread keys in three; the assigned expert with
+# their notification choices, and their console notification. Transaction
+# markers (savepoints under the test's transaction) are counted too.
+FILING_QUERIES = 23
 
 
 def test_filing_through_the_form_stays_within_its_query_budget(

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Institution
+from accounts.models import Institution, User
 from accounts.permissions import can_set_priority, filing_institution_ids, is_agent
 from helpdesk.errors import DomainError, NotAllowed
 from helpdesk.uploads import CheckedFile
@@ -342,8 +342,10 @@ def file_request(
         outbox.notify("created", ticket, message)
     if ticket.assignee_id:
         # Routing chose an expert: they hear of it as they chose (tickets/notifications.py).
+        # The expert and their notification choices in one query.
+        assignee = User.objects.select_related("agent_settings").get(pk=ticket.assignee_id)
         notifications.tell(
-            "assigned", recipient=ticket.assignee, ticket=ticket, actor=acting_user, now=now
+            "assigned", recipient=assignee, ticket=ticket, actor=acting_user, now=now
         )
     announce(ticket.pk, "created")
     return ticket
