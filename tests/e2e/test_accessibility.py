@@ -305,9 +305,8 @@ def test_contrast_helper():
         ("main .hero a.button.secondary", ".hero"),
     ],
 )
-def test_focus_ring_has_3_to_1_against_its_surroundings(
-    selector, background, live_server, page, _test_settings
-):
+@pytest.mark.usefixtures("_test_settings")
+def test_focus_ring_has_3_to_1_against_its_surroundings(selector, background, live_server, page):
     """WCAG 1.4.11: one of the focus ring's colours stands out 3:1 where it is drawn."""
     handler = live_server.thread.httpd.get_app()
     while handler is not None:  # the session-scoped server loads the test settings
