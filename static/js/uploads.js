@@ -39,6 +39,7 @@
   function problems(files, rules) {
     var found = [];
     var total = 0;
+    var tooBig = false;
     if (files.length > rules.maxFiles) {
       found.push(fill(rules.allFiles, { reason: rules.reasons.tooMany }));
     }
@@ -50,13 +51,16 @@
         reason = rules.reasons.empty;
       } else if (file.size > rules.maxFileBytes) {
         reason = rules.reasons.tooBig;
+        tooBig = true;
       } else if ((ext || file.type) && rules.extensions.indexOf(ext) < 0
                  && rules.types.indexOf(file.type) < 0) {
         reason = fill(rules.reasons.type, { type: ext || file.type });
       }
       if (reason) { found.push(fill(rules.oneFile, { name: file.name, reason: reason })); }
     });
-    if (total > rules.maxRequestBytes) {
+    // A file too big on its own is the thing to fix; the total is said only when
+    // every file fits but together they do not.
+    if (total > rules.maxRequestBytes && !tooBig) {
       found.push(fill(rules.allFiles, { reason: rules.reasons.tooMuch }));
     }
     return found;

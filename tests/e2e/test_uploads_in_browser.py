@@ -27,7 +27,7 @@ def _live_server_with_test_settings(live_server, _test_settings, settings):
         **settings.HELPDESK,
         "MAX_FILE_BYTES": 1024 * 1024,
         "MAX_FILES": 2,
-        "MAX_REQUEST_BYTES": 2 * 1024 * 1024,
+        "MAX_REQUEST_BYTES": 1536 * 1024,
     }
 
 
@@ -96,5 +96,22 @@ def test_too_many_files_and_a_wrong_type(filing_form, tmp_path):
     assert rules["reasons"]["tooMany"] in text
     assert rules["reasons"]["type"] % {"type": ".exe"} in text
     assert "a.png" not in text  # an accepted file is not named in the problems
+    page.click("[data-test=submit-ticket]")
+    assert page.url.endswith("/portal/new/")
+
+
+def test_files_that_fit_alone_but_not_together(filing_form, tmp_path):
+    page = filing_form
+    paths = []
+    for name in ("front.png", "back.png"):
+        path = tmp_path / name
+        path.write_bytes(png_bytes(2, 2) + b"\0" * (900 * 1024))
+        paths.append(str(path))
+    page.set_input_files("#id_attachments", paths)
+    with translation.override("bg"):
+        rules = browser_rules()
+    assert rules["reasons"]["tooMuch"].endswith(f"1,5{NBSP}МБ")
+    assert _problem(page) == rules["allFiles"] % {"reason": rules["reasons"]["tooMuch"]}
+    assert page.inner_text("[data-file-list]") == f"front.png (900{NBSP}КБ)\nback.png (900{NBSP}КБ)"
     page.click("[data-test=submit-ticket]")
     assert page.url.endswith("/portal/new/")
