@@ -18,6 +18,9 @@ axe-core's "needs review" (incomplete) results, as read in December 2026:
   index, category, article and search, portal list and request, filing form,
   profile, delegations and the revoke confirmation), at 1440, 375 and 320:
   none. Plain colours on plain backgrounds leave axe nothing to guess.
+- Knowledge base for agents: `color-contrast` on the revision table's "№"
+  column head at 1440 (axe does not judge a lone symbol as text); it is the
+  page's ink #1b2430 on the head's #eef2f6, 14:1.
 - Admin index: `color-contrast` on Django's own "Add" / "Change" links, whose
   icons are background images (axe cannot see behind them). The text is
   Django's link colour on white (#417690 on #fff, 5.0:1): fine.
