@@ -19,6 +19,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import directory
+from helpdesk.sizes import format_size
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 SESSION_KEY = "directory_import"
@@ -94,9 +95,10 @@ class UploadForm(forms.Form):
         if upload.size > MAX_UPLOAD_BYTES:
             raise forms.ValidationError(
                 _(
-                    "The file is larger than 50 MB. Split it, or import it on the server "
+                    "The file is larger than %(size)s. Split it, or import it on the server "
                     "with: python manage.py import_directory."
                 )
+                % {"size": format_size(MAX_UPLOAD_BYTES)}
             )
         return upload
 

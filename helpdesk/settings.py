@@ -119,6 +119,8 @@ TEMPLATES = [
                 "accounts.context_processors.helpdesk",
                 "kb.context_processors.announcements",
             ],
+            # `filesize` and `upload_rules` in every template (helpdesk/sizes.py).
+            "builtins": ["helpdesk.template_library"],
         },
     },
 ]

@@ -9,6 +9,8 @@ import filetype
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from helpdesk.sizes import format_size, size_format
+
 # What people attach in practice: scans, screenshots, PDFs, office files.
 PORTAL_TYPES = {
     "image/jpeg",
@@ -28,6 +30,28 @@ PORTAL_TYPES = {
     "application/zip",
     "text/plain",
     "text/csv",
+}
+# The names such files usually carry. The server decides by content; the browser,
+# which cannot read the content before sending, checks the name against these
+# (and the `accept` attribute of the file inputs lists them).
+PORTAL_EXTENSIONS = {
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/png": (".png",),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "image/tiff": (".tif", ".tiff"),
+    "image/bmp": (".bmp",),
+    "application/pdf": (".pdf",),
+    "application/msword": (".doc",),
+    "application/vnd.ms-excel": (".xls",),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (".pptx",),
+    "application/vnd.oasis.opendocument.text": (".odt",),
+    "application/vnd.oasis.opendocument.spreadsheet": (".ods",),
+    "application/zip": (".zip",),
+    "text/plain": (".txt",),
+    "text/csv": (".csv",),
 }
 # Mail brings a few more shapes that an agent still needs to see.
 MAIL_TYPES = PORTAL_TYPES | {
@@ -128,8 +152,7 @@ def check_file(name: str, data: bytes, *, allowed=PORTAL_TYPES) -> CheckedFile:
     if len(data) == 0:
         raise UploadRejected(clean, _("the file is empty"))
     if len(data) > rules["MAX_FILE_BYTES"]:
-        limit = rules["MAX_FILE_BYTES"] // (1024 * 1024)
-        raise UploadRejected(clean, _("the file is larger than %(mb)s MB") % {"mb": limit})
+        raise UploadRejected(clean, too_big_reason(rules["MAX_FILE_BYTES"]))
     content_type = detect_content_type(data, clean)
     if content_type not in allowed:
         raise UploadRejected(
@@ -150,11 +173,52 @@ def check_files(files: list[tuple[str, bytes]], *, allowed=PORTAL_TYPES) -> list
     """Check a whole request's files; raise UploadRejected on the first bad one."""
     rules = settings.HELPDESK
     if len(files) > rules["MAX_FILES"]:
-        raise UploadRejected(
-            "", _("at most %(n)s files can be attached at once") % {"n": rules["MAX_FILES"]}
-        )
+        raise UploadRejected("", too_many_reason(rules["MAX_FILES"]))
     total = sum(len(data) for _name, data in files)
     if total > rules["MAX_REQUEST_BYTES"]:
-        limit = rules["MAX_REQUEST_BYTES"] // (1024 * 1024)
-        raise UploadRejected("", _("all files together exceed %(mb)s MB") % {"mb": limit})
+        raise UploadRejected("", too_much_reason(rules["MAX_REQUEST_BYTES"]))
     return [check_file(name, data, allowed=allowed) for name, data in files]
+
+
+# The reasons, one wording for the server's refusal and the browser's warning.
+
+
+def too_big_reason(limit: int) -> str:
+    return _("the file is larger than %(size)s") % {"size": format_size(limit)}
+
+
+def too_many_reason(count: int) -> str:
+    return _("at most %(n)s files can be attached at once") % {"n": count}
+
+
+def too_much_reason(limit: int) -> str:
+    return _("all files together exceed %(size)s") % {"size": format_size(limit)}
+
+
+def browser_rules() -> dict:
+    """The portal's upload limits and their reasons, for the check in the browser
+    (static/js/uploads.js) before anything is sent. The server's check is the same
+    whether or not the browser ran this one."""
+    rules = settings.HELPDESK
+    extensions = sorted({ext for exts in PORTAL_EXTENSIONS.values() for ext in exts})
+    return {
+        "maxFileBytes": rules["MAX_FILE_BYTES"],
+        "maxFiles": rules["MAX_FILES"],
+        "maxRequestBytes": rules["MAX_REQUEST_BYTES"],
+        "extensions": extensions,
+        "types": sorted(PORTAL_TYPES),
+        "accept": ",".join(extensions),
+        "maxFileText": format_size(rules["MAX_FILE_BYTES"]),
+        "reasons": {
+            "tooBig": too_big_reason(rules["MAX_FILE_BYTES"]),
+            "tooMany": too_many_reason(rules["MAX_FILES"]),
+            "tooMuch": too_much_reason(rules["MAX_REQUEST_BYTES"]),
+            "empty": _("the file is empty"),
+            # %(type)s: the browser fills in the file's extension.
+            "type": _("this kind of file is not accepted (%(type)s)"),
+        },
+        # The portal form's wording around a reason (portal/forms.py).
+        "oneFile": _("“%(name)s” was not accepted: %(reason)s."),
+        "allFiles": _("The files were not accepted: %(reason)s."),
+        "size": size_format(),
+    }

@@ -1,7 +1,7 @@
 /* The portal's small helpers; every page works without them.
  *
  * - knowledge-base suggestions while the subject is typed;
- * - the list of chosen files, with a warning for files over the size limit;
+ * (the chosen files are listed and checked by static/js/uploads.js);
  * - focus on the error summary after a failed submit;
  * - no double submit of a form that is already being sent.
  *
@@ -102,32 +102,6 @@
     if (input.value.trim().length >= 3) { lookup(); }
   }
 
-  function formatSize(bytes) {
-    if (bytes >= 1024 * 1024) { return (bytes / (1024 * 1024)).toFixed(1) + " MB"; }
-    if (bytes >= 1024) { return Math.round(bytes / 1024) + " KB"; }
-    return bytes + " B";
-  }
-
-  function setupFileList(input) {
-    var field = input.closest(".field");
-    var list = field && field.querySelector("[data-file-list]");
-    if (!list) { return; }
-    var limit = parseInt(input.getAttribute("data-max-bytes"), 10) || 0;
-    var tooBig = input.getAttribute("data-too-big") || "";
-    input.addEventListener("change", function () {
-      while (list.firstChild) { list.removeChild(list.firstChild); }
-      Array.prototype.forEach.call(input.files || [], function (file) {
-        var item = document.createElement("li");
-        item.textContent = file.name + " (" + formatSize(file.size) + ")";
-        if (limit && file.size > limit) {
-          item.className = "too-big";
-          item.textContent += " — " + tooBig;
-        }
-        list.appendChild(item);
-      });
-    });
-  }
-
   function preventDoubleSubmit(form) {
     form.addEventListener("submit", function (event) {
       if (form.getAttribute("data-sending") === "1") {
@@ -142,9 +116,6 @@
 
   function init() {
     Array.prototype.forEach.call(document.querySelectorAll("[data-suggest-url]"), setupSuggestions);
-    Array.prototype.forEach.call(
-      document.querySelectorAll("input[type=file][data-max-bytes]"), setupFileList
-    );
     Array.prototype.forEach.call(
       document.querySelectorAll("form[data-prevent-double-submit]"), preventDoubleSubmit
     );
