@@ -38,6 +38,7 @@ def main() -> int:
             entry.flags.remove("fuzzy")
         entry.previous_msgid = None
         entry.previous_msgid_plural = None
+        entry.previous_msgctxt = None
     catalogue.save(str(target))
     # Wrapped as msgmerge wraps, so `make makemessages` leaves the file as it is.
     subprocess.run(["msgcat", "-o", str(target), str(target)], check=True)
