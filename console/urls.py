@@ -44,4 +44,5 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("handoff/", views.handoff, name="handoff"),
     path("reports/<slug:name>.csv", views.report_csv, name="report"),
+    path("reports/<slug:name>.xlsx", views.report_xlsx, name="report_xlsx"),
 ]

@@ -24,8 +24,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import AgentProfile, User
 from console.dashboard.charts import charts
+from console.dashboard.figures import FIGURE_REPORTS, collect_figures_cached
 from console.dashboard.queries import REPORTS, Scope, collect_cached
-from console.dashboard.reports import csv_response
+from console.dashboard.reports import ALL_REPORTS, csv_response, xlsx_response
 from console.filters import (
     MAIN_FILTERS,
     QUEUE_KEYS,
@@ -821,6 +822,8 @@ def dashboard(request):
             "scope": scope,
             "data": data,
             "charts": charts(data, scope),
+            "figures": collect_figures_cached(scope),
+            "figure_reports": FIGURE_REPORTS,
             "reports": REPORTS,
             "query": scope.query(),
             "is_dashboard": True,
@@ -867,7 +870,16 @@ def handoff(request):
 @agent_required
 @require_GET
 def report_csv(request, name):
-    if name not in REPORTS:
+    if name not in ALL_REPORTS:
         raise Http404(_("No such report."))
     scope = Scope.from_request(request)
     return csv_response(name, scope)
+
+
+@agent_required
+@require_GET
+def report_xlsx(request, name):
+    if name not in ALL_REPORTS:
+        raise Http404(_("No such report."))
+    scope = Scope.from_request(request)
+    return xlsx_response(name, scope)

@@ -20,10 +20,12 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from mailbridge.models import UndeliverableAddress
 from mailbridge.reference import format_subject_tag
+from tickets import rating_links
 from tickets.models import MailThreadKey, OutboundMail, Ticket
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,10 @@ def compose(row: OutboundMail) -> EmailMultiAlternatives:
         "support_address": settings.HELPDESK["SUPPORT_ADDRESS"],
     }
     kind = row.kind
+    if kind == "resolved" and row.recipients:
+        # Whoever wrote only by e-mail can rate from the mail (tickets.rating_links).
+        token = rating_links.make_token(ticket.pk, row.recipients[0])
+        context["rate_url"] = f"{settings.SITE_URL}{reverse('portal:rate_link', args=[token])}"
     with translation.override(row.language or "bg"):
         subject_line = render_to_string(f"emails/{kind}_subject.txt", context).strip()
         text = render_to_string(f"emails/{kind}.txt", context)

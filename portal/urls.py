@@ -19,6 +19,7 @@ urlpatterns = [
     re_path(rf"^requests/{REF}/solve/$", views.ticket_solve, name="solve"),
     re_path(rf"^requests/{REF}/reopen/$", views.ticket_reopen, name="reopen"),
     re_path(rf"^requests/{REF}/rate/$", views.ticket_rate, name="rate"),
+    path("rate/<str:token>/", views.rate_from_link, name="rate_link"),
     path("attachments/<id:pk>/", views.attachment_download, name="attachment"),
     path("delegations/", views.delegation_list, name="delegations"),
     path("delegations/grant/", views.delegation_grant, name="delegation_grant"),

@@ -21,7 +21,7 @@ Doors import from here, never from the modules inside.
 from tickets.actions.assigning import assign, escalate, hand_over_open_tickets, take
 from tickets.actions.bulk import BULK_ACTIONS, BatchResult, bulk_update
 from tickets.actions.conversation import add_message
-from tickets.actions.details import change_competence, change_priority, rate
+from tickets.actions.details import change_competence, change_priority, rate, rate_from_link
 from tickets.actions.filing import (
     create_ticket,
     file_for_requester,
@@ -65,6 +65,7 @@ __all__ = [
     "link_to_incident",
     "merge",
     "rate",
+    "rate_from_link",
     "reply_to_incident",
     "set_incident",
     "take",
