@@ -16,6 +16,7 @@ Doors import from here, never from the modules inside.
 - people: watchers and copied addresses besides the requester
 - bulk: one action on many requests
 - sla: the sweep that marks missed targets and mails warnings
+- reports: supervisors' subscriptions to the scheduled reports
 """
 
 from tickets.actions.assigning import assign, escalate, hand_over_open_tickets, take
@@ -39,6 +40,7 @@ from tickets.actions.links import (
     unlink_related,
 )
 from tickets.actions.people import add_watcher, remove_watcher
+from tickets.actions.reports import subscribe_report, unsubscribe_report
 from tickets.actions.status import change_status, close_resolved
 
 __all__ = [
@@ -66,6 +68,8 @@ __all__ = [
     "merge",
     "rate",
     "rate_from_link",
+    "subscribe_report",
+    "unsubscribe_report",
     "reply_to_incident",
     "set_incident",
     "take",
