@@ -193,3 +193,17 @@ def test_reports_are_for_support_staff_and_known_names(client, cast):
     client.force_login(cast.supervisor_x)
     assert client.get(reverse("console:report_xlsx", args=["nothing"])).status_code == 404
     assert client.get(reverse("console:report", args=["csat"]), {"from": "x"}).status_code == 400
+
+
+def test_charts_carry_their_numbers_as_text():
+    import xml.etree.ElementTree as ET
+
+    from console.dashboard import charts
+
+    svg = charts.grouped_percent_svg(
+        "SLA", ["Дипломи", "Вход"], [("first", [50.0, None]), ("resolution", [100, 75.5])]
+    )
+    desc = ET.fromstring(svg).find("{http://www.w3.org/2000/svg}desc").text
+    assert desc == "Дипломи: first 50 %, resolution 100 %; Вход: first —, resolution 75.5 %."
+    empty = charts.horizontal_stacked_svg("Load", [], [("open", [])])
+    assert "<desc>" in empty

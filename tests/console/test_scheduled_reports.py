@@ -160,7 +160,8 @@ def _english():
         yield
 
 
-def test_subscriptions_are_for_supervisors_and_their_scope(cast, _english):
+@pytest.mark.usefixtures("_english")
+def test_subscriptions_are_for_supervisors_and_their_scope(cast):
     with pytest.raises(NotAllowed, match="supervisors"):
         actions.subscribe_report(actor=cast.expert_x, period="weekly")
     with pytest.raises(NotAllowed, match="your region"):
