@@ -292,3 +292,32 @@ def test_console_search_box_and_api(client, cast, corpus):
     api = client.get("/api/v1/tickets/", {"q": "оценки дневника"})
     assert api.status_code == 200
     assert [t["reference"] for t in api.json()["results"]] == [grades.reference]
+
+
+@pytest.mark.django_db
+def test_the_migration_builds_documents_for_existing_tickets(cast, corpus):
+    """0009_search_stems builds the documents of the requests that exist at upgrade time."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("tickets.migrations.0009_search_stems")
+    diploma, login, grades, _other = corpus
+    if connection.vendor == "postgresql":
+        table = "tickets_search"
+        insert = (
+            "INSERT INTO tickets_search (ticket_id, public_text, note_text) VALUES (%s, %s, %s)"
+        )
+    else:
+        table = "tickets_search_fts"
+        insert = (
+            "INSERT INTO tickets_search_fts (rowid, public_text, note_text) VALUES (%s, %s, %s)"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table}")
+    assert _refs(cast.expert_x, "дипломите") == set()
+    migration._build(apps, connection, insert, batch=2)
+    assert _refs(cast.expert_x, "дипломите") == {diploma.reference}
+    assert _refs(cast.expert_x, "оценки дневника") == {grades.reference}
+    assert _refs(cast.teacher_a, "сървъра", include_internal=False) == set()
+    assert _refs(cast.expert_x, "сървъра") == {login.reference}
