@@ -330,7 +330,7 @@ class TicketFilter(django_filters.FilterSet):
         method="filter_text",
         label=_("Search"),
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": _("words, reference, code")}
+            attrs={"type": "search", "placeholder": _('words, "a phrase", reference, code, e-mail')}
         ),
     )
     status = django_filters.MultipleChoiceFilter(

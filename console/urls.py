@@ -66,4 +66,11 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("handoff/", views.handoff, name="handoff"),
     path("reports/<slug:name>.csv", views.report_csv, name="report"),
+    path("reports/<slug:name>.xlsx", views.report_xlsx, name="report_xlsx"),
+    path("reports/subscriptions/", views.report_subscriptions, name="report_subscriptions"),
+    path(
+        "reports/subscriptions/<id:pk>/delete/",
+        views.report_unsubscribe,
+        name="report_unsubscribe",
+    ),
 ]

@@ -20,14 +20,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.models import AgentProfile, User
+from accounts.models import AgentProfile, Region, User
 from console.agent_views import canned_for, mention_feedback
 from console.agent_views import ticket_extras as agent_extras
 from console.dashboard.charts import charts
+from console.dashboard.figures import FIGURE_REPORTS, collect_figures_cached
 from console.dashboard.queries import REPORTS, Scope, collect_cached
-from console.dashboard.reports import csv_response
+from console.dashboard.reports import ALL_REPORTS, csv_response, xlsx_response
 from console.dashboard.time_spent import time_spent
 from console.filters import (
     MAIN_FILTERS,
@@ -65,6 +66,7 @@ from tickets.models import (
     Competence,
     Message,
     Priority,
+    ReportSubscription,
     SavedFilter,
     Status,
     Ticket,
@@ -840,6 +842,9 @@ def dashboard(request):
             "scope": scope,
             "data": data,
             "charts": charts(data, scope),
+            "figures": collect_figures_cached(scope),
+            "figure_reports": FIGURE_REPORTS,
+            "can_subscribe": policies.is_supervisor(request.user),
             "reports": REPORTS,
             "query": scope.query(),
             "is_dashboard": True,
@@ -887,7 +892,72 @@ def handoff(request):
 @agent_required
 @require_GET
 def report_csv(request, name):
-    if name not in REPORTS:
+    if name not in ALL_REPORTS:
         raise Http404(_("No such report."))
     scope = Scope.from_request(request)
     return csv_response(name, scope)
+
+
+@agent_required
+@require_GET
+def report_xlsx(request, name):
+    if name not in ALL_REPORTS:
+        raise Http404(_("No such report."))
+    scope = Scope.from_request(request)
+    return xlsx_response(name, scope)
+
+
+# --- scheduled reports: a supervisor's subscriptions -------------------------------------
+
+
+@agent_required
+@require_http_methods(["GET", "POST"])
+def report_subscriptions(request):
+    """List, add and remove the supervisor's weekly and monthly report subscriptions."""
+    if not policies.is_supervisor(request.user):
+        raise PermissionDenied(_("Scheduled reports are for supervisors."))
+    national = Scope(user=request.user, start=timezone.localdate(), end=timezone.localdate())
+    regions = list(Region.objects.order_by("code")) if national.national else []
+    status = 200
+    if request.method == "POST":
+        period = request.POST.get("period", "")
+        region = None
+        region_id = parse_id(request.POST.get("region"))
+        if request.POST.get("region") and region_id is None:
+            messages.error(request, _("Unknown region."))
+            status = 400
+        else:
+            if region_id is not None:
+                region = next((r for r in regions if r.pk == region_id), None)
+                if region is None:
+                    messages.error(request, _("Unknown region."))
+                    status = 400
+            if status == 200:
+                try:
+                    actions.subscribe_report(actor=request.user, period=period, region=region)
+                except DomainError as error:
+                    _domain_error(request, error)
+                    status = 400
+                else:
+                    messages.success(request, _("Subscribed. The report comes after each period."))
+                    return redirect("console:report_subscriptions")
+    subscriptions = ReportSubscription.objects.filter(user=request.user).select_related("region")
+    return render(
+        request,
+        "console/report_subscriptions.html",
+        {
+            "subscriptions": list(subscriptions),
+            "periods": ReportSubscription.Period.choices,
+            "regions": regions,
+            "is_dashboard": True,
+        },
+        status=status,
+    )
+
+
+@agent_required
+@require_POST
+def report_unsubscribe(request, pk):
+    if actions.unsubscribe_report(actor=request.user, subscription_id=pk):
+        messages.success(request, _("Unsubscribed."))
+    return redirect("console:report_subscriptions")

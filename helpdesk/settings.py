@@ -220,10 +220,14 @@ CELERY_BEAT_SCHEDULE = {
     "autoclose-resolved": {"task": "tickets.tasks.autoclose_resolved", "schedule": 3600.0},
     "webhook-delivery": {"task": "api.tasks.deliver_pending_webhooks", "schedule": 60.0},
     "raw-mail-purge": {"task": "mailbridge.tasks.purge_raw_mail", "schedule": 3600.0},
+    # Supervisors' weekly and monthly reports (docs/reports.md), sent once per period.
+    "scheduled-reports": {"task": "console.tasks.send_scheduled_reports", "schedule": 3600.0},
 }
 
 # --- Auth ---------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+# How long the rating link of a resolution mail works (tickets/rating_links.py).
+HELPDESK_RATING_LINK_DAYS = env_int("HELPDESK_RATING_LINK_DAYS", 30, minimum=1)
 # LockoutBackend (django-axes) refuses a locked-out username + address before
 # any password is checked; PasswordBackend is Django's, limited by
 # HELPDESK_LOCAL_LOGIN (docs/login.md).

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from django.utils.safestring import SafeString
 
+from helpdesk.stemming import stems
 from kb.models import Article
 from kb.rendering import plain_text
 from kb.search_backends import get_backend
-from kb.stemmer import stems
 from kb.text import ParsedQuery, highlight, parse_query, snippet
 
 MIN_SUGGEST_CHARS = 3

@@ -1,6 +1,6 @@
 """Full-text search over SearchDocument stems: SQLite FTS5 or PostgreSQL tsvector.
 
-Both backends index the same stemmed text (kb.stemmer) and answer the same
+Both backends index the same stemmed text (helpdesk.stemming) and answer the same
 ParsedQuery, so Bulgarian inflection is handled identically; each uses its own
 engine for matching, phrase order and scoring, and its own trigram source for
 typo tolerance. kb.search is the only caller.
@@ -152,7 +152,7 @@ class PostgresBackend:
 
     @staticmethod
     def _expression(parsed: ParsedQuery, *, any_term: bool) -> str:
-        # Stems hold letters and digits only (kb.stemmer.WORD), so quoting them
+        # Stems hold letters and digits only (helpdesk.stemming.WORD), so quoting them
         # as tsquery lexemes cannot inject operators.
         parts = []
         groups = parsed.groups()

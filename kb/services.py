@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from accounts.permissions import is_agent
 from helpdesk.errors import DomainError, NotAllowed
+from helpdesk.stemming import stemmed_text
 from helpdesk.uploads import check_file
 from kb.models import (
     KB_FILE_TYPES,
@@ -34,7 +35,6 @@ from kb.models import (
 from kb.rendering import plain_text
 from kb.search_backends import get_backend
 from kb.slugs import slugify_text
-from kb.stemmer import stemmed_text
 from tickets.models import Ticket
 
 CONTENT_FIELDS = ("title", "summary", "body")

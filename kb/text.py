@@ -11,20 +11,7 @@ from dataclasses import dataclass, field
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from kb.stemmer import WORD, normalize, stem
-
-# Words too common to narrow a search; dropped from loose terms (not from phrases).
-STOPWORDS = frozenset(
-    """
-    а аз в във вие все вече въпреки да до др дори е един една едно за защо и из или
-    им има как какво каква какъв като кога когато който която което които към ли
-    ме мен ми мога може моля му на над не него нея ни никой нищо но нас нашата
-    о от отново по под пак при са се си след сме със сте съм та так така те ти
-    то това този тази тези трябва тук че ще щом я
-    a an and are as at be by can do does for from how i in is it my not of on or
-    the this to what when where which who why with you your
-    """.split()
-)
+from helpdesk.stemming import STOPWORDS, WORD, normalize, stem
 
 _QUOTED = re.compile(r'"([^"]*)"')
 

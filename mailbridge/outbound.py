@@ -13,6 +13,7 @@ composed from templates in the recipient's language, with the ticket's
 reference in the subject and threading and loop headers.
 """
 
+import base64
 import datetime
 import logging
 
@@ -20,11 +21,14 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db.models import Q
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from mailbridge.models import UndeliverableAddress
 from mailbridge.reference import format_subject_tag
+from tickets import rating_links
 from tickets.models import AgentSettings, MailThreadKey, OutboundMail, Ticket
+from tickets.outbox import WHOLE_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ AUTOMATIC_KINDS = frozenset(
         "mail_held",
         "assigned",
         "mention",
+        "report",
     }
 )
 # How long one sender may hold a row while it talks to the SMTP server.
@@ -86,8 +91,33 @@ def signature_for(row: OutboundMail) -> str:
     return found.signature(row.language or "bg") if found is not None else ""
 
 
+def compose_whole(row: OutboundMail) -> EmailMultiAlternatives:
+    """Return the mail of a row written whole by its caller (a scheduled report)."""
+    content = row.content or {}
+    mail = EmailMultiAlternatives(
+        subject=" ".join(str(content.get("subject") or row.subject).split()),
+        body=str(content.get("text") or ""),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=list(row.recipients),
+        headers={
+            "Message-ID": f"<{row.message_id}>",
+            settings.HELPDESK["LOOP_HEADER"]: settings.HELPDESK["INSTANCE_ID"],
+            "X-Auto-Response-Suppress": "All",
+            "Auto-Submitted": "auto-generated",
+        },
+        reply_to=[settings.HELPDESK["SUPPORT_ADDRESS"]],
+    )
+    if content.get("html"):
+        mail.attach_alternative(str(content["html"]), "text/html")
+    for item in content.get("attachments") or []:
+        mail.attach(item["name"], base64.b64decode(item["base64"]), item["type"])
+    return mail
+
+
 def compose(row: OutboundMail) -> EmailMultiAlternatives:
     """Return the ready-to-send mail of one outbox row."""
+    if row.kind in WHOLE_KINDS:
+        return compose_whole(row)
     ticket, message = row.ticket, row.ticket_message
     context = {
         "ticket": ticket,
@@ -99,6 +129,10 @@ def compose(row: OutboundMail) -> EmailMultiAlternatives:
         "signature": signature_for(row),
     }
     kind = row.kind
+    if kind == "resolved" and row.recipients:
+        # Whoever wrote only by e-mail can rate from the mail (tickets.rating_links).
+        token = rating_links.make_token(ticket.pk, row.recipients[0])
+        context["rate_url"] = f"{settings.SITE_URL}{reverse('portal:rate_link', args=[token])}"
     with translation.override(row.language or "bg"):
         subject_line = render_to_string(f"emails/{kind}_subject.txt", context).strip()
         text = render_to_string(f"emails/{kind}.txt", context)
@@ -226,7 +260,8 @@ def deliver_pending(*, older_than=datetime.timedelta(minutes=1), limit: int = SW
     )
     result = {"sent": 0, "failed": 0, "gave_up": 0}
     for row in _rows(due)[:limit]:
-        if row.ticket is None or row.created_at < now - GIVE_UP_AFTER:
+        orphan = row.ticket is None and row.kind not in WHOLE_KINDS
+        if orphan or row.created_at < now - GIVE_UP_AFTER:
             OutboundMail.objects.filter(pk=row.pk).update(state=OutboundMail.State.FAILED)
             result["gave_up"] += 1
             continue

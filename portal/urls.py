@@ -25,6 +25,7 @@ urlpatterns = [
         people.watcher_remove,
         name="watcher_remove",
     ),
+    path("rate/<str:token>/", views.rate_from_link, name="rate_link"),
     path("attachments/<id:pk>/", views.attachment_download, name="attachment"),
     path("delegations/", views.delegation_list, name="delegations"),
     path("delegations/grant/", views.delegation_grant, name="delegation_grant"),

@@ -14,6 +14,7 @@ import re
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Prefetch, Q
@@ -44,7 +45,7 @@ from portal.forms import (
     TicketFilterForm,
     TicketForm,
 )
-from tickets import actions, policies, ratelimit
+from tickets import actions, policies, ratelimit, rating_links
 from tickets.models import (
     OPEN_STATUSES,
     Attachment,
@@ -651,3 +652,75 @@ def delegation_revoke(request, pk):
             request, _("The rights of %(who)s were revoked.") % {"who": delegation.delegate}
         )
     return redirect("portal:delegations")
+
+
+# --- rating from the resolution mail's link (no login) -----------------------------------
+
+RATING_LINK_POSTS = 20
+RATING_LINK_WINDOW = 3600
+
+
+def _rating_link_allowed(request) -> bool:
+    """At most RATING_LINK_POSTS ratings from one address per hour: no brute force, no flood."""
+    key = "rating-link:{}".format(request.META.get("REMOTE_ADDR", "-"))
+    count = cache.get_or_set(key, 0, RATING_LINK_WINDOW)
+    if count >= RATING_LINK_POSTS:
+        return False
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, RATING_LINK_WINDOW)
+    return True
+
+
+@require_http_methods(["GET", "POST"])
+def rate_from_link(request, token):
+    """The small public page behind the resolution mail's "rate" link.
+
+    The signed token (tickets.rating_links) names the ticket and the address
+    the mail went to; the page shows only the reference and the form. CSRF
+    protection applies as everywhere; posts are limited per address.
+    """
+    try:
+        ticket_id, address = rating_links.read_token(token)
+    except DomainError as error:
+        return render(request, "portal/rate_link.html", {"error": str(error)}, status=400)
+    ticket = Ticket.objects.filter(pk=ticket_id).first()
+    if ticket is None:
+        return render(
+            request,
+            "portal/rate_link.html",
+            {"error": _("This rating link is not valid.")},
+            status=404,
+        )
+    form = RatingForm(request.POST or None, initial={"score": ticket.satisfaction})
+    status = 200
+    if request.method == "POST":
+        if not _rating_link_allowed(request):
+            return render(
+                request,
+                "portal/rate_link.html",
+                {"error": _("Too many attempts. Try again in an hour."), "ticket": ticket},
+                status=429,
+            )
+        if form.is_valid():
+            try:
+                actions.rate_from_link(
+                    ticket=ticket,
+                    address=address,
+                    score=form.cleaned_data["score"],
+                    comment=form.cleaned_data.get("comment") or "",
+                )
+            except DomainError as error:
+                if error.field is None:
+                    return render(
+                        request,
+                        "portal/rate_link.html",
+                        {"error": str(error), "ticket": ticket},
+                        status=400,
+                    )
+                form.add_error(error.field, str(error))
+            else:
+                return render(request, "portal/rate_link.html", {"ticket": ticket, "done": True})
+        status = 400
+    return render(request, "portal/rate_link.html", {"ticket": ticket, "form": form}, status=status)

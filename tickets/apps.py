@@ -20,3 +20,7 @@ class TicketsConfig(AppConfig):
                 signal.connect(
                     forget, sender=model, weak=False, dispatch_uid=f"sla.{model.__name__}"
                 )
+        # Imported here: the models must be loaded before the search sync is connected.
+        from tickets import search_sync
+
+        search_sync.connect()

@@ -171,12 +171,12 @@ def competence_changed(ticket, *, actor, channel, old, new, at) -> TicketEvent:
     )
 
 
-def rated(ticket, *, actor, score: int, comment: str, at) -> TicketEvent:
+def rated(ticket, *, actor, score: int, comment: str, at, channel=Channel.PORTAL) -> TicketEvent:
     return _row(
         ticket,
         kind=TicketEvent.Kind.RATED,
         actor=actor,
-        channel=Channel.PORTAL,
+        channel=channel,
         field="satisfaction",
         new=str(score),
         note=comment,

@@ -932,6 +932,9 @@ class OutboundMail(models.Model):
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)
+    # A mail not about one ticket (a scheduled report) is written whole:
+    # {"subject", "text", "html", "attachments": [{"name", "type", "base64"}]}.
+    content = models.JSONField(_("content"), default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -1168,3 +1171,55 @@ class TicketFieldValue(models.Model):
 
     def __str__(self):
         return f"{self.field_id}={self.value}"
+
+
+class ReportSubscription(models.Model):
+    """A supervisor's standing order for the figures of their scope by mail.
+
+    Sent by the celery beat task console.tasks.send_scheduled_reports after
+    each week (Monday to Sunday) or calendar month ends, through the outbox;
+    `last_period` names the period last sent, so a period is mailed once.
+    A national supervisor may narrow the report to one region.
+    """
+
+    class Period(models.TextChoices):
+        WEEKLY = "weekly", _("weekly")
+        MONTHLY = "monthly", _("monthly")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="report_subscriptions",
+        verbose_name=_("person"),
+    )
+    period = models.CharField(_("period"), max_length=10, choices=Period.choices)
+    region = models.ForeignKey(
+        "accounts.Region",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("region"),
+    )
+    last_period = models.CharField(_("last period sent"), max_length=10, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["user", "period", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "period", "region"],
+                condition=Q(region__isnull=False),
+                name="report_subscription_region",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "period"],
+                condition=Q(region__isnull=True),
+                name="report_subscription_scope",
+            ),
+        ]
+        verbose_name = _("report subscription")
+        verbose_name_plural = _("report subscriptions")
+
+    def __str__(self):
+        return f"{self.user} {self.period}"

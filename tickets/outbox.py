@@ -11,10 +11,11 @@ sweep sends them later. The same change never mails one address twice: each
 row has a unique key.
 """
 
+import base64
 from email.utils import make_msgid
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from accounts.models import AgentProfile
@@ -180,3 +181,55 @@ def _write(kind, ticket, message, recipients, round_) -> list[int]:
         ignore_conflicts=True,
     )
     return [written[row.message_id] for row in rows if row.message_id in written]
+
+
+# --- mail about no ticket: scheduled reports ---------------------------------------------
+
+# Kinds written whole by their caller (OutboundMail.content), not from templates.
+WHOLE_KINDS = frozenset({"report"})
+
+
+def report(
+    *,
+    key: str,
+    address: str,
+    language: str,
+    subject: str,
+    text: str,
+    html: str,
+    attachments=(),
+) -> OutboundMail | None:
+    """Write the outbox row of one scheduled report; None if `key` was written before.
+
+    `attachments` are (file name, MIME type, bytes). Delivery is the same as
+    for every other row (mailbridge/outbound.py), after the commit.
+    """
+    key = f"report:{key}:{address.lower()}"[:200]
+    if OutboundMail.objects.filter(key=key).exists():
+        return None
+    content = {
+        "subject": subject,
+        "text": text,
+        "html": html,
+        "attachments": [
+            {"name": name, "type": mime, "base64": base64.b64encode(data).decode("ascii")}
+            for name, mime, data in attachments
+        ],
+    }
+    try:
+        with transaction.atomic():
+            row = OutboundMail.objects.create(
+                key=key,
+                kind="report",
+                ticket=None,
+                recipients=[address],
+                language=language or "bg",
+                subject=subject[:255],
+                message_id=make_msgid(idstring="report", domain=_domain()).strip("<>"),
+                content=content,
+            )
+    except IntegrityError:
+        return None
+    ids = [row.pk]
+    transaction.on_commit(lambda: outbox_written.send_robust(sender=OutboundMail, ids=ids))
+    return row

@@ -22,8 +22,11 @@ class Chart:
     svg: str
 
 
-def _svg_open(width, height, title) -> list[str]:
-    desc = _("The same numbers are in the table below the chart.")
+def _svg_open(width, height, title, numbers: str = "") -> list[str]:
+    """The chart's opening: its title, and a description with its numbers (for screen readers)."""
+    desc = " ".join(
+        part for part in (numbers, _("The same numbers are in the table below the chart.")) if part
+    )
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="100%" role="img" aria-label="{escape(title, {chr(34): "&quot;"})}" '
@@ -71,7 +74,7 @@ def horizontal_stacked_svg(
     height = max(60, 30 + len(labels) * (bar_h + gap), 30 + len(series) * 18)
     totals = [sum(values[i] for _name, values in series) for i in range(len(labels))]
     top = max(totals, default=0) or 1
-    parts = _svg_open(width, height, title)
+    parts = _svg_open(width, height, title, _describe(labels, series, unit))
     for row, label in enumerate(labels):
         y = 20 + row * (bar_h + gap)
         short = _short(label)
@@ -108,7 +111,7 @@ def columns_svg(title: str, labels: list[str], series: list[tuple[str, list[floa
     plot_w, plot_h = width - left - legend_w - 10, height - bottom - 20
     totals = [sum(values[i] for _name, values in series) for i in range(len(labels))]
     top = max(totals, default=0) or 1
-    parts = _svg_open(width, height, title)
+    parts = _svg_open(width, height, title, _describe(labels, series))
     parts.append(
         f'<line x1="{left}" y1="{20 + plot_h}" x2="{left + plot_w}" y2="{20 + plot_h}" '
         'stroke="#8a96a3"/>'
@@ -155,7 +158,7 @@ def grouped_percent_svg(title: str, labels: list[str], series: list[tuple[str, l
     group_h = bar_h * len(series) + 10
     plot_w = width - label_w - legend_w - 40
     height = max(60, 30 + len(labels) * group_h, 30 + len(series) * 18)
-    parts = _svg_open(width, height, title)
+    parts = _svg_open(width, height, title, _describe(labels, series, " %"))
     for row, label in enumerate(labels):
         y0 = 20 + row * group_h
         short = _short(label)
@@ -180,6 +183,30 @@ def grouped_percent_svg(title: str, labels: list[str], series: list[tuple[str, l
     _legend(parts, [name for name, _values in series], width - legend_w, 20)
     parts.append("</svg>")
     return "".join(parts)
+
+
+DESC_ITEMS = 40
+
+
+def _describe(labels: list[str], series: list[tuple[str, list]], unit: str = "") -> str:
+    """Return the chart's text alternative: every label with its values, as a sentence list.
+
+    Screen readers read it from <desc>; the same numbers are in the table
+    under each chart. Long charts are cut after DESC_ITEMS labels.
+    """
+    if not labels:
+        return _("No data.")
+    items = []
+    for row, label in enumerate(labels[:DESC_ITEMS]):
+        values = []
+        for name, numbers in series:
+            value = numbers[row]
+            shown = "—" if value is None else f"{_fmt(value)}{unit}"
+            values.append(f"{name} {shown}")
+        items.append(f"{label}: " + ", ".join(values))
+    if len(labels) > DESC_ITEMS:
+        items.append("…")
+    return "; ".join(items) + "."
 
 
 def _fmt(value) -> str:

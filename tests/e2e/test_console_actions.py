@@ -4,10 +4,12 @@ Mail goes to the real SMTP peer (tests/testservers.py); the requesters' side is
 checked on their portal pages.
 """
 
+import io
 import re
 
 import pytest
 from django.urls import reverse
+from openpyxl import load_workbook
 
 from tests.console import asgi_server as server_fixtures
 from tickets import actions
@@ -184,4 +186,11 @@ def test_dashboard_screenshot(cast, asgi_server, agent_page, screenshot):
     with page.expect_download() as download:
         page.click('a[href*="/reports/backlog.csv"]')
     text = open(download.value.path(), encoding="utf-8-sig").read()
-    assert text.startswith("competence,")
+    # The Bulgarian reader's format: Bulgarian headers, ";" between fields.
+    assert text.startswith("Компетентност;под 1 ден;")
+    with page.expect_download() as download:
+        page.click('a[href*="/reports/backlog.xlsx"]')
+    with open(download.value.path(), "rb") as handle:
+        sheet = load_workbook(io.BytesIO(handle.read())).worksheets[0]
+    assert [cell.value for cell in sheet[1]][:2] == ["Компетентност", "под 1 ден"]
+    assert sheet.cell(row=2, column=7).value == 5

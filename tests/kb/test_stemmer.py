@@ -5,7 +5,7 @@ Pure tests: run with ``-p no:django``.
 
 import pytest
 
-from kb.stemmer import stem, stemmed_text, stems, words
+from helpdesk.stemming import stem, stemmed_text, stems, words
 
 
 @pytest.mark.parametrize(

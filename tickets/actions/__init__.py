@@ -20,6 +20,7 @@ Doors import from here, never from the modules inside.
 - agent: an agent's own canned replies, signatures, notification choices, notifications read
 - bulk: one action on many requests
 - sla: the sweep that marks missed targets and mails warnings
+- reports: supervisors' subscriptions to the scheduled reports
 """
 
 from tickets.actions.agent import (
@@ -35,7 +36,7 @@ from tickets.actions.agent import (
 from tickets.actions.assigning import assign, escalate, hand_over_open_tickets, take
 from tickets.actions.bulk import BULK_ACTIONS, BatchResult, bulk_update
 from tickets.actions.conversation import add_message
-from tickets.actions.details import change_competence, change_priority, rate
+from tickets.actions.details import change_competence, change_priority, rate, rate_from_link
 from tickets.actions.fields import set_field_values
 from tickets.actions.filing import (
     create_ticket,
@@ -55,6 +56,7 @@ from tickets.actions.links import (
 )
 from tickets.actions.macros import MacroResult, apply_macro, macros_for
 from tickets.actions.people import add_watcher, remove_watcher
+from tickets.actions.reports import subscribe_report, unsubscribe_report
 from tickets.actions.status import change_status, close_resolved
 from tickets.actions.tagging import (
     change_tags,
@@ -105,6 +107,9 @@ __all__ = [
     "parse_tags",
     "rate",
     "rename_tag",
+    "rate_from_link",
+    "subscribe_report",
+    "unsubscribe_report",
     "reply_to_incident",
     "set_field_values",
     "set_incident",

@@ -107,3 +107,39 @@ def rate(*, ticket: Ticket, actor, score: int, comment: str = "", now=None) -> T
     ticket.save(update_fields=["satisfaction", "satisfaction_comment"])
     events.rated(ticket, actor=actor, score=score, comment=comment, at=now)
     return ticket
+
+
+def _requester_address(ticket: Ticket) -> str:
+    if ticket.requester_id:
+        return (ticket.requester.email or "").lower()
+    return (ticket.requester_email or "").lower()
+
+
+@transaction.atomic
+def rate_from_link(*, ticket: Ticket, address: str, score: int, comment: str = "", now=None):
+    """Record a rating sent from the signed link of a resolution mail (no login).
+
+    The link names the address the mail went to; it must still be the
+    requester's. Sending the same rating again changes nothing and writes no
+    second history line; a different one replaces it, as in the portal.
+    """
+    now = now or timezone.now()
+    ticket = lock(ticket)
+    if not address or _requester_address(ticket) != address.lower():
+        raise NotAllowed(_("This rating link is not valid."))
+    if ticket.status not in (Status.RESOLVED, Status.CLOSED):
+        raise InvalidTransition(_("A request can be rated once it is resolved."))
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise DomainError(_("Choose a rating from 1 to 5."), field="score")
+    comment = egn.mask((comment or "").strip())[0]
+    if len(comment) > COMMENT_MAX:
+        raise DomainError(_("The comment is too long."), field="comment")
+    if ticket.satisfaction == score and ticket.satisfaction_comment == comment:
+        return ticket
+    ticket.satisfaction = score
+    ticket.satisfaction_comment = comment
+    ticket.save(update_fields=["satisfaction", "satisfaction_comment"])
+    actor = ticket.requester if ticket.requester_id else None
+    events.rated(ticket, actor=actor, score=score, comment=comment, at=now, channel=Channel.EMAIL)
+    announce(ticket.pk, "rated")
+    return ticket

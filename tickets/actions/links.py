@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk.errors import DomainError, InvalidTransition
 from helpdesk.uploads import CheckedFile
-from tickets import events, outbox
+from tickets import events, outbox, search
 from tickets.actions.base import (
     announce,
     lock,
@@ -78,6 +78,8 @@ def _move_conversation(source: Ticket, target: Ticket) -> None:
     Attachment.objects.filter(ticket=source).update(ticket=target)
     MailThreadKey.objects.filter(ticket=source).update(ticket=target)
     Ticket.objects.filter(parent=source).update(parent=target)
+    # A queryset update sends no signals: the search documents follow by hand.
+    search.refresh([source.pk, target.pk])
     if source.is_incident:
         target.is_incident = True
     stats = Message.objects.filter(ticket=target).aggregate(count=Count("id"), last=Max("id"))

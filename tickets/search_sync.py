@@ -1,0 +1,56 @@
+"""Keeps the ticket search documents (tickets.search) in step with subjects and messages.
+
+Connected to the models' signals in TicketsConfig.ready(), so every save of
+a message or of a changed subject, through whichever action, reaches the
+document in the same transaction. Writes that bypass signals (a queryset
+update, e.g. a merge moving messages) call tickets.search.refresh() themselves.
+"""
+
+from django.db.models import signals
+
+from tickets import search
+from tickets.models import Message, Ticket
+
+
+def remember_subject(sender, instance, **kwargs):
+    # __dict__, not the attribute: a deferred subject must not cost a query per row.
+    instance._search_subject = instance.__dict__.get("subject") if instance.pk else None
+
+
+def ticket_saved(sender, instance, created, raw=False, update_fields=None, **kwargs):
+    if raw:
+        return
+    if update_fields is not None and "subject" not in update_fields:
+        return
+    subject = instance.__dict__.get("subject")
+    if created or (subject is not None and getattr(instance, "_search_subject", None) != subject):
+        search.refresh([instance.pk])
+        instance._search_subject = subject
+
+
+def ticket_deleted(sender, instance, **kwargs):
+    search.remove(instance.pk)
+
+
+def message_saved(sender, instance, created, raw=False, update_fields=None, **kwargs):
+    if raw:
+        return
+    if created:
+        search.append_message(instance.ticket_id, instance.kind, instance.body_text)
+        return
+    if update_fields is not None and not {"body_text", "kind", "ticket"} & set(update_fields):
+        return
+    search.refresh([instance.ticket_id])
+
+
+def message_deleted(sender, instance, **kwargs):
+    search.refresh([instance.ticket_id])
+
+
+def connect():
+
+    signals.post_init.connect(remember_subject, sender=Ticket, dispatch_uid="search-subject")
+    signals.post_save.connect(ticket_saved, sender=Ticket, dispatch_uid="search-ticket")
+    signals.post_delete.connect(ticket_deleted, sender=Ticket, dispatch_uid="search-ticket-del")
+    signals.post_save.connect(message_saved, sender=Message, dispatch_uid="search-message")
+    signals.post_delete.connect(message_deleted, sender=Message, dispatch_uid="search-msg-del")
