@@ -82,6 +82,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer, redirects and error pages included, carries the id.
+    "helpdesk.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -466,16 +468,67 @@ if OIDC_ENABLED and OIDC_OP_LOGOUT_ENDPOINT:
     )
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+# "plain" lines for people, "json" (one object a line) for a log collector;
+# both carry the request id (helpdesk/observability.py).
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain", ("plain", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "helpdesk.observability.JsonFormatter"},
+    },
     # 403, 404, 405, 429 are part of normal use: INFO without a traceback.
-    "filters": {"expected_refusals": {"()": "helpdesk.logfilters.ExpectedRefusals"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "expected_refusals": {"()": "helpdesk.logfilters.ExpectedRefusals"},
+        "request_id": {"()": "helpdesk.observability.RequestIdFilter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "django.request": {"filters": ["expected_refusals"]},
     },
 }
+if LOG_FORMAT == "json":
+    # Celery's workers would otherwise replace the root logger's handlers with
+    # their own plain format.
+    CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Operations: health checks, Sentry ---------------------------------------
+# /health/live (the process answers) and /health/ready (docs/deployment.md).
+# Details of /health/ready go to staff, callers on this machine and callers
+# with `Authorization: Bearer $HEALTH_TOKEN`.
+HEALTH_TOKEN = env_str("HEALTH_TOKEN")
+HEALTH_CHECK_TIMEOUT = env_int("HEALTH_CHECK_TIMEOUT", 3, minimum=1)
+HEALTH_MAILBOX_MAX_AGE = env_int("HEALTH_MAILBOX_MAX_AGE", 900, minimum=30)
+HEALTH_OUTBOX_MAX_AGE = env_int("HEALTH_OUTBOX_MAX_AGE", 900, minimum=30)
+HEALTH_OUTBOX_MAX_PENDING = env_int("HEALTH_OUTBOX_MAX_PENDING", 5000, minimum=1)
+HEALTH_CHECKS = {
+    "database": "helpdesk.health.database",
+    "cache": "helpdesk.health.cache",
+    "broker": "helpdesk.health.broker",
+    "worker": "helpdesk.health.worker",
+    "mailbox": "mailbridge.health.mailbox_polled",
+    "outbox": "mailbridge.health.outbox_backlog",
+}
+# Load balancers probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^healthz$"]
+
+# Errors to Sentry, only when a DSN is given (sentry-sdk is then required).
+SENTRY_DSN = env_url("SENTRY_DSN", ("http", "https"))
+if SENTRY_DSN:
+    from helpdesk.observability import init_sentry
+
+    init_sentry(
+        SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        release=env_str("SENTRY_RELEASE"),
+        traces_sample_rate=env_int("SENTRY_TRACES_PERCENT", 0, minimum=0) / 100,
+    )
