@@ -54,6 +54,7 @@ from console.forms import (
     placeholder_values,
 )
 from helpdesk.bounds import parse_id
+from helpdesk.dbrouter import reads_from_replica
 from helpdesk.errors import Conflict, DomainError
 from tickets import actions, policies
 from tickets.models import (
@@ -802,6 +803,7 @@ def attachment(request, pk):
 
 @agent_required
 @require_GET
+@reads_from_replica
 def dashboard(request):
     scope = Scope.from_request(request)
     data = collect_cached(scope)
@@ -866,6 +868,7 @@ def handoff(request):
 
 @agent_required
 @require_GET
+@reads_from_replica
 def report_csv(request, name):
     if name not in REPORTS:
         raise Http404(_("No such report."))

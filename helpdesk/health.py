@@ -171,3 +171,24 @@ def worker() -> dict:
     if not replies:
         raise RuntimeError(f"no worker answered within {wait:g} s")
     return {"workers": len(replies)}
+
+
+@check(critical=False)
+def replica() -> dict:
+    """The read replica answers and is at most HEALTH_REPLICA_MAX_LAG seconds behind."""
+    with connections["replica"].cursor() as cursor:
+        cursor.execute("SET statement_timeout = %s", [int(timeout() * 1000)])
+        # Caught up when everything received was replayed; else the age of
+        # the last transaction it replayed (an idle primary is no lag).
+        cursor.execute(
+            "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() = "
+            "pg_last_wal_replay_lsn() THEN 0 ELSE COALESCE(EXTRACT(EPOCH FROM "
+            "now() - pg_last_xact_replay_timestamp()), 0) END"
+        )
+        in_recovery, lag = cursor.fetchone()
+    lag = round(float(lag), 1)
+    if not in_recovery:
+        raise RuntimeError("DATABASE_REPLICA_URL names a server that is not a replica")
+    if lag > settings.HEALTH_REPLICA_MAX_LAG:
+        raise RuntimeError(f"{lag} s behind the primary")
+    return {"lag_s": lag}

@@ -127,30 +127,48 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------
 DATABASE_URL = env_url("DATABASE_URL", ("postgres", "postgresql", "sqlite"))
+# A streaming replica of the primary: reports, dashboards and knowledge-base
+# pages read from it (helpdesk/dbrouter.py, docs/deployment.md).
+DATABASE_REPLICA_URL = env_url("DATABASE_REPLICA_URL", ("postgres", "postgresql"))
+_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 0 if env_bool("HELPDESK_TESTING", False) else 8)
+
+
+def _postgresql(url: str) -> dict:
+    database = dj_database_url.parse(url, conn_max_age=60)
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return database
+    database["CONN_HEALTH_CHECKS"] = True
+    database.setdefault("OPTIONS", {})
+    # Under ASGI each request runs in a thread of its own, so a connection
+    # kept by CONN_MAX_AGE is never reused: every request opened one until
+    # PostgreSQL refused more. A pool per process bounds them instead:
+    # web processes × DATABASE_POOL_SIZE + workers ≤ max_connections
+    # (docs/scaling.md). DATABASE_POOL_SIZE=0 turns the pool off, for
+    # PgBouncer in front; then connections close after each request.
+    database["CONN_MAX_AGE"] = 0
+    if _POOL_SIZE:
+        database["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": _POOL_SIZE,
+            # Waiting longer than this for a free connection is an error
+            # (a 503 page), not an ever-growing queue.
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+        }
+    return database
+
+
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": _postgresql(DATABASE_URL)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-        DATABASES["default"].setdefault("OPTIONS", {})
-        # Under ASGI each request runs in a thread of its own, so a connection
-        # kept by CONN_MAX_AGE is never reused: every request opened one until
-        # PostgreSQL refused more. A pool per process bounds them instead:
-        # web processes × DATABASE_POOL_SIZE + workers ≤ max_connections
-        # (docs/scaling.md). DATABASE_POOL_SIZE=0 turns the pool off, for
-        # PgBouncer in front; then connections close after each request.
-        _pool_size = env_int("DATABASE_POOL_SIZE", 0 if env_bool("HELPDESK_TESTING", False) else 8)
-        if _pool_size:
-            DATABASES["default"]["CONN_MAX_AGE"] = 0
-            DATABASES["default"]["OPTIONS"]["pool"] = {
-                "min_size": 1,
-                "max_size": _pool_size,
-                # Waiting longer than this for a free connection is an error
-                # (a 503 page), not an ever-growing queue.
-                "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
-            }
-        else:
-            DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_helpdesk")}
+    if DATABASE_REPLICA_URL:
+        if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+            raise ConfigError("DATABASE_REPLICA_URL needs a PostgreSQL DATABASE_URL")
+        DATABASES["replica"] = _postgresql(DATABASE_REPLICA_URL)
+        # Tests read the primary's test database through the replica's name.
+        DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+elif DATABASE_REPLICA_URL:
+    raise ConfigError("DATABASE_REPLICA_URL needs a PostgreSQL DATABASE_URL")
 else:
     DATABASES = {
         "default": {
@@ -166,6 +184,7 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATABASE_ROUTERS = ["helpdesk.dbrouter.ReplicaRouter"]
 
 # --- Redis: cache, channel layer, celery broker -------------------------------
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss"))
@@ -518,6 +537,9 @@ HEALTH_CHECKS = {
     "mailbox": "mailbridge.health.mailbox_polled",
     "outbox": "mailbridge.health.outbox_backlog",
 }
+HEALTH_REPLICA_MAX_LAG = env_int("HEALTH_REPLICA_MAX_LAG", 30, minimum=1)
+if "replica" in DATABASES:
+    HEALTH_CHECKS["replica"] = "helpdesk.health.replica"
 # Load balancers probe over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^health/", r"^healthz$"]
 
