@@ -136,7 +136,9 @@ def database() -> dict:
 def cache() -> dict:
     """The cache (Redis in production) stores and returns a value."""
     # Imported here: the cache backend is built on first use, after settings.
-    from django.core.cache import cache as default_cache
+    from django.core.cache import caches
+
+    default_cache = caches["default"]
 
     key = f"health:{uuid.uuid4().hex}"
     default_cache.set(key, "1", 30)
