@@ -1,5 +1,6 @@
 import hmac
 import ipaddress
+import time
 
 from django.conf import settings
 from django.db import connection
@@ -55,12 +56,26 @@ def health_ready(request):
     names, errors, backlog) only staff, a caller with HEALTH_TOKEN or one on
     this machine (docs/deployment.md).
     """
-    report = health.run()
+    trusted = _may_see_health_details(request)
+    report = health.run() if trusted else _public_report()
     strict = request.GET.get("strict", "") in ("1", "true", "yes")
     body = {"status": report.status}
-    if _may_see_health_details(request):
+    if trusted:
         body["checks"] = {result.name: result.as_dict() for result in report.results}
     return JsonResponse(body, status=report.http_status(strict=strict))
+
+
+# Anyone may ask for the readiness; answers to the public are reused for
+# HEALTH_PUBLIC_CACHE_SECONDS, so asking often costs one run of the checks.
+_public_cache: dict = {"at": None, "report": None}
+
+
+def _public_report():
+    now = time.monotonic()
+    at = _public_cache["at"]
+    if at is None or now - at >= settings.HEALTH_PUBLIC_CACHE_SECONDS:
+        _public_cache["report"], _public_cache["at"] = health.run(), now
+    return _public_cache["report"]
 
 
 def _may_see_health_details(request) -> bool:

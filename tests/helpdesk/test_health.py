@@ -34,8 +34,11 @@ BASE = {
 
 @pytest.fixture
 def checks(settings):
+    from helpdesk import views
+
     settings.HEALTH_CHECKS = dict(BASE)
     settings.HEALTH_TOKEN = ""
+    views._public_cache.update(at=None, report=None)
     return settings.HEALTH_CHECKS
 
 
@@ -75,6 +78,25 @@ def test_the_public_learns_the_status_and_nothing_else(transactional_db, client,
     assert response.json() == {"status": "ok"}
 
 
+def test_the_public_answer_is_reused_for_a_few_seconds(
+    transactional_db, client, checks, settings, monkeypatch
+):
+    runs = []
+    real_run = health.run
+    monkeypatch.setattr(health, "run", lambda *a: runs.append(1) or real_run(*a))
+    settings.HEALTH_PUBLIC_CACHE_SECONDS = 3600
+    for _ in range(3):
+        assert client.get("/health/ready", REMOTE_ADDR=PUBLIC).json() == {"status": "ok"}
+    assert len(runs) == 1
+    # Callers who see the details always get a fresh run.
+    client.get("/health/ready", REMOTE_ADDR="127.0.0.1")
+    client.get("/health/ready", REMOTE_ADDR="127.0.0.1")
+    assert len(runs) == 3
+    settings.HEALTH_PUBLIC_CACHE_SECONDS = 0
+    client.get("/health/ready", REMOTE_ADDR=PUBLIC)
+    assert len(runs) == 4
+
+
 def test_behind_a_proxy_the_forwarded_client_decides_not_the_proxy(
     transactional_db, client, checks, settings
 ):
@@ -83,9 +105,9 @@ def test_behind_a_proxy_the_forwarded_client_decides_not_the_proxy(
     assert response.json() == {"status": "ok"}
 
 
-def test_a_token_or_staff_see_the_details_from_anywhere(transactional_db, client, checks, cast):
-    from django.conf import settings
-
+def test_a_token_or_staff_see_the_details_from_anywhere(
+    transactional_db, client, checks, cast, settings
+):
     settings.HEALTH_TOKEN = "health-" + uuid.uuid4().hex
     with_token = client.get(
         "/health/ready", REMOTE_ADDR=PUBLIC, HTTP_AUTHORIZATION=f"Bearer {settings.HEALTH_TOKEN}"
