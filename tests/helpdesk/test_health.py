@@ -158,10 +158,12 @@ def test_no_worker_answering_is_reported(
     transactional_db, client, checks, settings, broker_folders
 ):
     checks["worker"] = "helpdesk.health.worker"
-    settings.HEALTH_CHECK_TIMEOUT = 1
+    settings.HEALTH_CHECK_TIMEOUT = 2
     body = client.get("/health/ready").json()
     assert body["checks"]["worker"]["status"] == "fail"
-    assert "no worker answered" in body["checks"]["worker"]["error"]
+    # The ping waits a second; on a busy machine the check's own limit may come first.
+    error = body["checks"]["worker"]["error"]
+    assert error.startswith(("RuntimeError: no worker answered", "no answer within")), error
 
 
 RELEASE = threading.Event()

@@ -53,6 +53,24 @@ def test_every_log_record_of_a_request_carries_its_id(db, client, caplog):
     assert request_id_var.get() == "-"
 
 
+def test_a_task_logs_with_its_id_and_leaves_no_id_behind():
+    from helpdesk.celery import _forget_task_id, _log_with_task_id
+
+    _log_with_task_id(task_id="abc")
+    assert request_id_var.get() == "task-abc"
+    _forget_task_id(task_id="abc")
+    assert request_id_var.get() == "-"
+    # Run eagerly inside a request, a task keeps the request's id.
+    token = request_id_var.set("req-9")
+    try:
+        _log_with_task_id(task_id="def")
+        assert request_id_var.get() == "req-9"
+        _forget_task_id(task_id="def")
+        assert request_id_var.get() == "req-9"
+    finally:
+        request_id_var.reset(token)
+
+
 def test_json_formatter_writes_one_object_with_extras_and_traceback():
     try:
         raise ValueError("broken")
