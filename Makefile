@@ -8,7 +8,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 export HELPDESK_VAR_DIR ?= $(CURDIR)/var
 
-.PHONY: run test test-sqlite test-pg lint format messages makemessages venv test-deps bench clean migrate seed
+.PHONY: run run-scaled test test-sqlite test-pg lint format messages makemessages venv test-deps bench clean migrate seed
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ seed: migrate
 run: seed
 	HELPDESK_DEMO=true $(PY) manage.py collectstatic --noinput -v 0
 	HELPDESK_DEMO=true PORT=$(PORT) scripts/run-embedded.sh
+
+# Production's shape on one machine: PostgreSQL + Redis on 127.0.0.1, two ASGI
+# processes behind scripts/proxy.py on $(PORT), two celery workers, beat, the
+# mailbox poller (docs/scaling.md).
+run-scaled: venv messages
+	PORT=$(PORT) PG_URL=$(PG_URL) scripts/run-scaled.sh
 
 test-deps: venv
 	scripts/install-test-deps.sh

@@ -58,6 +58,7 @@ from console.forms import (
 )
 from console.ticket_extras import ticket_extras
 from helpdesk.bounds import parse_id
+from helpdesk.dbrouter import reads_from_replica
 from helpdesk.errors import Conflict, DomainError
 from tickets import actions, history, policies
 from tickets.models import (
@@ -823,6 +824,7 @@ def attachment(request, pk):
 
 @agent_required
 @require_GET
+@reads_from_replica
 def dashboard(request):
     scope = Scope.from_request(request)
     data = collect_cached(scope)
@@ -891,6 +893,7 @@ def handoff(request):
 
 @agent_required
 @require_GET
+@reads_from_replica
 def report_csv(request, name):
     if name not in ALL_REPORTS:
         raise Http404(_("No such report."))

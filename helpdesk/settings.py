@@ -82,6 +82,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer, redirects and error pages included, carries the id.
+    "helpdesk.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -127,30 +129,48 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------
 DATABASE_URL = env_url("DATABASE_URL", ("postgres", "postgresql", "sqlite"))
+# A streaming replica of the primary: reports, dashboards and knowledge-base
+# pages read from it (helpdesk/dbrouter.py, docs/deployment.md).
+DATABASE_REPLICA_URL = env_url("DATABASE_REPLICA_URL", ("postgres", "postgresql"))
+_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 0 if env_bool("HELPDESK_TESTING", False) else 8)
+
+
+def _postgresql(url: str) -> dict:
+    database = dj_database_url.parse(url, conn_max_age=60)
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return database
+    database["CONN_HEALTH_CHECKS"] = True
+    database.setdefault("OPTIONS", {})
+    # Under ASGI each request runs in a thread of its own, so a connection
+    # kept by CONN_MAX_AGE is never reused: every request opened one until
+    # PostgreSQL refused more. A pool per process bounds them instead:
+    # web processes × DATABASE_POOL_SIZE + workers ≤ max_connections
+    # (docs/scaling.md). DATABASE_POOL_SIZE=0 turns the pool off, for
+    # PgBouncer in front; then connections close after each request.
+    database["CONN_MAX_AGE"] = 0
+    if _POOL_SIZE:
+        database["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": _POOL_SIZE,
+            # Waiting longer than this for a free connection is an error
+            # (a 503 page), not an ever-growing queue.
+            "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+        }
+    return database
+
+
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": _postgresql(DATABASE_URL)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-        DATABASES["default"].setdefault("OPTIONS", {})
-        # Under ASGI each request runs in a thread of its own, so a connection
-        # kept by CONN_MAX_AGE is never reused: every request opened one until
-        # PostgreSQL refused more. A pool per process bounds them instead:
-        # web processes × DATABASE_POOL_SIZE + workers ≤ max_connections
-        # (docs/scaling.md). DATABASE_POOL_SIZE=0 turns the pool off, for
-        # PgBouncer in front; then connections close after each request.
-        _pool_size = env_int("DATABASE_POOL_SIZE", 0 if env_bool("HELPDESK_TESTING", False) else 8)
-        if _pool_size:
-            DATABASES["default"]["CONN_MAX_AGE"] = 0
-            DATABASES["default"]["OPTIONS"]["pool"] = {
-                "min_size": 1,
-                "max_size": _pool_size,
-                # Waiting longer than this for a free connection is an error
-                # (a 503 page), not an ever-growing queue.
-                "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
-            }
-        else:
-            DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_helpdesk")}
+    if DATABASE_REPLICA_URL:
+        if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+            raise ConfigError("DATABASE_REPLICA_URL needs a PostgreSQL DATABASE_URL")
+        DATABASES["replica"] = _postgresql(DATABASE_REPLICA_URL)
+        # Tests read the primary's test database through the replica's name.
+        DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+elif DATABASE_REPLICA_URL:
+    raise ConfigError("DATABASE_REPLICA_URL needs a PostgreSQL DATABASE_URL")
 else:
     DATABASES = {
         "default": {
@@ -166,6 +186,7 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATABASE_ROUTERS = ["helpdesk.dbrouter.ReplicaRouter"]
 
 # --- Redis: cache, channel layer, celery broker -------------------------------
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss"))
@@ -475,16 +496,71 @@ if OIDC_ENABLED and OIDC_OP_LOGOUT_ENDPOINT:
     )
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+# "plain" lines for people, "json" (one object a line) for a log collector;
+# both carry the request id (helpdesk/observability.py).
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain", ("plain", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "helpdesk.observability.JsonFormatter"},
+    },
     # 403, 404, 405, 429 are part of normal use: INFO without a traceback.
-    "filters": {"expected_refusals": {"()": "helpdesk.logfilters.ExpectedRefusals"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "expected_refusals": {"()": "helpdesk.logfilters.ExpectedRefusals"},
+        "request_id": {"()": "helpdesk.observability.RequestIdFilter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "django.request": {"filters": ["expected_refusals"]},
     },
 }
+if LOG_FORMAT == "json":
+    # Celery's workers would otherwise replace the root logger's handlers with
+    # their own plain format.
+    CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Operations: health checks, Sentry ---------------------------------------
+# /health/live (the process answers) and /health/ready (docs/deployment.md).
+# Details of /health/ready go to staff, callers on this machine and callers
+# with `Authorization: Bearer $HEALTH_TOKEN`.
+HEALTH_TOKEN = env_str("HEALTH_TOKEN")
+HEALTH_CHECK_TIMEOUT = env_int("HEALTH_CHECK_TIMEOUT", 3, minimum=1)
+HEALTH_PUBLIC_CACHE_SECONDS = env_int("HEALTH_PUBLIC_CACHE_SECONDS", 5, minimum=0)
+HEALTH_MAILBOX_MAX_AGE = env_int("HEALTH_MAILBOX_MAX_AGE", 900, minimum=30)
+HEALTH_OUTBOX_MAX_AGE = env_int("HEALTH_OUTBOX_MAX_AGE", 900, minimum=30)
+HEALTH_OUTBOX_MAX_PENDING = env_int("HEALTH_OUTBOX_MAX_PENDING", 5000, minimum=1)
+HEALTH_CHECKS = {
+    "database": "helpdesk.health.database",
+    "cache": "helpdesk.health.cache",
+    "broker": "helpdesk.health.broker",
+    "worker": "helpdesk.health.worker",
+    "mailbox": "mailbridge.health.mailbox_polled",
+    "outbox": "mailbridge.health.outbox_backlog",
+}
+HEALTH_REPLICA_MAX_LAG = env_int("HEALTH_REPLICA_MAX_LAG", 30, minimum=1)
+if "replica" in DATABASES:
+    HEALTH_CHECKS["replica"] = "helpdesk.health.replica"
+# Load balancers probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^healthz$"]
+
+# Errors to Sentry, only when a DSN is given (sentry-sdk is then required).
+SENTRY_DSN = env_url("SENTRY_DSN", ("http", "https"))
+if SENTRY_DSN:
+    from helpdesk.observability import init_sentry
+
+    init_sentry(
+        SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production"),
+        release=env_str("SENTRY_RELEASE"),
+        traces_sample_rate=env_int("SENTRY_TRACES_PERCENT", 0, minimum=0) / 100,
+    )

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import is_agent
+from helpdesk.dbrouter import reads_from_replica
 from helpdesk.errors import DomainError
 from kb import deflection, services
 from kb.announcements import dismiss
@@ -74,6 +75,7 @@ def _readable(request):
 # --- public pages -----------------------------------------------------------------
 
 
+@reads_from_replica
 def index(request):
     language = current_language(request)
     articles = list(_readable(request).select_related("category").order_by("order", "title"))
@@ -107,6 +109,7 @@ def index(request):
     )
 
 
+@reads_from_replica
 def category_detail(request, slug):
     language = current_language(request)
     category = get_object_or_404(Category.objects.select_related("parent"), slug=slug)
@@ -135,6 +138,7 @@ def category_detail(request, slug):
     )
 
 
+@reads_from_replica
 def article_detail(request, lang, slug):
     article = get_object_or_404(
         Article.objects.visible_to(request.user).select_related("category", "category__parent"),
@@ -223,6 +227,7 @@ def _anonymous_feedback(request, article, helpful, comment):
     request.session["kb_feedback"] = given
 
 
+@reads_from_replica
 def search(request):
     query = " ".join(request.GET.get("q", "").split())[:200]
     language = request.GET.get("lang") or current_language(request)
@@ -348,6 +353,7 @@ def _wants_json(request) -> bool:
     return "application/json" in request.headers.get("Accept", "")
 
 
+@reads_from_replica
 def report(request):
     """Per-article figures for agents and supervisors: readings, feedback, deflection."""
     _require_agent(request)

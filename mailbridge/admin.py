@@ -72,7 +72,14 @@ class MailboxAdmin(admin.ModelAdmin):
     list_display = ["name", "address", "host", "security", "is_active", "last_poll_at", "status"]
     list_filter = ["is_active", "security"]
     search_fields = ["name", "address", "host", "username"]
-    readonly_fields = ["last_poll_at", "last_state", "last_error", "locked_by", "locked_until"]
+    readonly_fields = [
+        "last_poll_at",
+        "last_success_at",
+        "last_state",
+        "last_error",
+        "locked_by",
+        "locked_until",
+    ]
     actions = ["check_connection", "poll_now"]
     fieldsets = [
         (None, {"fields": ["name", "address", "is_active"]}),
@@ -88,7 +95,16 @@ class MailboxAdmin(admin.ModelAdmin):
         (_("Waiting for mail"), {"fields": ["use_idle", "poll_seconds"]}),
         (
             _("State"),
-            {"fields": ["last_poll_at", "last_state", "last_error", "locked_by", "locked_until"]},
+            {
+                "fields": [
+                    "last_poll_at",
+                    "last_success_at",
+                    "last_state",
+                    "last_error",
+                    "locked_by",
+                    "locked_until",
+                ]
+            },
         ),
     ]
 

@@ -395,9 +395,11 @@ class MailboxPoller:
 
     def _record(self, result: PassResult) -> None:
         try:
-            Mailbox.objects.filter(pk=self.mailbox.pk).update(
-                last_poll_at=timezone.now(), last_state=result.state, last_error=result.error
-            )
+            now = timezone.now()
+            fields = {"last_poll_at": now, "last_state": result.state, "last_error": result.error}
+            if result.state == "ok":
+                fields["last_success_at"] = now
+            Mailbox.objects.filter(pk=self.mailbox.pk).update(**fields)
         except TRANSIENT_ERRORS:
             _fresh_connection()
 

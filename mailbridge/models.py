@@ -63,6 +63,10 @@ class Mailbox(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
 
     last_poll_at = models.DateTimeField(_("last poll"), null=True, blank=True)
+    # The end of the last pass that read the inbox without an error (a pass
+    # skipped because another poller holds the mailbox does not count); the
+    # readiness check (mailbridge/health.py) reports its age.
+    last_success_at = models.DateTimeField(_("last successful poll"), null=True, blank=True)
     last_state = models.CharField(_("last result"), max_length=20, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     locked_by = models.CharField(max_length=200, blank=True)

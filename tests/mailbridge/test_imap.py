@@ -104,6 +104,8 @@ def test_one_pass_stores_processes_and_moves(cast, dovecot, account, mailbox, mo
     assert rows.get(state="quarantined").reason.startswith("ValueError")
     mailbox.refresh_from_db()
     assert (mailbox.last_state, mailbox.locked_by) == ("ok", "")
+    # The readiness check's "last successful poll" (mailbridge/health.py).
+    assert mailbox.last_success_at == mailbox.last_poll_at
 
 
 def test_starttls_with_a_password_file(cast, dovecot, account, mailbox, tmp_path):
@@ -127,6 +129,7 @@ def test_wrong_password_is_reported_on_the_mailbox(cast, dovecot, account, mailb
     mailbox.refresh_from_db()
     assert mailbox.last_state == "error" and mailbox.last_error
     assert mailbox.locked_by == ""
+    assert mailbox.last_poll_at is not None and mailbox.last_success_at is None
 
 
 def test_crash_before_the_move_makes_the_next_pass_a_no_op(
