@@ -293,6 +293,12 @@ class PersonalMacroForm(forms.Form):
         widget=FastSelect,
     )
     assign = forms.ChoiceField(label=_("Assignee"), required=False, choices=Macro.Assign.choices)
+    add_tags = forms.CharField(
+        label=_("Tags to add (comma-separated)"), required=False, max_length=400
+    )
+    remove_tags = forms.CharField(
+        label=_("Tags to remove (comma-separated)"), required=False, max_length=400
+    )
 
 
 class MacroApplyForm(forms.Form):

@@ -13,6 +13,7 @@ from django import forms
 from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -24,6 +25,7 @@ from console.views import _get_ticket, _ticket_context, agent_required
 from helpdesk.bounds import parse_id
 from helpdesk.errors import DomainError
 from tickets import actions
+from tickets import fields as competence_fields
 from tickets.models import Channel, Competence, Priority, Watcher
 
 
@@ -113,8 +115,19 @@ class NewRequestForm(forms.Form):
         label=gettext_lazy("What the person asked"), widget=forms.Textarea(attrs={"rows": 6})
     )
 
+    def __init__(self, *args, language: str = "bg", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language = language
+        competences = list(self.fields["competence"].queryset.order_by("order", "code"))
+        self.competence_groups = competence_fields.add_form_fields(self, competences, language)
+
+    def competence_field_groups(self):
+        return competence_fields.form_field_groups(self, self.competence_groups, self.language)
+
     def clean(self):
         data = super().clean()
+        # The questions of the chosen competence, checked as the portal checks them.
+        data["field_values"] = competence_fields.form_answers(self, data.get("competence"), data)
         person = None
         if data.get("requester"):
             person = _staff_person(parse_id(data["requester"]))
@@ -158,7 +171,7 @@ class NewRequestForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def new_request(request):
     """File a request that came by phone or in person; GET shows the form."""
-    form = NewRequestForm(request.POST or None)
+    form = NewRequestForm(request.POST or None, language=translation.get_language() or "bg")
     status = 200
     if request.method == "POST":
         status = 400
@@ -177,6 +190,7 @@ def new_request(request):
                     priority=data["priority"],
                     subject=data["subject"],
                     text=data["text"],
+                    field_values=data["field_values"],
                 )
             except DomainError as error:
                 shown = error.field in form.fields and not form[error.field].is_hidden

@@ -14,7 +14,6 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Delegation, Institution, User
 from accounts.permissions import can_set_priority
-from helpdesk.errors import DomainError
 from helpdesk.uploads import UploadRejected, check_files
 from tickets import fields as competence_fields
 from tickets.models import Competence, Priority, Status
@@ -187,33 +186,14 @@ class TicketForm(ErrorSummaryMixin, AttachmentsMixin, forms.Form):
         self._add_competence_fields()
 
     def _add_competence_fields(self):
-        """Ask every competence's own questions; clean() keeps the chosen one's answers.
-
-        Without JavaScript all groups show, each under its competence's name;
-        the page's script shows only the chosen competence's group.
-        """
-        self.competence_groups = []
-        for competence in self.competence_rows:
-            extra = competence_fields.form_fields_for(competence, self.language, required=False)
-            if not extra:
-                continue
-            self.fields.update(extra)
-            self.competence_groups.append((competence, list(extra)))
+        """Ask every competence's own questions; clean() keeps the chosen one's answers."""
+        self.competence_groups = competence_fields.add_form_fields(
+            self, self.competence_rows, self.language
+        )
 
     def competence_field_groups(self):
         """[(competence id, its name, [bound fields], required names)] for the template."""
-        required = {
-            competence_fields.param_name(f) for f in competence_fields.active_fields() if f.required
-        }
-        return [
-            {
-                "competence": competence.pk,
-                "name": competence.localized_name(self.language),
-                "fields": [self[name] for name in names],
-                "required": [name for name in names if name in required],
-            }
-            for competence, names in self.competence_groups
-        ]
+        return competence_fields.form_field_groups(self, self.competence_groups, self.language)
 
     @property
     def single_institution(self):
@@ -254,24 +234,7 @@ class TicketForm(ErrorSummaryMixin, AttachmentsMixin, forms.Form):
 
     def _clean_competence_fields(self, data):
         """Check the chosen competence's answers (the same check the filing action makes)."""
-        competence = data.get("competence")
-        data["field_values"] = {}
-        if competence is None:
-            return
-        for field in competence_fields.fields_for(competence):
-            name = competence_fields.param_name(field)
-            if name in self.errors:
-                return
-            try:
-                answer = competence_fields.clean_value(field, data.get(name))
-            except DomainError as error:
-                self.add_error(name, str(error.message))
-                continue
-            if answer is None and field.required:
-                self.add_error(name, _("Answer this question: the area you chose needs it."))
-                continue
-            if answer is not None:
-                data["field_values"][field.key] = answer.value
+        data["field_values"] = competence_fields.form_answers(self, data.get("competence"), data)
 
 
 class ReplyForm(ErrorSummaryMixin, AttachmentsMixin, forms.Form):

@@ -225,3 +225,58 @@ def form_fields_for(
         param_name(f): form_field(f, language, required=required and f.required)
         for f in fields_for(competence)
     }
+
+
+def add_form_fields(form, competences, language: str) -> list[tuple[Competence, list[str]]]:
+    """Add every competence's questions to `form` (none marked required); return the groups.
+
+    For a form where the competence is chosen on the same page: without
+    JavaScript every group shows under its competence's name, and
+    ``form_answers`` keeps only the chosen competence's answers.
+    """
+    groups = []
+    for competence in competences:
+        extra = form_fields_for(competence, language, required=False)
+        if extra:
+            form.fields.update(extra)
+            groups.append((competence, list(extra)))
+    return groups
+
+
+def form_field_groups(form, groups, language: str) -> list[dict]:
+    """The groups as the templates show them: competence id, name, bound fields, required names."""
+    required = {param_name(f) for f in active_fields() if f.required}
+    return [
+        {
+            "competence": competence.pk,
+            "name": competence.localized_name(language),
+            "fields": [form[name] for name in names],
+            "required": [name for name in names if name in required],
+        }
+        for competence, names in groups
+    ]
+
+
+def form_answers(form, competence: Competence | None, data) -> dict[str, str]:
+    """Check the chosen competence's answers in a bound form's cleaned `data`.
+
+    Errors go onto the form's fields (the same check the filing action
+    makes, and a required question left empty); returns {field key: value}.
+    """
+    answers: dict[str, str] = {}
+    if competence is None:
+        return answers
+    for field in fields_for(competence):
+        name = param_name(field)
+        if name in form.errors:
+            continue
+        try:
+            answer = clean_value(field, data.get(name))
+        except DomainError as error:
+            form.add_error(name, str(error.message))
+            continue
+        if answer is None and field.required:
+            form.add_error(name, _("Answer this question: the area you chose needs it."))
+        elif answer is not None:
+            answers[field.key] = answer.value
+    return answers

@@ -762,6 +762,12 @@ class Macro(models.Model):
         related_name="macros",
         verbose_name=_("new competence"),
     )
+    add_tags = models.CharField(
+        _("tags to add"), max_length=400, blank=True, help_text=_("Comma-separated.")
+    )
+    remove_tags = models.CharField(
+        _("tags to remove"), max_length=400, blank=True, help_text=_("Comma-separated.")
+    )
     assign = models.CharField(
         _("assignee"), max_length=10, choices=Assign.choices, blank=True, default=Assign.KEEP
     )
@@ -789,6 +795,8 @@ class Macro(models.Model):
             or self.priority
             or self.competence_id
             or self.assign
+            or (self.add_tags or "").strip(" ,")
+            or (self.remove_tags or "").strip(" ,")
         ):
             raise ValidationError(_("A macro must change something or write a text."))
         if (

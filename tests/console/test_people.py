@@ -5,7 +5,14 @@ from django.urls import reverse
 
 from mailbridge.ingest import process_message
 from tests.mailbridge.test_ingest import make_mail
-from tickets.models import OutboundMail, Ticket, TicketEvent, Watcher
+from tickets.models import (
+    CompetenceField,
+    OutboundMail,
+    Ticket,
+    TicketEvent,
+    TicketFieldValue,
+    Watcher,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -272,3 +279,22 @@ def test_a_copied_address_of_an_incoming_mail_is_added_in_one_click(client, cast
     assert (watcher.email, watcher.source) == ("deputy@example.org", "mail")
     page = client.get(reverse("console:ticket", args=[ticket.reference])).content.decode()
     assert 'name="email" value="deputy@example.org"' not in page  # no longer offered
+
+
+def test_the_phone_page_asks_the_chosen_competences_questions(client, cast, login):
+    CompetenceField.objects.create(
+        competence=cast.diplomas, key="reg_number", label="Рег. номер", required=True
+    )
+    login(cast.expert_x)
+    page = client.get(NEW).content.decode()
+    assert 'name="cf_reg_number"' in page and "competence_fields.js" in page
+    chosen = form(requester=str(cast.teacher_a.pk), competence=cast.diplomas.pk)
+    refused = client.post(NEW, chosen, **EN)
+    assert refused.status_code == 400 and "Answer this question" in refused.content.decode()
+    assert not Ticket.objects.exists()
+    # Another competence's questions are not asked of this one.
+    other = form(requester=str(cast.teacher_a.pk), competence=cast.technical.pk)
+    assert client.post(NEW, {**other, "cf_reg_number": ""}, **EN).status_code == 302
+    assert client.post(NEW, {**chosen, "cf_reg_number": "РД-12/2026"}, **EN).status_code == 302
+    answer = TicketFieldValue.objects.get()
+    assert answer.value == "РД-12/2026" and answer.ticket.competence == cast.diplomas

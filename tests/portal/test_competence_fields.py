@@ -44,7 +44,7 @@ def test_the_form_shows_each_competence_group_under_its_name(client, cast, field
     assert f'data-competence="{cast.competences["login"].pk}"' in html
     assert 'name="cf_reg_number"' in html and 'name="cf_issued"' in html
     assert 'type="date"' in html
-    assert "portal_fields.js" in html
+    assert "competence_fields.js" in html
     html = client.get(NEW, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Registration number" in html
 

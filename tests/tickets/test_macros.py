@@ -1,6 +1,7 @@
 """Macros: one click answers and changes a request, as one change with one history line."""
 
 import pytest
+from django.utils import translation
 
 from helpdesk.errors import DomainError, InvalidTransition, NotAllowed
 from tickets import actions
@@ -32,7 +33,8 @@ def test_macro_replies_and_changes_status_priority_in_one_history_line(cast, tic
     )
     before = _last_event_id()
     mail_before = OutboundMail.objects.filter(kind="reply").count()
-    result = actions.apply_macro(ticket=ticket, actor=cast.expert_x, macro=macro, minutes=5)
+    with translation.override("en"):  # the history note is written in the actor's language
+        result = actions.apply_macro(ticket=ticket, actor=cast.expert_x, macro=macro, minutes=5)
 
     ticket.refresh_from_db()
     assert ticket.status == "waiting"
@@ -135,3 +137,30 @@ def test_resolving_macro_mails_the_resolution(cast, ticket):
     assert ticket.status == "resolved"
     assert OutboundMail.objects.filter(ticket=ticket, kind="resolved").count() == 1
     assert OutboundMail.objects.filter(ticket=ticket, kind="reply").count() == 1
+
+
+def test_macro_tags_the_request_within_its_one_history_line(cast, ticket):
+    actions.change_tags(ticket=ticket, actor=cast.expert_x, add=["стар"])
+    macro = Macro.objects.create(
+        title="Зрелост", add_tags="зрелост-2026, Диплома", remove_tags="стар", status="waiting"
+    )
+    before = _last_event_id()
+    actions.apply_macro(ticket=ticket, actor=cast.expert_x, macro=macro)
+    assert sorted(t.name for t in ticket.tags.all()) == ["Диплома", "зрелост-2026"]
+    [event] = _events(ticket, before)
+    assert event.kind == TicketEvent.Kind.MACRO
+    assert "зрелост-2026" in event.note and "стар" in event.note
+
+
+def test_a_macro_with_a_bad_tag_is_refused_when_saved_and_writes_nothing_when_used(cast, ticket):
+    with pytest.raises(DomainError):
+        actions.save_personal_macro(
+            actor=cast.expert_x, values={"title": "Лош", "add_tags": "x" * 41}
+        )
+    macro = Macro.objects.create(title="Лош", add_tags="x" * 41, priority="high")
+    before = _last_event_id()
+    with pytest.raises(DomainError):
+        actions.apply_macro(ticket=ticket, actor=cast.expert_x, macro=macro)
+    ticket.refresh_from_db()
+    assert ticket.priority != "high" and not ticket.tags.exists()
+    assert _events(ticket, before) == []

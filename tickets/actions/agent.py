@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk.errors import DomainError, NotAllowed
 from tickets.actions.base import require_agent
+from tickets.actions.tagging import parse_tags
 from tickets.models import AgentSettings, CannedResponse, Competence, Macro, Notification
 
 PREFERENCE_FIELDS = tuple(
@@ -69,7 +70,17 @@ def delete_personal_canned(*, actor, canned: CannedResponse) -> None:
     canned.delete()
 
 
-MACRO_FIELDS = ("title", "body", "reply_kind", "status", "priority", "competence", "assign")
+MACRO_FIELDS = (
+    "title",
+    "body",
+    "reply_kind",
+    "status",
+    "priority",
+    "competence",
+    "assign",
+    "add_tags",
+    "remove_tags",
+)
 PERSONAL_MACROS_MAX = 50
 
 
@@ -97,6 +108,9 @@ def save_personal_macro(*, actor, values: dict, macro: Macro | None = None) -> M
             setattr(macro, name, str(values.get(name) or ""))
     macro.title = " ".join(macro.title.split())
     macro.body = macro.body.replace("\r\n", "\n").strip()
+    # Tag names are checked now, not when the macro is first used.
+    macro.add_tags = ", ".join(parse_tags(macro.add_tags))
+    macro.remove_tags = ", ".join(parse_tags(macro.remove_tags))
     try:
         macro.full_clean(exclude=["owner"])
     except ValidationError as error:

@@ -16,6 +16,7 @@ from tickets.actions.base import announce, lock, require_agent, require_visible
 from tickets.actions.conversation import add_message
 from tickets.actions.details import set_competence, set_priority
 from tickets.actions.status import move
+from tickets.actions.tagging import apply_tag_changes, parse_tags
 from tickets.models import Channel, Macro, Message, Status, Ticket
 
 
@@ -57,7 +58,7 @@ def apply_macro(
     channel: str = Channel.CONSOLE,
     now: datetime.datetime | None = None,
 ) -> MacroResult:
-    """Apply `macro` to `ticket`: its priority, competence, assignee, text and status, at once.
+    """Apply `macro` to `ticket`: its priority, competence, assignee, tags, text and status, at once.
 
     Everything happens in one transaction and the history gets one line
     naming the macro and each change; any refusal (a transition that is not
@@ -104,6 +105,21 @@ def apply_macro(
         if set_assignee(ticket, new, actor=actor, now=now):
             changes.append(
                 _("assignee: %(old)s → %(new)s") % _pair(old or _("queue"), new or _("queue"))
+            )
+
+    if macro.add_tags or macro.remove_tags:
+        added, removed = apply_tag_changes(
+            ticket,
+            actor=actor,
+            add=parse_tags(macro.add_tags),
+            remove=parse_tags(macro.remove_tags),
+            now=now,
+        )
+        if added:
+            changes.append(_("tags added: %(names)s") % {"names": ", ".join(t.name for t in added)})
+        if removed:
+            changes.append(
+                _("tags removed: %(names)s") % {"names": ", ".join(t.name for t in removed)}
             )
 
     status_before = ticket.status

@@ -89,36 +89,10 @@ def change_tags(
     now = now or timezone.now()
     require_agent(actor)
     require_visible(ticket, actor)
-    add_names = [clean_tag(n) for n in add]
-    remove_keys = {tag_key(clean_tag(n)) for n in remove}
     ticket = lock(ticket)
-    current = {t.key: t for t in Tag.objects.filter(tickettag_set_for(ticket))}
-    added, removed = [], []
-    for key in sorted(remove_keys & set(current)):
-        removed.append(current.pop(key))
-    for name in add_names:
-        key = tag_key(name)
-        if key in current or key in {t.key for t in added}:
-            continue
-        added.append(_tag_for(name))
-    # A tag both removed and added in one call stays (add wins, nothing written for it).
-    keep = {t.key for t in added} & {t.key for t in removed}
-    removed = [t for t in removed if t.key not in keep]
-    added = [t for t in added if t.key not in keep]
-    if len(current) + len(added) + len(keep) > TAGS_PER_TICKET:
-        raise DomainError(
-            _("A request can have at most %(n)s tags.") % {"n": TAGS_PER_TICKET}, field="tags"
-        )
+    added, removed = apply_tag_changes(ticket, actor=actor, add=add, remove=remove, now=now)
     if not added and not removed:
-        return sorted([*current.values(), *Tag.objects.filter(key__in=keep)], key=lambda t: t.key)
-    if removed:
-        TicketTag.objects.filter(ticket=ticket, tag__in=removed).delete()
-    TicketTag.objects.bulk_create(
-        [TicketTag(ticket=ticket, tag=t, added_by=actor, created_at=now) for t in added],
-        ignore_conflicts=True,
-    )
-    ticket.updated_at = now
-    ticket.save(update_fields=["updated_at"])
+        return list(Tag.objects.filter(tickettag_set_for(ticket)).order_by("key"))
     events.tags_changed(
         ticket,
         actor=actor,
@@ -234,3 +208,42 @@ def rename_tag(*, tag: Tag, name: str, actor, now=None) -> Tag:
     for pk in ticket_ids:
         announce(pk, "tags")
     return tag
+
+
+def apply_tag_changes(ticket: Ticket, *, actor, add=(), remove=(), now) -> tuple[list, list]:
+    """Put tags on and take them off a locked request; return (added, removed) tags.
+
+    Writes no history: change_tags writes its line, and a macro names the
+    change in its own single line. Raises DomainError (nothing written) for a
+    bad name or too many tags.
+    """
+    add_names = [clean_tag(n) for n in add]
+    remove_keys = {tag_key(clean_tag(n)) for n in remove}
+    current = {t.key: t for t in Tag.objects.filter(tickettag_set_for(ticket))}
+    added, removed = [], []
+    for key in sorted(remove_keys & set(current)):
+        removed.append(current.pop(key))
+    for name in add_names:
+        key = tag_key(name)
+        if key in current or key in {t.key for t in added}:
+            continue
+        added.append(_tag_for(name))
+    # A tag both removed and added in one call stays (add wins, nothing written for it).
+    keep = {t.key for t in added} & {t.key for t in removed}
+    removed = [t for t in removed if t.key not in keep]
+    added = [t for t in added if t.key not in keep]
+    if len(current) + len(added) + len(keep) > TAGS_PER_TICKET:
+        raise DomainError(
+            _("A request can have at most %(n)s tags.") % {"n": TAGS_PER_TICKET}, field="tags"
+        )
+    if not added and not removed:
+        return [], []
+    if removed:
+        TicketTag.objects.filter(ticket=ticket, tag__in=removed).delete()
+    TicketTag.objects.bulk_create(
+        [TicketTag(ticket=ticket, tag=t, added_by=actor, created_at=now) for t in added],
+        ignore_conflicts=True,
+    )
+    ticket.updated_at = now
+    ticket.save(update_fields=["updated_at"])
+    return added, removed
