@@ -71,7 +71,7 @@ TARGETS: dict[str, Target] = {
     ),
     "noise": Target("mailbridge/noise.py", ("tests/mailbridge/test_noise.py",)),
     "quotes": Target("mailbridge/quotes.py", ("tests/mailbridge/test_quotes.py",)),
-    "stemmer": Target("kb/stemmer.py", ("tests/kb/test_stemmer.py",)),
+    "stemmer": Target("helpdesk/stemming.py", ("tests/kb/test_stemmer.py",)),
 }
 
 # Pure tests: no Django, no conftest, no plugins that start services. Leaving

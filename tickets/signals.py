@@ -26,3 +26,7 @@ ticket_changing = Signal()
 # tickets.personal_data.anonymise, so that a door that keeps people's
 # addresses of its own (the mail bridge: received mail) forgets them too.
 person_anonymised = Signal()
+
+# kwargs: alert_id. Sent after the commit of tickets.surges.detect for each
+# new SurgeAlert; the console pushes it to the supervisors concerned.
+surge_alerted = Signal()

@@ -15,6 +15,7 @@ Doors import from here, never from the modules inside.
 - links: merging duplicates, related requests, mass incidents
 - people: watchers and copied addresses besides the requester
 - bulk: one action on many requests
+- surges: dismissing a surge alert, or making it a mass incident
 - sla: the sweep that marks missed targets and mails warnings
 """
 
@@ -40,6 +41,7 @@ from tickets.actions.links import (
 )
 from tickets.actions.people import add_watcher, remove_watcher
 from tickets.actions.status import change_status, close_resolved
+from tickets.actions.surges import dismiss_surge, open_surge_incident, set_surge_announcement
 
 __all__ = [
     "BULK_ACTIONS",
@@ -54,6 +56,7 @@ __all__ = [
     "change_status_with_children",
     "close_resolved",
     "create_ticket",
+    "dismiss_surge",
     "escalate",
     "file_for_requester",
     "file_from_api",
@@ -64,9 +67,11 @@ __all__ = [
     "remove_watcher",
     "link_to_incident",
     "merge",
+    "open_surge_incident",
     "rate",
     "reply_to_incident",
     "set_incident",
+    "set_surge_announcement",
     "take",
     "unlink_related",
 ]

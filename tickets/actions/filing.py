@@ -18,7 +18,7 @@ from accounts.models import Institution
 from accounts.permissions import can_set_priority, filing_institution_ids, is_agent
 from helpdesk.errors import DomainError, NotAllowed
 from helpdesk.uploads import CheckedFile
-from tickets import events, outbox
+from tickets import events, outbox, similarity, surges
 from tickets.actions.base import (
     acting,
     announce,
@@ -286,6 +286,11 @@ def file_request(
             events.linked_on_filing(ticket, earlier=related_to, channel=channel, at=now, save=False)
         )
     TicketEvent.objects.bulk_create(history)
+    # The signature for "similar requests"; a request matching a surge that
+    # became an incident joins it now, before its acknowledgement is written.
+    signature = similarity.index(ticket, text, new=True)
+    if related_to is None:
+        surges.link_on_arrival(ticket, signature, channel=channel, at=now)
     if notify and not is_auto_reply:
         outbox.notify("created", ticket, message)
     announce(ticket.pk, "created")
