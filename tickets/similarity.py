@@ -24,15 +24,17 @@ from __future__ import annotations
 
 import datetime
 import re
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from helpdesk import egn
 from helpdesk.stemming import stem, words
-from tickets.models import OPEN_STATUSES, Status, Ticket, TicketSignature
+from tickets.models import OPEN_STATUSES, SimilarShown, Status, Ticket, TicketSignature
 
 # Terms kept per request: the subject's first, then the message's.
 MAX_TERMS = 32
@@ -358,3 +360,75 @@ def similar_to_ticket(ticket, *, user, limit: int = 8, now=None) -> list[Similar
     visible = Ticket.objects.visible_to(user).filter(pk__in=[pk for pk, _s in ranked])
     tickets = {t.pk: t for t in visible.select_related("competence", "institution", "assignee")}
     return [Similar(tickets[pk], value) for pk, value in ranked if pk in tickets][:limit]
+
+
+# --- what the filing form showed, and what the person did ---------------------------
+
+MAX_SHOWN = 20
+
+
+def record_shown(user, institution_id: int, ticket_ids, query: str, token: str = "") -> str:
+    """Record that the filing form showed `ticket_ids` as similar; return the record's token.
+
+    The token of an earlier call from the same form adds to that record
+    (people type in several steps). Returns "" when nothing was shown and
+    there is nothing to add to.
+    """
+    ids = [int(pk) for pk in list(ticket_ids)[:MAX_SHOWN]]
+    with transaction.atomic():
+        record = _open_record(token, user)
+        if record is None:
+            if not ids:
+                return ""
+            record = SimilarShown.objects.create(
+                token=secrets.token_hex(16),
+                user=user,
+                institution_id=institution_id,
+                query=(query or "")[:500],
+            )
+        elif query:
+            record.query = query[:500]
+            record.save(update_fields=["query"])
+        if ids:
+            record.shown.add(*Ticket.objects.filter(pk__in=ids))
+    return record.token
+
+
+def _open_record(token: str, user) -> SimilarShown | None:
+    if not token:
+        return None
+    return SimilarShown.objects.filter(
+        token=token[:32], user_id=user.pk, followed__isnull=True, filed__isnull=True
+    ).first()
+
+
+def record_followed(token: str, user, ticket) -> bool:
+    """Note that the person followed `ticket` (one of those shown) instead of filing."""
+    record = _open_record(token, user)
+    if record is None or not record.shown.filter(pk=ticket.pk).exists():
+        return False
+    SimilarShown.objects.filter(pk=record.pk).update(followed=ticket, decided_at=timezone.now())
+    return True
+
+
+def record_filed(token: str, ticket) -> bool:
+    """Note that the person filed `ticket` anyway after similar requests were shown."""
+    if ticket.requester is None:
+        return False
+    record = _open_record(token, ticket.requester)
+    if record is None:
+        return False
+    SimilarShown.objects.filter(pk=record.pk).update(filed=ticket, decided_at=timezone.now())
+    return True
+
+
+def filing_figures(since=None) -> dict[str, int]:
+    """Return how often similar requests were shown, followed and filed anyway."""
+    rows = SimilarShown.objects.all()
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    return {
+        "shown": rows.count(),
+        "followed": rows.filter(followed__isnull=False).count(),
+        "filed_anyway": rows.filter(filed__isnull=False).count(),
+    }
