@@ -8,7 +8,8 @@ class ConsoleConfig(AppConfig):
 
     def ready(self):
         # Imported here: models and signals are ready only once every app is loaded.
-        from console.live import on_ticket_changed
-        from tickets.signals import ticket_changed
+        from console.live import on_surge_alerted, on_ticket_changed
+        from tickets.signals import surge_alerted, ticket_changed
 
         ticket_changed.connect(on_ticket_changed, dispatch_uid="console.live")
+        surge_alerted.connect(on_surge_alerted, dispatch_uid="console.live.surge")

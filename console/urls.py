@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 import helpdesk.bounds  # noqa: F401  registers the <id:...> path converter
-from console import views
+from console import views, waves
 
 app_name = "console"
 
@@ -40,6 +40,10 @@ urlpatterns = [
     ticket_action("incident-link", views.incident_link_view),
     ticket_action("incident-add", views.incident_add_view),
     ticket_action("incident-unlink", views.incident_unlink_view),
+    ticket_action("similar", waves.similar_card),
+    path("surges/", waves.surge_box, name="surges"),
+    path("surges/<id:pk>/dismiss/", waves.surge_dismiss, name="surge_dismiss"),
+    path("surges/<id:pk>/incident/", waves.surge_incident, name="surge_incident"),
     path("attachments/<id:pk>/", views.attachment, name="attachment"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("handoff/", views.handoff, name="handoff"),

@@ -25,6 +25,7 @@ from django.utils import timezone, translation
 from mailbridge.models import UndeliverableAddress
 from mailbridge.reference import format_subject_tag
 from tickets.models import MailThreadKey, OutboundMail, Ticket
+from tickets.surges import known_problem_url
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ def compose(row: OutboundMail) -> EmailMultiAlternatives:
         "ticket_url": f"{settings.SITE_URL}/portal/requests/{ticket.reference}/",
         "console_url": f"{settings.SITE_URL}/console/tickets/{ticket.reference}/",
         "support_address": settings.HELPDESK["SUPPORT_ADDRESS"],
+        # A request linked on arrival to a known mass incident: its announcement.
+        "known_problem_url": known_problem_url(ticket) if row.kind == "created" else "",
     }
     kind = row.kind
     with translation.override(row.language or "bg"):

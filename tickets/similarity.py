@@ -43,7 +43,7 @@ PREFIX = 5
 # Weights: an exact stem, a shared prefix or a one-letter typo.
 EXACT, FUZZY = 1.0, 0.8
 # The score from which two requests are "similar" (tuned by bench/bench_similarity.py).
-THRESHOLD = 0.45
+THRESHOLD = 0.5
 
 # Function words and politeness: never a term.
 STOPWORDS = frozenset(
@@ -57,6 +57,8 @@ STOPWORDS = frozenset(
     никой нищо но някой някои нещо ня обаче около от отново още пак по под поради при
     против с са сам само се сега си след смe със също та така там те тези ти то този
     той тук тя у уважаеми уважаема уважаеми уважаемa че чрез ще ще бъде я
+    няма нямам нямаме това тази този тия вчера сутрин сутринта следобед вечерта получава
+    edu mon gov www http https
     егн egn здравейте здравей добър ден добро утро поздрави поздрав благодаря благодарим предварително
     колеги колега г-жо г-н госпожо господин моля помогнете помощ съдействие спешно
     the a an and or to of in on for is are be it this that with we i you please hello thanks
@@ -73,6 +75,21 @@ GENERIC = frozenset(
     """.split()
 )
 GENERIC_WEIGHT = 0.25
+# Words for one thing that share no stem (a verb and its noun, Latin and
+# Cyrillic): each stem on the left is read as the one on the right.
+SYNONYMS = {
+    stem(word): stem(target)
+    for target, variants in {
+        "вход": "влез вляза влезна влизам влиза влизане влязох влезе login log",
+        "парола": "password паролата пароли",
+        "печат": "отпечатам отпечата отпечатва отпечатване разпечатам принтира",
+        "липсва": "липсват изчезнаха изчезна",
+        "профил": "акаунт account профили",
+        "ученик": "ученика ученици учениците",
+        "грешка": "error",
+    }.items()
+    for word in variants.split()
+}
 
 _QUOTED = re.compile(r"^\s*>")
 _SIGNATURE = re.compile(r"^\s*(--\s*|__+|Sent from|Изпратено от|От:|From:|-----)", re.IGNORECASE)
@@ -98,7 +115,10 @@ def terms(subject: str, text: str = "") -> tuple[str, ...]:
         if word.isdigit() or "*" in word:
             continue
         term = stem(word)
-        if len(term) < 3 or term in STOPWORDS:
+        if term in STOPWORDS:
+            continue
+        term = SYNONYMS.get(term, term)
+        if len(term) < 3:
             continue
         out.setdefault(term, None)
         if len(out) >= MAX_TERMS:

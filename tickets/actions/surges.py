@@ -61,10 +61,13 @@ def open_surge_incident(
         institution=None,
         priority=Priority.HIGH,
         competence=alert.competence if alert.competence and alert.competence.is_active else None,
+        # A regional supervisor's incident belongs to their region (so they see it).
+        region=actor.agent.region if actor.agent is not None else None,
+        route=False,
         notify=False,
         now=now,
     )
-    set_incident(ticket=incident, actor=actor, channel=channel, now=now)
+    incident = set_incident(ticket=incident, actor=actor, channel=channel, now=now)
     result = BatchResult()
     visible = Ticket.objects.visible_to(actor)
     for member in alert.members.order_by("pk"):

@@ -44,6 +44,8 @@
       try { data = JSON.parse(event.data); } catch (e) { return; }
       if (data.type === "ticket") onTicket(data);
       else if (data.type === "presence") onPresence(data);
+      // Other kinds (e.g. "surge") are for the page's other scripts (waves.js).
+      else if (typeof data.type === "string") document.dispatchEvent(new CustomEvent("live:" + data.type, { detail: data }));
     });
     socket.addEventListener("close", function () {
       setLive(false);
