@@ -60,7 +60,9 @@ STOPWORDS = frozenset(
     няма нямам нямаме това тази този тия вчера сутрин сутринта следобед вечерта получава
     edu mon gov www http https
     егн egn здравейте здравей добър ден добро утро поздрави поздрав благодаря благодарим предварително
-    колеги колега г-жо г-н госпожо господин моля помогнете помощ съдействие спешно
+    колеги колега г-жо г-н госпожо господин моля помогнете помощ съдействие спешно спешна
+    уважение опитахме опитах няколко пъти успех прилагам приложено снимка снимки екрана екран
+    скрийншот случва случи става днес вече отново пак нещо някак
     the a an and or to of in on for is are be it this that with we i you please hello thanks
     """.split()
 )
@@ -92,7 +94,11 @@ SYNONYMS = {
 }
 
 _QUOTED = re.compile(r"^\s*>")
-_SIGNATURE = re.compile(r"^\s*(--\s*|__+|Sent from|Изпратено от|От:|From:|-----)", re.IGNORECASE)
+_SIGNATURE = re.compile(
+    r"^\s*(--\s*$|__+|-----|Sent from|Изпратено от|От:|From:|On .* wrote:|На .* написа:"
+    r"|С уважение|Поздрав|Best regards|Regards|Kind regards)",
+    re.IGNORECASE,
+)
 
 
 def strip_noise(text: str) -> str:
