@@ -103,13 +103,14 @@ def similar(request):
             {
                 "reference": item.ticket.reference,
                 "subject": item.ticket.subject,
-                "filed": _("today")
+                "filed": _("filed today")
                 if day == today
-                else formats.date_format(day, "SHORT_DATE_FORMAT"),
+                else _("filed on %(date)s")
+                % {"date": formats.date_format(day, "SHORT_DATE_FORMAT")},
                 "status": str(item.ticket.get_status_display()),
             }
         )
-    return JsonResponse({"requests": rows, "token": token if found else token})
+    return JsonResponse({"requests": rows, "token": token})
 
 
 @login_required

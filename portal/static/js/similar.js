@@ -36,8 +36,7 @@
         item.appendChild(title);
         var meta = document.createElement("div");
         meta.className = "muted small";
-        meta.textContent = box.getAttribute("data-filed-label") + " " + (row.filed || "") +
-          (row.status ? " · " + row.status : "");
+        meta.textContent = (row.filed || "") + (row.status ? " · " + row.status : "");
         item.appendChild(meta);
         var button = document.createElement("button");
         button.type = "submit";
