@@ -35,6 +35,11 @@ REMEMBER = datetime.timedelta(hours=24)
 LINK_FOR = datetime.timedelta(days=3)
 # The thresholds when settings name none for a competence.
 DEFAULT = {"requests": 8, "institutions": 5, "minutes": 60}
+# A wave is more than the usual: the cluster must exceed this many times the
+# number of like requests an average window of the previous BASELINE held
+# (the question asked every day is not a wave).
+BASELINE = datetime.timedelta(hours=24)
+ABOVE_USUAL = 2.5
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,8 @@ def find_clusters(now=None) -> list[Found]:
             institutions = {m[4] if m[4] is not None else -m[0] for m in members}
             if len(members) < limit.requests or len(institutions) < limit.institutions:
                 continue
+            if len(members) <= ABOVE_USUAL * _usual(competence_id, members, window_start, limit):
+                continue
             found.append(
                 Found(
                     competence_id=competence_id,
@@ -119,6 +126,22 @@ def find_clusters(now=None) -> list[Found]:
                 )
             )
     return found
+
+
+def _usual(competence_id, members, window_start, limit: Threshold) -> float:
+    """How many requests like the cluster's an average window of the previous day held."""
+    common = similarity.common_terms(m[1] for m in members)
+    rows = (
+        TicketSignature.objects.filter(
+            competence_id=competence_id,
+            created_at__gte=window_start - BASELINE,
+            created_at__lt=window_start,
+        )
+        .exclude(terms="")
+        .values_list("terms", flat=True)[:5000]
+    )
+    alike = sum(1 for terms in rows if similarity.score(common, terms) >= similarity.THRESHOLD)
+    return alike * limit.minutes / (BASELINE.total_seconds() / 60)
 
 
 def _matching_alert(cluster: Found, now) -> SurgeAlert | None:

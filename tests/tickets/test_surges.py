@@ -9,8 +9,8 @@ from django.test import override_settings
 
 from accounts.models import Institution
 from helpdesk.errors import DomainError, NotAllowed
-from tickets import actions, surges
-from tickets.models import Channel, OutboundMail, SurgeAlert, Ticket
+from tickets import actions, similarity, surges
+from tickets.models import Channel, OutboundMail, SurgeAlert, Ticket, TicketSignature
 
 # Ordinary traffic: many different problems, a few of them twice.
 ORDINARY = [
@@ -208,3 +208,32 @@ def test_a_regional_supervisor_links_only_what_they_may_see(cast, schools, now):
     in_x = {t.reference for t in members if t.region_id == cast.region_x.pk}
     assert set(result.done) == in_x
     assert {ref for ref, _reason in result.failed} == {t.reference for t in members} - in_x
+
+
+def test_the_question_asked_all_day_is_no_surge(cast, schools, now):
+    # Ten an hour around the clock (bulk rows: the rate, not the filing, matters) ...
+    login = cast.competences["login"]
+    earlier = Ticket.objects.bulk_create(
+        Ticket(
+            reference=f"25-{n:06d}",
+            channel=Channel.EMAIL,
+            subject=WAVE[n % len(WAVE)],
+            competence=login,
+            institution=schools[n % 20],
+            created_at=now - datetime.timedelta(minutes=60 + 6 * n),
+        )
+        for n in range(230)
+    )
+    TicketSignature.objects.bulk_create(
+        TicketSignature(
+            ticket=t,
+            terms=" ".join(similarity.terms(t.subject)),
+            competence=login,
+            institution=t.institution,
+            created_at=t.created_at,
+        )
+        for t in earlier
+    )
+    # ... and twelve in the last hour, a little above the usual ten: no wave.
+    wave(cast, schools, now - datetime.timedelta(minutes=30))
+    assert surges.detect(now=now) == []
