@@ -138,11 +138,14 @@ def surge(with_wave: bool, seed: int = 18) -> dict:
     if central is None:
         central = User.objects.create_superuser(email="bench.central@bench.test", password=None)
     start = datetime.datetime(2026, 3, 2, 8, 0, tzinfo=datetime.UTC)
-    events, wave_start = _day(rng, start, with_wave)
+    # The day before, without a wave: the usual rates the detection compares with.
+    history, _unused = _day(rng, start - datetime.timedelta(days=1), False)
+    today, wave_start = _day(rng, start, with_wave)
+    events = history + today
     alerts, wave_ids, alert_at, incident = [], set(), None, None
     next_run = start + datetime.timedelta(minutes=DETECT_EVERY)
     for n, (at, problem, school, in_wave) in enumerate(events):
-        while next_run <= at:
+        while next_run <= at and at >= start:
             for alert in surges.detect(now=next_run):
                 alerts.append(alert)
                 if (
@@ -303,7 +306,8 @@ def main() -> None:
             "",
             "### A simulated wave",
             "",
-            f"A working day of {DAY_REQUESTS} requests over ten hours from 400 institutions "
+            f"A working day of {DAY_REQUESTS} requests over ten hours from 400 institutions, after "
+            "a day like it (the usual rates), "
             f"(problems drawn with a mild Zipf law, s = 0.5; 15 % unrelated), plus a wave of "
             f"{WAVE_SIZE} requests in {WAVE_MINUTES} minutes from {WAVE_SIZE} institutions; "
             f"detection every {DETECT_EVERY} minutes with the default thresholds "

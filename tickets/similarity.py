@@ -202,6 +202,14 @@ def score(a, b) -> float:
     return round((matched_a + matched_b) / (total_a + total_b), 4)
 
 
+def _shares_a_word(query: Signature, terms: Sequence[str]) -> bool:
+    """Whether any term is the same stem as, or has the five-letter start of, a query term.
+
+    A candidate with neither can match by typos alone, never by enough to be similar.
+    """
+    return any(t in query.exact or t[:PREFIX] in query.prefixes for t in terms)
+
+
 def rank(query, candidates: Iterable[tuple[object, object]], *, threshold=THRESHOLD, limit=10):
     """Return [(key, score)] of the candidates (key, signature) scoring at least `threshold`.
 
@@ -210,6 +218,8 @@ def rank(query, candidates: Iterable[tuple[object, object]], *, threshold=THRESH
     query = Signature.of(query)
     scored = []
     for position, (key, signature) in enumerate(candidates):
+        if isinstance(signature, str) and not _shares_a_word(query, signature.split()):
+            continue  # the cheap test first: most candidates share no word at all
         value = score(query, signature)
         if value >= threshold:
             scored.append((-value, position, key, value))
