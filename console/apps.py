@@ -8,8 +8,9 @@ class ConsoleConfig(AppConfig):
 
     def ready(self):
         # Imported here: models and signals are ready only once every app is loaded.
-        from console.live import on_notification_created, on_ticket_changed
-        from tickets.signals import notification_created, ticket_changed
+        from console.live import on_notification_created, on_surge_alerted, on_ticket_changed
+        from tickets.signals import notification_created, surge_alerted, ticket_changed
 
         ticket_changed.connect(on_ticket_changed, dispatch_uid="console.live")
         notification_created.connect(on_notification_created, dispatch_uid="console.notify")
+        surge_alerted.connect(on_surge_alerted, dispatch_uid="console.live.surge")

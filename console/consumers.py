@@ -9,8 +9,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from accounts.models import User
 from accounts.permissions import followed_institution_ids
 from helpdesk.bounds import MAX_ID
-from tickets import notifications, policies
-from tickets.models import Message, Ticket
+from tickets import notifications, policies, surges
+from tickets.models import Message, SurgeAlert, Ticket
 
 # What one socket may ask: frames are small JSON objects; a page watches one
 # ticket (a few while tabs are moved), so a burst of watches is refused.
@@ -223,3 +223,20 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
                 },
             )
         await self.send_json({k: v for k, v in event.items() if k != "type"} | {"type": "presence"})
+
+    async def surge_alert(self, event):
+        """A possible mass incident: only for those who may act on it (surges.may_handle)."""
+        key = ("surge", event.get("alert_id"))
+        if key in self.recent:
+            return  # the same alert reached us through two groups
+        self.recent[key] = None
+        if await self._may_handle_surge(event.get("alert_id")):
+            await self.send_json({"type": "surge", "alert_id": event["alert_id"]})
+
+    @database_sync_to_async
+    def _may_handle_surge(self, alert_id) -> bool:
+        user = User.objects.filter(pk=self.user.pk, is_active=True).first()
+        alert = (
+            SurgeAlert.objects.filter(pk=alert_id).first() if isinstance(alert_id, int) else None
+        )
+        return user is not None and alert is not None and surges.may_handle(user, alert)

@@ -145,3 +145,24 @@ def _background() -> _Publisher:
 
 async def _send_all(layer, groups, event):
     await asyncio.gather(*(layer.group_send(group, event) for group in groups))
+
+
+def on_surge_alerted(sender, alert_id: int, signal=None, **extra) -> None:
+    """Receiver of ``tickets.signals.surge_alerted``: tell the supervisors concerned."""
+    # Imported here: the surge models are needed only when an alert is raised.
+    from tickets.models import SurgeAlert
+
+    layer = get_channel_layer()
+    alert = SurgeAlert.objects.filter(pk=alert_id).first()
+    if layer is None or alert is None:
+        return
+    # Coarse addresses; the consumer asks surges.may_handle() before forwarding.
+    groups = ["central", "all"] + [f"region.{pk}" for pk in alert.region_ids]
+    event = {"type": "surge.alert", "alert_id": alert.pk}
+    if _uses_network(layer):
+        _background().submit(layer, groups, event)
+        return
+    try:
+        async_to_sync(_send_all)(layer, groups, event)
+    except Exception:  # an alert that does not arrive live still shows on the next page
+        log.exception("live surge alert %s failed", alert_id)

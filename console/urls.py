@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 import helpdesk.bounds  # noqa: F401  registers the <id:...> path converter
-from console import agent_views, people, tags_fields, views
+from console import agent_views, people, tags_fields, views, waves
 
 app_name = "console"
 
@@ -62,6 +62,10 @@ urlpatterns = [
     path("notifications/", agent_views.notification_list, name="notifications"),
     path("notifications/read/", agent_views.notification_read, name="notification_read"),
     path("notifications/count/", agent_views.notification_count, name="notification_count"),
+    ticket_action("similar", waves.similar_card),
+    path("surges/", waves.surge_box, name="surges"),
+    path("surges/<id:pk>/dismiss/", waves.surge_dismiss, name="surge_dismiss"),
+    path("surges/<id:pk>/incident/", waves.surge_incident, name="surge_incident"),
     path("attachments/<id:pk>/", views.attachment, name="attachment"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("handoff/", views.handoff, name="handoff"),

@@ -243,7 +243,13 @@ CELERY_BEAT_SCHEDULE = {
     "raw-mail-purge": {"task": "mailbridge.tasks.purge_raw_mail", "schedule": 3600.0},
     # Supervisors' weekly and monthly reports (docs/reports.md), sent once per period.
     "scheduled-reports": {"task": "console.tasks.send_scheduled_reports", "schedule": 3600.0},
+    "surge-detection": {"task": "tickets.tasks.detect_surges", "schedule": 120.0},
 }
+# Surge detection (tickets/surges.py): a cluster of similar requests raises an
+# alert when it has at least `requests` requests from `institutions`
+# institutions within `minutes`. "*" is the default; add a competence's code
+# to give it its own thresholds.
+HELPDESK_SURGE = {"*": {"requests": 8, "institutions": 5, "minutes": 60}}
 
 # --- Auth ---------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -11,6 +11,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.core.cache import cache
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -163,3 +164,32 @@ def announcements_for(user, place: str = PORTAL, at=None) -> list[AnnouncementIt
 def dismiss(announcement: Announcement, user) -> None:
     """Hide `announcement` for `user` from now on (idempotent)."""
     AnnouncementDismissal.objects.get_or_create(announcement=announcement, user=user)
+
+
+def publish(
+    *, title: str, text: str, region_ids=(), actor=None, days: int = 3, at=None
+) -> Announcement:
+    """Publish a banner on the portal and in the console from now for `days` days.
+
+    `region_ids` empty: every region. Used for the announcement of a mass
+    incident created from a surge alert (console/surges.py).
+    """
+    at = at or timezone.now()
+    announcement = Announcement.objects.create(
+        title=title[:150],
+        text=text[:500],
+        starts_at=at,
+        ends_at=at + datetime.timedelta(days=days),
+        show_on_portal=True,
+        show_on_console=True,
+        created_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    if region_ids:
+        announcement.regions.set(list(region_ids))
+    transaction.on_commit(forget_cached)
+    return announcement
+
+
+def shown_to_anyone(announcement: Announcement, at=None) -> bool:
+    """Whether the announcement's own page may be shown: it has started (ended ones stay)."""
+    return announcement.starts_at <= (at or timezone.now())

@@ -35,6 +35,7 @@ urlpatterns = [
     path("report/", views.report, name="report"),
     path("revisions/<id:pk>/", views.revision_detail, name="revision"),
     path("revisions/<id:pk>/restore/", views.revision_restore, name="revision_restore"),
+    path("announcements/<id:pk>/", views.announcement_detail, name="announcement"),
     path(
         "announcements/<id:pk>/dismiss/",
         views.announcement_dismiss,

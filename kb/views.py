@@ -26,7 +26,7 @@ from accounts.permissions import is_agent
 from helpdesk.dbrouter import reads_from_replica
 from helpdesk.errors import DomainError
 from kb import deflection, services
-from kb.announcements import dismiss
+from kb.announcements import dismiss, shown_to_anyone
 from kb.diffs import field_changes
 from kb.models import (
     Announcement,
@@ -428,6 +428,15 @@ def revision_restore(request, pk):
 
 
 # --- announcements --------------------------------------------------------------------
+
+
+@require_GET
+def announcement_detail(request, pk):
+    """An announcement's own page: the link a mass incident's acknowledgement gives."""
+    announcement = get_object_or_404(Announcement, pk=pk)
+    if not shown_to_anyone(announcement):
+        raise Http404
+    return render(request, "kb/announcement.html", {"announcement": announcement})
 
 
 @login_required

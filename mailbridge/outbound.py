@@ -29,6 +29,7 @@ from mailbridge.reference import format_subject_tag
 from tickets import rating_links
 from tickets.models import AgentSettings, MailThreadKey, OutboundMail, Ticket
 from tickets.outbox import WHOLE_KINDS
+from tickets.surges import known_problem_url
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,8 @@ def compose(row: OutboundMail) -> EmailMultiAlternatives:
         "console_url": f"{settings.SITE_URL}/console/tickets/{ticket.reference}/",
         "support_address": settings.HELPDESK["SUPPORT_ADDRESS"],
         "signature": signature_for(row),
+        # A request linked on arrival to a known mass incident: its announcement.
+        "known_problem_url": known_problem_url(ticket) if row.kind == "created" else "",
     }
     kind = row.kind
     if kind == "resolved" and row.recipients:

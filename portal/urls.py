@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 import helpdesk.bounds  # noqa: F401  registers the <id:...> path converter
-from portal import people, views
+from portal import people, similar, views
 
 app_name = "portal"
 
@@ -14,6 +14,8 @@ urlpatterns = [
     path("", views.ticket_list, name="list"),
     path("new/", views.ticket_new, name="new"),
     path("suggest/", views.suggest, name="suggest"),
+    path("similar/", similar.similar, name="similar"),
+    path("similar/follow/", similar.follow_similar, name="follow_similar"),
     re_path(rf"^requests/{REF}/$", views.ticket_detail, name="ticket"),
     re_path(rf"^requests/{REF}/reply/$", views.ticket_reply, name="reply"),
     re_path(rf"^requests/{REF}/solve/$", views.ticket_solve, name="solve"),

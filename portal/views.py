@@ -37,6 +37,7 @@ from accounts.permissions import (
 from helpdesk.errors import DomainError, RateLimited
 from kb import deflection
 from kb.search import suggest_articles
+from portal import similar
 from portal.forms import (
     DelegationForm,
     RatingForm,
@@ -229,6 +230,7 @@ def ticket_new(request):
         else:
             ratelimit.record_filing(user, institution.pk)
             _record_filed_anyway(request.POST.get("deflection_token", ""), ticket)
+            similar.record_filed_anyway(request.POST.get("similar_token", ""), ticket)
             messages.success(
                 request,
                 _("Your request was filed as %(ref)s. A confirmation was sent to %(email)s.")

@@ -40,11 +40,14 @@ from tickets.models import (
     Notification,
     RedactedOriginal,
     SavedFilter,
+    SimilarShown,
     SLAPolicy,
+    SurgeAlert,
     Tag,
     Ticket,
     TicketEvent,
     TicketFieldValue,
+    TicketSignature,
     TicketTag,
     Watcher,
     WorkingHours,
@@ -779,3 +782,49 @@ class TagAdmin(admin.ModelAdmin):
                 "line. To join it with a tag that already has the new name, merge them instead."
             ),
         )
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Rows the helpdesk writes itself: administrators look, nobody edits here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TicketSignature)
+class TicketSignatureAdmin(_ReadOnly):
+    """The stems "similar requests" compares (docs/waves.md); rebuilt by similarity_index."""
+
+    list_display = ["ticket", "competence", "created_at", "terms"]
+    search_fields = ["ticket__reference"]
+    list_select_related = ["ticket", "competence"]
+    raw_id_fields = ["ticket"]
+
+
+@admin.register(SurgeAlert)
+class SurgeAlertAdmin(_ReadOnly):
+    """Waves the detection raised, and what supervisors decided (console: the alert box)."""
+
+    list_display = [
+        "created_at",
+        "label",
+        "competence",
+        "request_count",
+        "institution_count",
+        "state",
+    ]
+    list_filter = ["state", "competence"]
+    list_select_related = ["competence"]
+    raw_id_fields = ["members", "incident"]
+
+
+@admin.register(SimilarShown)
+class SimilarShownAdmin(_ReadOnly):
+    """Similar requests the filing form showed: followed instead, or filed anyway."""
+
+    list_display = ["created_at", "user", "institution", "followed", "filed"]
+    list_select_related = ["user", "institution", "followed", "filed"]
+    raw_id_fields = ["shown", "followed", "filed", "user", "institution"]

@@ -1231,3 +1231,121 @@ class ReportSubscription(models.Model):
 
     def __str__(self):
         return f"{self.user} {self.period}"
+
+
+class TicketSignature(models.Model):
+    """The content stems of a request's subject and first message (tickets/similarity.py).
+
+    Written on filing. Competence, region, institution and creation time are
+    copied from the ticket so that the candidate query of "similar requests"
+    is one range scan over this table's own indexes.
+    """
+
+    ticket = models.OneToOneField(
+        Ticket, on_delete=models.CASCADE, primary_key=True, related_name="signature"
+    )
+    terms = models.TextField(_("terms"), blank=True)
+    competence = models.ForeignKey(
+        Competence, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    region = models.ForeignKey(
+        "accounts.Region", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    institution = models.ForeignKey(
+        "accounts.Institution", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("request signature")
+        verbose_name_plural = _("request signatures")
+        indexes = [
+            models.Index(fields=["competence", "created_at"], name="sig_competence"),
+            models.Index(fields=["institution", "created_at"], name="sig_institution"),
+            models.Index(fields=["created_at"], name="sig_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.ticket_id} {self.terms[:60]}"
+
+
+class SurgeAlert(models.Model):
+    """A cluster of similar requests from many institutions: a possible mass incident."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("open")
+        DISMISSED = "dismissed", _("dismissed")
+        INCIDENT = "incident", _("incident created")
+
+    competence = models.ForeignKey(
+        Competence,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("competence"),
+    )
+    terms = models.TextField(_("terms"))
+    label = models.CharField(_("sample subject"), max_length=200)
+    members = models.ManyToManyField(Ticket, related_name="surges", verbose_name=_("requests"))
+    region_ids = models.JSONField(_("regions"), default=list)
+    request_count = models.PositiveIntegerField(_("requests"), default=0)
+    institution_count = models.PositiveIntegerField(_("institutions"), default=0)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.OPEN)
+    first_at = models.DateTimeField(_("first request"))
+    last_at = models.DateTimeField(_("latest request"))
+    created_at = models.DateTimeField(_("detected"), default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    incident = models.ForeignKey(
+        Ticket,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="surge_alerts",
+        verbose_name=_("incident"),
+    )
+    announcement_url = models.CharField(_("announcement link"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-last_at", "-id"]
+        verbose_name = _("surge alert")
+        verbose_name_plural = _("surge alerts")
+        indexes = [models.Index(fields=["state", "last_at"], name="surge_state")]
+
+    def __str__(self):
+        return f"{self.label} ({self.request_count})"
+
+
+class SimilarShown(models.Model):
+    """Similar requests the filing form showed, and what the person did: followed or filed."""
+
+    token = models.CharField(max_length=32, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    institution = models.ForeignKey(
+        "accounts.Institution", on_delete=models.CASCADE, related_name="+"
+    )
+    query = models.CharField(max_length=500, blank=True)
+    shown = models.ManyToManyField(Ticket, related_name="+")
+    followed = models.ForeignKey(
+        Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    filed = models.ForeignKey(
+        Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("similar requests shown while filing")
+        verbose_name_plural = _("similar requests shown while filing")
+
+    def __str__(self):
+        return self.token

@@ -31,3 +31,6 @@ person_anonymised = Signal()
 # agent a console notification (tickets/notifications.py): the console
 # pushes the new unread count to that person's open pages.
 notification_created = Signal()
+# kwargs: alert_id. Sent after the commit of tickets.surges.detect for each
+# new SurgeAlert; the console pushes it to the supervisors concerned.
+surge_alerted = Signal()

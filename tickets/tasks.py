@@ -1,7 +1,8 @@
-"""Celery tasks of the ticket domain: the SLA sweep and the closing of old resolutions."""
+"""Celery tasks of the ticket domain: the SLA sweep, closing old resolutions, surge detection."""
 
 from celery import shared_task
 
+from tickets import surges
 from tickets.actions import sla
 
 
@@ -13,3 +14,9 @@ def sla_sweep() -> dict:
 @shared_task
 def autoclose_resolved() -> int:
     return sla.autoclose_resolved()
+
+
+@shared_task
+def detect_surges() -> int:
+    """Cluster the last hour's requests; return how many new surge alerts were raised."""
+    return len(surges.detect())

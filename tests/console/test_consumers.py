@@ -268,3 +268,26 @@ def test_one_socket_cannot_watch_without_limit(cast, make_ticket):
 
     run_async(scenario)
     assert ticket.pk
+
+
+def test_a_surge_alert_reaches_the_supervisors_concerned_only(cast, now):
+    from tickets.models import SurgeAlert
+    from tickets.signals import surge_alerted
+
+    alert = SurgeAlert.objects.create(
+        terms="вход профил", label="вход", region_ids=[cast.region_x.pk], first_at=now, last_at=now
+    )
+
+    async def scenario():
+        supervisor = await _connect(cast.supervisor_x)
+        expert = await _connect(cast.expert_x)
+        other = await _connect(cast.expert_y)
+        await database_sync_to_async(surge_alerted.send)(sender=SurgeAlert, alert_id=alert.pk)
+        event = await supervisor.receive_json_from(timeout=5)
+        assert event == {"type": "surge", "alert_id": alert.pk}
+        assert await expert.receive_nothing(timeout=QUIET)
+        assert await other.receive_nothing(timeout=QUIET)
+        for communicator in (supervisor, expert, other):
+            await communicator.disconnect()
+
+    run_async(scenario)

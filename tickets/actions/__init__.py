@@ -19,6 +19,7 @@ Doors import from here, never from the modules inside.
 - macros: one click that answers and changes a request, with one history line
 - agent: an agent's own canned replies, signatures, notification choices, notifications read
 - bulk: one action on many requests
+- surges: dismissing a surge alert, or making it a mass incident
 - sla: the sweep that marks missed targets and mails warnings
 - reports: supervisors' subscriptions to the scheduled reports
 """
@@ -58,6 +59,7 @@ from tickets.actions.macros import MacroResult, apply_macro, macros_for
 from tickets.actions.people import add_watcher, remove_watcher
 from tickets.actions.reports import subscribe_report, unsubscribe_report
 from tickets.actions.status import change_status, close_resolved
+from tickets.actions.surges import dismiss_surge, open_surge_incident, set_surge_announcement
 from tickets.actions.tagging import (
     change_tags,
     clean_tag,
@@ -93,6 +95,7 @@ __all__ = [
     "clean_tag",
     "close_resolved",
     "create_ticket",
+    "dismiss_surge",
     "escalate",
     "file_for_requester",
     "file_from_api",
@@ -105,6 +108,7 @@ __all__ = [
     "merge",
     "merge_tags",
     "parse_tags",
+    "open_surge_incident",
     "rate",
     "rename_tag",
     "rate_from_link",
@@ -114,6 +118,7 @@ __all__ = [
     "set_field_values",
     "set_incident",
     "set_tags",
+    "set_surge_announcement",
     "take",
     "unlink_related",
 ]

@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from helpdesk import egn
 from helpdesk.errors import DomainError, InvalidTransition, NotAllowed
-from tickets import events
+from tickets import events, similarity
 from tickets.actions.base import announce, lock, require_agent, require_login, require_visible
 from tickets.assignment import route_new_ticket
 from tickets.models import Channel, Competence, Priority, Status, Ticket
@@ -83,6 +83,7 @@ def set_competence(ticket: Ticket, competence: Competence, *, now) -> bool:
     ticket.competence = competence
     ticket.updated_at = now
     ticket.save(update_fields=["competence", "updated_at"])
+    similarity.moved(ticket)  # its signature follows it to the new competence
     return True
 
 

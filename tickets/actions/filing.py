@@ -18,7 +18,7 @@ from accounts.models import Institution, User
 from accounts.permissions import can_set_priority, filing_institution_ids, is_agent
 from helpdesk.errors import DomainError, NotAllowed
 from helpdesk.uploads import CheckedFile
-from tickets import events, fields, notifications, outbox
+from tickets import events, fields, notifications, outbox, similarity, surges
 from tickets.actions.base import (
     acting,
     announce,
@@ -246,6 +246,7 @@ def file_request(
     email_message_id: str = "",
     institution_verified: bool = True,
     related_to: Ticket | None = None,
+    region=None,
     is_auto_reply: bool = False,
     route: bool = True,
     notify: bool = True,
@@ -289,7 +290,7 @@ def file_request(
         channel=channel,
         subject=subject,
         competence=competence,
-        region=institution.region if institution else None,
+        region=institution.region if institution else region,
         tier=competence.tier if competence else Tier.REGIONAL,
         priority=priority,
         created_at=now,
@@ -338,6 +339,11 @@ def file_request(
     TicketEvent.objects.bulk_create(history)
     if answers:
         TicketFieldValue.objects.bulk_create(fields.value_rows(ticket, answers))
+    # The signature for "similar requests"; a request matching a surge that
+    # became an incident joins it now, before its acknowledgement is written.
+    signature = similarity.index(ticket, text, new=True)
+    if related_to is None:
+        surges.link_on_arrival(ticket, signature, channel=channel, at=now)
     if notify and not is_auto_reply:
         outbox.notify("created", ticket, message)
     if ticket.assignee_id:

@@ -47,7 +47,9 @@
       try { data = JSON.parse(event.data); } catch (e) { return; }
       if (data.type === "ticket") onTicket(data);
       else if (data.type === "presence") onPresence(data);
-      // Other kinds (the notification bell) are handled by agent_day.js.
+      // Other kinds are for the page's other scripts: "surge" for waves.js as
+      // "live:surge", and every frame as "console:live" (the bell, agent_day.js).
+      else if (typeof data.type === "string") document.dispatchEvent(new CustomEvent("live:" + data.type, { detail: data }));
       document.dispatchEvent(new CustomEvent("console:live", { detail: data }));
     });
     socket.addEventListener("close", function () {

@@ -1,0 +1,239 @@
+"""Surge detection: a wave inside ordinary traffic raises one alert; its incident links newcomers."""
+
+import datetime
+import itertools
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+
+from accounts.models import Institution
+from helpdesk.errors import DomainError, NotAllowed
+from tickets import actions, similarity, surges
+from tickets.models import Channel, OutboundMail, SurgeAlert, Ticket, TicketSignature
+
+# Ordinary traffic: many different problems, a few of them twice.
+ORDINARY = [
+    ("diplomas", "Сканираното изображение на дипломата се отхвърля"),
+    ("diplomas", "Как да поправя грешно въведена дата в дипломата"),
+    ("diplomas", "Удостоверението за завършен клас не се отпечатва"),
+    ("delegation", "Как да делегирам права на заместник-директора"),
+    ("delegation", "Делегирането на права изтече преди срока"),
+    ("technical", "Страницата зарежда много бавно следобед"),
+    ("technical", "Бутонът за експорт в Excel не прави нищо"),
+    ("general", "Къде да подам заявление за нова учебна програма"),
+    ("general", "Как се попълва справката за броя на паралелките"),
+    ("login", "Забравена парола за служебния профил"),
+    ("login", "Нов служител няма профил в edu.mon.bg"),
+    ("technical", "Отсъствията не се записват в електронния дневник"),
+    ("general", "Въпрос за срока на подаване на списък-образец"),
+    ("diplomas", "Серията на бланката не се приема от системата"),
+    ("delegation", "Оттегляне на правата на напуснал учител"),
+]
+# The wave: one problem, many words for it.
+WAVE = [
+    "Не мога да вляза в НЕИСПУО с профила в edu.mon.bg",
+    "Профилът ми в edu.mon.bg не ме пуска да вляза в НЕИСПУО",
+    "Не успявам да вляза в НЕИСПУО с edu.mon.bg профил",
+    "Няма вход в НЕИСПУО с профил edu.mon.bg от тази сутрин",
+    "НЕИСПУО: не мога да вляза с edu.mon.bg",
+    "Вход с профил edu.mon.bg в НЕИСПУО не работи",
+    "Не мога да влезна в НЕИСПУО, профилът edu.mon.bg дава грешка",
+    "С профила от edu.mon.bg не мога да вляза в системата НЕИСПУО",
+    "не мога да вляза в неиспуо с профила си edu.mon.bg",
+    "Вход в НЕИСПУО с edu.mon.bg профил - не се получава",
+    "Не мога да вляза в НЕИСПУО с профила в edu.mon.bg, моля помогнете",
+    "Профил edu.mon.bg - не мога да вляза в НЕИСПУО",
+]
+
+
+@pytest.fixture
+def schools(cast):
+    return [
+        Institution.objects.create(
+            code=f"22{n:05d}", name=f"Училище {n}", region=cast.region_x if n % 2 else cast.region_y
+        )
+        for n in range(1, 21)
+    ]
+
+
+def file(cast, school, competence_code, subject, at, n):
+    return actions.file_from_mail(
+        sender=None,
+        requester_email=f"teacher{n}@school{school.pk}.bg",
+        institution=school,
+        competence=cast.competences[competence_code],
+        subject=subject,
+        text="",
+        now=at,
+    )
+
+
+def ordinary_day(cast, schools, start, count=45):
+    """Requests spread over the hours before `start`, from many schools, on many problems."""
+    problems = itertools.cycle(ORDINARY)
+    spread = [start - datetime.timedelta(minutes=4 * i) for i in range(count)]
+    for n, at in enumerate(spread):
+        code, subject = next(problems)
+        file(cast, schools[n % len(schools)], code, subject, at, n)
+
+
+def wave(cast, schools, start, count=12):
+    return [
+        file(
+            cast,
+            schools[i % 8],
+            "login",
+            WAVE[i % len(WAVE)],
+            start + datetime.timedelta(minutes=2 * i),
+            100 + i,
+        )
+        for i in range(count)
+    ]
+
+
+def test_a_normal_day_raises_no_alert(cast, schools, now):
+    ordinary_day(cast, schools, now)
+    assert surges.detect(now=now) == []
+    assert not SurgeAlert.objects.exists()
+
+
+def test_a_surge_inside_ordinary_traffic_raises_exactly_one_alert(cast, schools, now):
+    start = now - datetime.timedelta(minutes=30)
+    ordinary_day(cast, schools, now)
+    members = wave(cast, schools, start)
+    new = surges.detect(now=now)
+    assert len(new) == 1
+    alert = new[0]
+    assert set(alert.members.values_list("pk", flat=True)) == {t.pk for t in members}
+    assert alert.institution_count == 8
+    assert alert.competence == cast.competences["login"]
+    assert set(alert.region_ids) == {cast.region_x.pk, cast.region_y.pk}
+    # The next run (and the one after more requests) raises nothing new.
+    assert surges.detect(now=now + datetime.timedelta(minutes=2)) == []
+    file(cast, schools[9], "login", WAVE[0], now + datetime.timedelta(minutes=3), 999)
+    assert surges.detect(now=now + datetime.timedelta(minutes=4)) == []
+    assert SurgeAlert.objects.count() == 1
+    assert SurgeAlert.objects.get().request_count == 13
+
+
+def test_a_cluster_under_the_institution_threshold_is_no_surge(cast, schools, now):
+    for i in range(10):  # ten requests, but from two schools only
+        file(cast, schools[i % 2], "login", WAVE[i], now - datetime.timedelta(minutes=i), i)
+    assert surges.detect(now=now) == []
+
+
+@override_settings(HELPDESK_SURGE={"login": {"requests": 20, "institutions": 5, "minutes": 60}})
+def test_thresholds_are_per_competence(cast, schools, now):
+    wave(cast, schools, now - datetime.timedelta(minutes=30))
+    assert surges.detect(now=now) == []
+    assert surges.threshold_for("login").requests == 20
+    assert surges.threshold_for("diplomas").requests == surges.DEFAULT["requests"]
+
+
+def test_a_dismissed_alert_stays_dismissed(cast, schools, now):
+    wave(cast, schools, now - datetime.timedelta(minutes=30))
+    (alert,) = surges.detect(now=now)
+    actions.dismiss_surge(alert=alert, actor=cast.supervisor_x)
+    file(cast, schools[3], "login", WAVE[1], now + datetime.timedelta(minutes=1), 500)
+    assert surges.detect(now=now + datetime.timedelta(minutes=2)) == []
+    alert.refresh_from_db()
+    assert alert.state == SurgeAlert.State.DISMISSED
+    assert surges.alerts_for(cast.supervisor_x) == []
+
+
+def test_who_may_act_on_an_alert(cast, schools, now):
+    wave(cast, schools[:8:2], now - datetime.timedelta(minutes=30), count=0)
+    alert = SurgeAlert.objects.create(
+        terms="вляз профил", label="x", region_ids=[cast.region_x.pk], first_at=now, last_at=now
+    )
+    assert surges.may_handle(cast.supervisor_x, alert)
+    assert surges.may_handle(cast.supervisor_all, alert)
+    assert surges.may_handle(cast.central, alert)
+    assert not surges.may_handle(cast.expert_x, alert)
+    assert not surges.may_handle(cast.teacher_a, alert)
+    alert.region_ids = [cast.region_y.pk]
+    assert not surges.may_handle(cast.supervisor_x, alert)
+    with pytest.raises(NotAllowed):
+        actions.dismiss_surge(alert=alert, actor=cast.supervisor_x)
+    actions.dismiss_surge(alert=alert, actor=cast.supervisor_all)
+    with pytest.raises(DomainError):
+        actions.dismiss_surge(alert=alert, actor=cast.supervisor_all)
+
+
+def test_after_the_incident_a_matching_request_is_linked_and_told_the_problem_is_known(
+    cast, schools, now, django_capture_on_commit_callbacks
+):
+    members = wave(cast, schools, now - datetime.timedelta(minutes=30))
+    (alert,) = surges.detect(now=now)
+    incident, result = actions.open_surge_incident(
+        alert=alert, actor=cast.supervisor_all, subject="Масов проблем с входа", text="Знаем."
+    )
+    assert incident.is_incident
+    assert sorted(result.done) == sorted(t.reference for t in members)
+    assert set(Ticket.objects.filter(parent=incident)) == set(members)
+    url = "http://testserver/kb/announcements/7/"
+    actions.set_surge_announcement(alert=alert, actor=cast.supervisor_all, url=url)
+    alert.refresh_from_db()
+    assert alert.state == SurgeAlert.State.INCIDENT and alert.incident == incident
+
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        newcomer = file(
+            cast, schools[15], "login", "Не мога да вляза с профила в edu.mon.bg", now, 777
+        )
+        unrelated = file(
+            cast, schools[15], "login", "Забравена парола за служебния профил", now, 778
+        )
+    newcomer.refresh_from_db()
+    unrelated.refresh_from_db()
+    assert newcomer.parent == incident
+    assert unrelated.parent is None
+    assert newcomer in alert.members.all()
+    ack = OutboundMail.objects.get(ticket=newcomer, kind="created")
+    sent = [m for m in mail.outbox if m.extra_headers.get("Message-ID") == f"<{ack.message_id}>"]
+    assert len(sent) == 1
+    assert url in sent[0].body
+    assert url in sent[0].alternatives[0][0]
+    other = [m for m in mail.outbox if unrelated.reference in m.subject]
+    assert other and url not in other[0].body
+
+
+def test_a_regional_supervisor_links_only_what_they_may_see(cast, schools, now):
+    members = wave(cast, schools, now - datetime.timedelta(minutes=30))
+    (alert,) = surges.detect(now=now)
+    incident, result = actions.open_surge_incident(
+        alert=alert, actor=cast.supervisor_x, subject="Вход", text="Знаем.", channel=Channel.CONSOLE
+    )
+    in_x = {t.reference for t in members if t.region_id == cast.region_x.pk}
+    assert set(result.done) == in_x
+    assert {ref for ref, _reason in result.failed} == {t.reference for t in members} - in_x
+
+
+def test_the_question_asked_all_day_is_no_surge(cast, schools, now):
+    # Ten an hour around the clock (bulk rows: the rate, not the filing, matters) ...
+    login = cast.competences["login"]
+    earlier = Ticket.objects.bulk_create(
+        Ticket(
+            reference=f"25-{n:06d}",
+            channel=Channel.EMAIL,
+            subject=WAVE[n % len(WAVE)],
+            competence=login,
+            institution=schools[n % 20],
+            created_at=now - datetime.timedelta(minutes=60 + 6 * n),
+        )
+        for n in range(230)
+    )
+    TicketSignature.objects.bulk_create(
+        TicketSignature(
+            ticket=t,
+            terms=" ".join(similarity.terms(t.subject)),
+            competence=login,
+            institution=t.institution,
+            created_at=t.created_at,
+        )
+        for t in earlier
+    )
+    # ... and twelve in the last hour, a little above the usual ten: no wave.
+    wave(cast, schools, now - datetime.timedelta(minutes=30))
+    assert surges.detect(now=now) == []
