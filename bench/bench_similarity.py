@@ -222,11 +222,11 @@ def query_time(rows: int, runs: int = 40) -> dict:
                 cursor.execute(
                     f"""
                 INSERT INTO tickets_ticket (reference, institution_verified, requester_email,
-                    requester_name, cc_emails, channel, subject, tier, status, priority,
+                    requester_name, channel, subject, tier, status, priority,
                     is_incident, created_at, updated_at, sla_paused_seconds, sla_breached,
                     has_attachments, message_count, satisfaction_comment, competence_id,
                     institution_id, region_id, resolved_at)
-                SELECT '80-' || lpad(g::text, 7, '0'), true, 'x@bench.test', '', '[]', 'portal',
+                SELECT '80-' || lpad(g::text, 7, '0'), true, 'x@bench.test', '', 'portal',
                     'bench', 'regional',
                     CASE WHEN g > %(n)s * 0.97 THEN 'open' ELSE 'closed' END, 'normal', false,
                     now() - ((%(n)s - g) * interval '63 seconds'),
