@@ -40,6 +40,8 @@ DEFAULT = {"requests": 8, "institutions": 5, "minutes": 60}
 # (the question asked every day is not a wave).
 BASELINE = datetime.timedelta(hours=24)
 ABOVE_USUAL = 2.5
+# Requests come in working hours: a day's like requests are spread over these.
+ACTIVE_HOURS = 10
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def find_clusters(now=None) -> list[Found]:
 
 
 def _usual(competence_id, members, window_start, limit: Threshold) -> float:
-    """How many requests like the cluster's an average window of the previous day held."""
+    """How many requests like the cluster's an average window of the previous day's working hours held."""
     common = similarity.common_terms(m[1] for m in members)
     rows = (
         TicketSignature.objects.filter(
@@ -141,7 +143,7 @@ def _usual(competence_id, members, window_start, limit: Threshold) -> float:
         .values_list("terms", flat=True)[:5000]
     )
     alike = sum(1 for terms in rows if similarity.score(common, terms) >= similarity.THRESHOLD)
-    return alike * limit.minutes / (BASELINE.total_seconds() / 60)
+    return alike * limit.minutes / (ACTIVE_HOURS * 60)
 
 
 def _matching_alert(cluster: Found, now) -> SurgeAlert | None:
