@@ -39,6 +39,7 @@ from tickets.models import (
     Message,
     Notification,
     RedactedOriginal,
+    ReportSubscription,
     SavedFilter,
     SimilarShown,
     SLAPolicy,
@@ -828,3 +829,18 @@ class SimilarShownAdmin(_ReadOnly):
     list_display = ["created_at", "user", "institution", "followed", "filed"]
     list_select_related = ["user", "institution", "followed", "filed"]
     raw_id_fields = ["shown", "followed", "filed", "user", "institution"]
+
+
+@admin.register(ReportSubscription)
+class ReportSubscriptionAdmin(admin.ModelAdmin):
+    """Supervisors' scheduled reports: they subscribe in the console; an administrator may end one."""
+
+    list_display = ["user", "period", "region", "last_period", "created_at"]
+    list_filter = ["period", "region"]
+    search_fields = ["user__email", "user__full_name"]
+    list_select_related = ["user", "region"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["last_period", "created_at"]
+
+    def has_add_permission(self, request):
+        return False  # subscribing checks the person's scope: the console does it

@@ -144,7 +144,8 @@ def _has_table() -> bool:
     return connection.vendor == "sqlite" and _sqlite_fts_ready()
 
 
-def _write(ticket_id: int, public: str, notes: str) -> None:
+def _write(ticket_id: int, public: str, notes: str, *, fresh: bool = False) -> None:
+    """Write a ticket's document; `fresh` when it cannot have one yet (a new ticket)."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
@@ -154,7 +155,8 @@ def _write(ticket_id: int, public: str, notes: str) -> None:
                 [ticket_id, public, notes],
             )
         else:
-            cursor.execute("DELETE FROM tickets_search_fts WHERE rowid = %s", [ticket_id])
+            if not fresh:
+                cursor.execute("DELETE FROM tickets_search_fts WHERE rowid = %s", [ticket_id])
             cursor.execute(
                 "INSERT INTO tickets_search_fts (rowid, public_text, note_text) "
                 "VALUES (%s, %s, %s)",
@@ -181,6 +183,12 @@ def refresh(ticket_ids) -> None:
             _write(pk, *build_document(subjects[pk], texts[pk]))
         else:
             remove(pk)
+
+
+def start_document(ticket_id: int, subject: str) -> None:
+    """A new ticket's document, from its subject alone (its messages are appended as saved)."""
+    if _has_table():
+        _write(ticket_id, *build_document(subject, []), fresh=True)
 
 
 def append_message(ticket_id: int, kind: str, text: str) -> None:

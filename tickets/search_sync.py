@@ -23,7 +23,13 @@ def ticket_saved(sender, instance, created, raw=False, update_fields=None, **kwa
     if update_fields is not None and "subject" not in update_fields:
         return
     subject = instance.__dict__.get("subject")
-    if created or (subject is not None and getattr(instance, "_search_subject", None) != subject):
+    if created and subject is not None:
+        # A new ticket has no messages yet: no need to read anything back.
+        search.start_document(instance.pk, subject)
+        instance._search_subject = subject
+    elif created or (
+        subject is not None and getattr(instance, "_search_subject", None) != subject
+    ):
         search.refresh([instance.pk])
         instance._search_subject = subject
 
