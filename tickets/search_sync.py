@@ -27,9 +27,7 @@ def ticket_saved(sender, instance, created, raw=False, update_fields=None, **kwa
         # A new ticket has no messages yet: no need to read anything back.
         search.start_document(instance.pk, subject)
         instance._search_subject = subject
-    elif created or (
-        subject is not None and getattr(instance, "_search_subject", None) != subject
-    ):
+    elif created or (subject is not None and getattr(instance, "_search_subject", None) != subject):
         search.refresh([instance.pk])
         instance._search_subject = subject
 
