@@ -8,6 +8,15 @@ from tickets import actions
 from tickets.models import Macro, Message, OutboundMail, Ticket, TicketEvent
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    # History notes are checked by their English wording.
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def ticket(make_ticket, cast):
     ticket = make_ticket()
