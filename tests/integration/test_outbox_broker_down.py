@@ -46,10 +46,22 @@ def broker_down():
         broker_connection_retry=False,
         task_publish_retry=False,
     )
-    app.pool.force_close_all()
+    _new_pools(app)
     yield
     app.conf.update(saved)
+    _new_pools(app)
+
+
+def _new_pools(app):
+    """Drop the app's connections to the broker; the next task opens new ones.
+
+    A pool closed with force_close_all refuses every later acquire ("Acquire
+    on closed pool"), so the app must forget it, or every test after this one
+    in the same process could send no task.
+    """
     app.pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 def test_a_warning_written_while_the_broker_is_down_is_sent_once_it_returns(
