@@ -9,13 +9,13 @@ import datetime
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from console.dashboard.queries import CACHE_SECONDS, Scope, percent
+from console.dashboard.queries import CACHE_SECONDS, Scope, attainment_counts, percent
 
 # Ratings of 4 and 5 count as satisfied (the usual CSAT definition).
 SATISFIED_FROM = 4
@@ -132,21 +132,7 @@ def sla_weekly(scope: Scope, now=None) -> list[dict]:
         .annotate(week=TruncWeek("created_at", tzinfo=timezone.get_current_timezone()))
         .values("week")
         .annotate(
-            created=Count("id"),
-            first_due=Count(
-                "id",
-                filter=Q(first_response_at__isnull=False) | Q(first_response_due__lt=now),
-            ),
-            first_met=Count(
-                "id",
-                filter=Q(first_response_at__isnull=False)
-                & Q(first_response_at__lte=F("first_response_due")),
-            ),
-            res_due=Count("id", filter=Q(resolved_at__isnull=False) | Q(resolution_due__lt=now)),
-            res_met=Count(
-                "id",
-                filter=Q(resolved_at__isnull=False) & Q(resolved_at__lte=F("resolution_due")),
-            ),
+            **attainment_counts(now),
         )
         .order_by("week")
     )

@@ -158,6 +158,30 @@ def per_day(scope: Scope) -> list[dict]:
     return list(rows)
 
 
+def attainment_counts(now) -> dict:
+    """The counts behind SLA attainment, for .annotate(): created, due and met per target.
+
+    Due means answered (resolved) already, or not yet but past the due time;
+    met means done by the due time. One definition for the dashboard's table
+    by competence and its weekly figures.
+    """
+    return {
+        "created": Count("id"),
+        "first_due": Count(
+            "id", filter=Q(first_response_at__isnull=False) | Q(first_response_due__lt=now)
+        ),
+        "first_met": Count(
+            "id",
+            filter=Q(first_response_at__isnull=False)
+            & Q(first_response_at__lte=F("first_response_due")),
+        ),
+        "res_due": Count("id", filter=Q(resolved_at__isnull=False) | Q(resolution_due__lt=now)),
+        "res_met": Count(
+            "id", filter=Q(resolved_at__isnull=False) & Q(resolved_at__lte=F("resolution_due"))
+        ),
+    }
+
+
 def sla_attainment(scope: Scope, now=None) -> list[dict]:
     """Return per competence: tickets created, first responses due/met, resolutions due/met.
 
@@ -171,21 +195,7 @@ def sla_attainment(scope: Scope, now=None) -> list[dict]:
         .filter(created_at__gte=start, created_at__lt=end, merged_into__isnull=True)
         .values("competence_id")
         .annotate(
-            created=Count("id"),
-            first_due=Count(
-                "id",
-                filter=Q(first_response_at__isnull=False) | Q(first_response_due__lt=now),
-            ),
-            first_met=Count(
-                "id",
-                filter=Q(first_response_at__isnull=False)
-                & Q(first_response_at__lte=F("first_response_due")),
-            ),
-            res_due=Count("id", filter=Q(resolved_at__isnull=False) | Q(resolution_due__lt=now)),
-            res_met=Count(
-                "id",
-                filter=Q(resolved_at__isnull=False) & Q(resolved_at__lte=F("resolution_due")),
-            ),
+            **attainment_counts(now),
         )
         .order_by()
     )
