@@ -43,7 +43,28 @@ def _test_settings(settings, tmp_path):
 
     sla.clear_caches()
     assignment.clear_caches()
+    _usable_broker_pool(app)
     yield
+
+
+def _usable_broker_pool(app):
+    """Never start a test on a broker pool an earlier test closed.
+
+    celery's ``app.pool`` is kombu's process-wide pool for one broker URL; a
+    test that points celery at a dead broker and closes its pools afterwards
+    must not leave a closed pool behind for whichever test the process runs
+    next ("Acquire on closed pool" on every task it sends, even eager ones).
+    """
+    from kombu import pools
+
+    pool, producers = app._pool, app.amqp._producer_pool
+    closed = pool is not None and pool._closed
+    if producers is not None:
+        closed = closed or producers._closed or producers.connections._closed
+    if closed:
+        pools.reset()
+        app._pool = None
+        app.amqp._producer_pool = None
 
 
 class Cast:

@@ -11,6 +11,7 @@ import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from kombu import pools as kombu_pools
 
 from helpdesk.celery import app
 from mailbridge import outbound, tasks
@@ -53,13 +54,15 @@ def broker_down():
 
 
 def _new_pools(app):
-    """Drop the app's connections to the broker; the next task opens new ones.
+    """Drop the process's connections to the broker; the next task opens new ones.
 
-    A pool closed with force_close_all refuses every later acquire ("Acquire
-    on closed pool"), so the app must forget it, or every test after this one
-    in the same process could send no task.
+    celery's ``app.pool`` is kombu's process-wide pool for that broker URL,
+    and a pool closed with force_close_all refuses every later acquire
+    ("Acquire on closed pool"). ``kombu.pools.reset`` closes every pool and
+    also empties kombu's registries, so the next task gets a fresh pool
+    rather than the closed one; the app then forgets its own references.
     """
-    app.pool.force_close_all()
+    kombu_pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
 
