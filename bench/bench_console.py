@@ -3,9 +3,10 @@
     python bench/bench_console.py                          # 10k tickets (make bench)
     python bench/bench_console.py --sizes 10000,100000,1000000
 
-Fills a PostgreSQL database of its own (BENCH_CONSOLE_DB, default
-helpdesk_bench_console) with generated tickets (bulk_create in batches; the
-data is kept between runs and only topped up to the next size), then times
+Fills one PostgreSQL database per size (BENCH_CONSOLE_DB_<size>, default
+helpdesk_bench_console_10000 and so on; a new size starts as a copy of the
+next smaller one and is topped up; the data is kept between runs) with
+generated tickets, each size in a process of its own, then times
 pages through Django's test client: the server's time per request, median
 and p95, with the query count. Results go to docs/benchmarks.md, section
 "console".
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ensure_database, machine, percentiles, setup_django, write_section
+from common import PG_BASE, machine, percentiles, setup_django, write_section
 
 DB_NAME = os.environ.get("BENCH_CONSOLE_DB", "helpdesk_bench_console")
 PREFIX = "90"  # references 90-NNNNNNN never meet real ones (YY of the current year)
@@ -420,14 +421,42 @@ def measure(runs: int) -> list[tuple[str, dict, int]]:
     return rows
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="10000", help="comma-separated ticket counts")
-    parser.add_argument("--runs", type=int, default=30, help="timed requests per page")
-    args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+def database_for(size: int) -> str:
+    """The database of one size: `<BENCH_CONSOLE_DB>_<size>`, made once.
 
-    setup_django(database=ensure_database(DB_NAME), redis=False)
+    A new size starts as a copy of the largest smaller one (CREATE DATABASE
+    … TEMPLATE, a file copy) and is topped up from there, so every size keeps
+    its own data and can be measured again, in any order, without regenerating.
+    """
+    import psycopg
+
+    name = f"{DB_NAME}_{size}"
+    with psycopg.connect(f"{PG_BASE}/postgres", autocommit=True) as conn:
+        existing = {
+            row[0]
+            for row in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"{DB_NAME}\\_%",)
+            )
+        }
+        if name not in existing:
+            smaller = [
+                int(n.rsplit("_", 1)[1])
+                for n in existing
+                if n.rsplit("_", 1)[1].isdigit() and int(n.rsplit("_", 1)[1]) < size
+            ]
+            if smaller:
+                template = f"{DB_NAME}_{max(smaller)}"
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            else:
+                conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{PG_BASE}/{name}"
+
+
+def child(size: int, runs: int, out: str, grow_only: bool) -> int:
+    """Fill (if needed) and measure one size in this process; results as JSON in `out`."""
+    import json
+
+    setup_django(database=database_for(size), redis=False)
     from django.conf import settings
     from django.test.utils import setup_test_environment
 
@@ -435,19 +464,49 @@ def main() -> int:
     settings.ALLOWED_HOSTS = ["testserver", "127.0.0.1"]
     settings.SECURE_SSL_REDIRECT = False
     seed_people()
+    took = grow_to(size)
+    if took:
+        print(f"  generated in {took:.0f} s", flush=True)
+    rows = [] if grow_only else measure(runs)
+    Path(out).write_text(json.dumps(rows), encoding="utf-8")
+    return 0
+
+
+def main() -> int:
+    import json
+    import subprocess
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10000", help="comma-separated ticket counts")
+    parser.add_argument("--runs", type=int, default=30, help="timed requests per page")
+    parser.add_argument(
+        "--grow-only", action="store_true", help="make the databases, measure nothing"
+    )
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child, args.runs, args.out, args.grow_only)
+    sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
+
     results = {}
     for size in sizes:
         print(f"== {size} tickets", flush=True)
-        took = grow_to(size)
-        if took:
-            print(f"  generated in {took:.0f} s", flush=True)
-        results[size] = measure(args.runs)
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            command = [sys.executable, __file__, "--child", str(size), "--runs", str(args.runs)]
+            command += ["--out", out.name] + (["--grow-only"] if args.grow_only else [])
+            if subprocess.run(command).returncode:
+                return 1
+            results[size] = json.loads(Path(out.name).read_text(encoding="utf-8"))
         for label, stats, sql, cpu, queries in results[size]:
             print(
                 f"  {label}: median {stats['median']:.1f} ms, p95 {stats['p95']:.1f} ms, "
                 f"SQL {sql:.1f} ms, CPU {cpu:.1f} ms, {queries} q",
                 flush=True,
             )
+    if args.grow_only:
+        return 0
 
     labels = [row[0] for row in results[sizes[0]]]
     header = (
