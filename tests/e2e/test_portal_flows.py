@@ -212,3 +212,38 @@ def test_teacher_of_another_school_finds_nothing_by_url(live_server, cast, make_
     assert download.headers["content-disposition"].startswith("attachment")
     assert download.headers["x-content-type-options"] == "nosniff"
     assert download.body() == png_bytes()
+
+
+def test_on_a_phone_the_filters_fold_away_until_asked_for(
+    live_server, cast, make_ticket, browser, screenshot
+):
+    """At 375 px the list starts on the first screen; the filters open on a tap, and stay
+    open while one of them is set."""
+    for n in range(3):
+        make_ticket(subject=f"Заявка {n}")
+    context = browser.new_context(locale="bg-BG", viewport={"width": 375, "height": 700})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    base = live_server.url
+    log_in(page, base, cast.teacher_a)
+    page.goto(f"{base}/portal/")
+    box = page.locator("[data-test=filters-box]")
+    assert box.get_attribute("open") is None
+    assert not page.locator("#id_q").is_visible()
+    first_row = page.locator("#ticket-list tbody tr").first.bounding_box()
+    assert first_row["y"] + first_row["height"] <= 700
+    screenshot(page, "portal-list-phone-filters-folded")
+
+    page.locator("[data-test=filters-box] > summary").click()
+    page.fill("#id_q", "Заявка")
+    page.locator("form.filters button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*q=.*"))
+    assert page.locator("[data-test=filters-box]").get_attribute("open") is not None
+    assert page.locator("#id_q").input_value() == "Заявка"
+
+    # On a wide screen the filters are simply there, with no heading to open.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{base}/portal/")
+    assert page.locator("#id_q").is_visible()
+    assert not page.locator("[data-test=filters-box] > summary").is_visible()
+    context.close()
