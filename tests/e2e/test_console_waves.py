@@ -1,0 +1,127 @@
+"""Waves in a real browser: the similar-requests card and the surge alert box.
+
+Both are fragments the console's script (waves.js) fetches after the page has
+loaded, so only a browser shows that they arrive, that "reply with this
+answer" fills the reply form, and that a new alert appears live on a page
+that is already open and turns into an incident with one click.
+"""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+
+from tests.console import asgi_server as server_fixtures
+from tickets import actions
+from tickets.models import Message, Status, SurgeAlert, Ticket
+from tickets.signals import surge_alerted
+
+asgi_server = server_fixtures.asgi_server
+agent_page = server_fixtures.agent_page
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+MOVED = "Липсват преместените ученици"
+ANSWER = "Приемете ги от менюто „Движение на ученици“."
+
+
+@pytest.fixture(autouse=True)
+def _settings(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _resolved_and_new(cast):
+    resolved = actions.create_ticket(
+        actor=cast.teacher_a,
+        institution=cast.school_a,
+        competence=cast.diplomas,
+        subject=MOVED,
+        text="Учениците от друго училище не се виждат.",
+        channel="portal",
+    )
+    actions.add_message(
+        ticket=resolved,
+        actor=cast.expert_x,
+        text=ANSWER,
+        kind=Message.Kind.PUBLIC,
+        new_status=Status.RESOLVED,
+    )
+    fresh = actions.create_ticket(
+        actor=cast.teacher_a,
+        institution=cast.school_a,
+        competence=cast.diplomas,
+        subject="Учениците, които преместихме, липсват",
+        text="От вчера не ги виждаме.",
+        channel="portal",
+    )
+    return resolved, fresh
+
+
+def test_the_similar_card_arrives_and_replies_with_the_answer(
+    cast, asgi_server, agent_page, screenshot
+):
+    resolved, fresh = asgi_server.call(_resolved_and_new, cast)
+    page = agent_page(cast.expert_x)
+    page.goto(asgi_server.url + reverse("console:ticket", args=[fresh.reference]))
+
+    item = page.locator(f"[data-test=similar-list] li[data-reference='{resolved.reference}']")
+    item.wait_for()
+    item.locator("details > summary").click()
+    item.locator("[data-reply-from-answer]").click()
+    reply = page.locator("#reply-form textarea[name=text]")
+    assert reply.input_value() == ANSWER
+    assert reply.evaluate("element => element === document.activeElement")
+    assert page.locator("#reply-form input[name=kind][value=public]").is_checked()
+    screenshot(page, "console-similar-card")
+
+
+def _raise_alert(cast, now):
+    members = [
+        actions.file_from_mail(
+            sender=None,
+            requester_email=f"t{n}@school.bg",
+            institution=cast.school_a if n % 2 else cast.school_a2,
+            competence=cast.competences["login"],
+            subject="Не мога да вляза с профила",
+            text="",
+            now=now - datetime.timedelta(minutes=n),
+        )
+        for n in range(4)
+    ]
+    alert = SurgeAlert.objects.create(
+        competence=cast.competences["login"],
+        terms="вход профил",
+        label="Не мога да вляза с профила",
+        region_ids=[cast.region_x.pk],
+        first_at=now,
+        last_at=now,
+        request_count=4,
+        institution_count=2,
+    )
+    alert.members.set(members)
+    surge_alerted.send_robust(sender=SurgeAlert, alert_id=alert.pk)
+    return alert
+
+
+def test_a_new_alert_appears_live_and_becomes_an_incident_in_one_click(
+    cast, asgi_server, agent_page, screenshot
+):
+    page = agent_page(cast.supervisor_x)
+    page.goto(asgi_server.url + reverse("console:queue"))
+    page.locator("#surge-alerts").wait_for(state="attached")
+    assert page.locator("[data-test=surge-alert]").count() == 0
+    # The page says when its live connection is up; only then can it hear the alert.
+    page.wait_for_function("document.documentElement.dataset.live === 'on'")
+
+    now = datetime.datetime.now(datetime.UTC)
+    alert = asgi_server.call(_raise_alert, cast, now)
+    box = page.locator(f"[data-test=surge-alert][data-alert='{alert.pk}']")
+    box.wait_for()
+    screenshot(page, "console-surge-alert")
+
+    box.locator("[data-test=surge-create-incident]").click()
+    page.wait_for_url(f"{asgi_server.url}/console/tickets/**")
+    alert.refresh_from_db()
+    assert alert.state == SurgeAlert.State.INCIDENT
+    assert page.url.endswith(reverse("console:ticket", args=[alert.incident.reference]))
+    assert Ticket.objects.filter(parent=alert.incident).count() == 4
