@@ -29,7 +29,7 @@ bench_peer = _load()
 
 def test_arguments_default_to_the_published_comparison():
     args = bench_peer.parse_args([])
-    assert (args.tickets, args.rounds, args.emails) == (100_000, 3, 1000)
+    assert (args.tickets, args.rounds, args.emails) == (100_000, 3, 300)
     args = bench_peer.parse_args(["--tickets", "50", "--rounds", "1", "--no-write"])
     assert (args.tickets, args.rounds, args.no_write) == (50, 1, True)
 
