@@ -65,6 +65,22 @@ def test_a_reply_to_the_peers_ticket_names_our_ticket_of_the_same_number():
     assert bench_peer.translate_mail(plain.as_bytes(), 100) == plain.as_bytes()
 
 
+def test_the_replies_of_a_corpus_name_our_ticket_and_their_sender(tmp_path):
+    tagged = MIMEText("body", "plain", "utf-8")
+    tagged["Subject"], tagged["From"] = "Re: [region-01-7] x", "A <Customer0001@example.org>"
+    threaded = MIMEText("body", "plain", "utf-8")
+    threaded["Subject"], threaded["From"] = "Re: y", "customer0002@example.org"
+    threaded["In-Reply-To"] = "<seed-9@example.org>"
+    fresh = MIMEText("body", "plain", "utf-8")
+    fresh["Subject"], fresh["From"] = "New", "customer0003@example.org"
+    for i, message in enumerate([tagged, threaded, fresh]):
+        (tmp_path / f"msg-{i}.eml").write_bytes(bench_peer.translate_mail(message.as_bytes(), 50))
+    assert bench_peer.replies_in(tmp_path) == [
+        ("", "90-0000007", "customer0001@example.org"),
+        ("<seed-9@example.org>", "90-0000009", "customer0002@example.org"),
+    ]
+
+
 def test_the_generator_fills_an_embedded_database(tmp_path):
     var = tmp_path / "var"
     bench_peer.make_var_dirs(var)
