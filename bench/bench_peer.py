@@ -542,8 +542,8 @@ def harness_dir() -> Path:
     return harness
 
 
-def prepare_peer(n: int, timings: dict) -> Path:
-    """Harness copy, virtualenv, seeded database, and the copy with 10-follow-up tickets."""
+def prepare_peer(n: int, timings: dict):
+    """Harness copy and virtualenv; start its seed.py if its database is not there yet."""
     started = time.perf_counter()
     harness = harness_dir()
     if not (PEER_DIR / "seed.py").exists():
@@ -561,10 +561,24 @@ def prepare_peer(n: int, timings: dict) -> Path:
         run([python, "-m", "pip", "install", "-q", *PEER_PACKAGES])
     timings["peer: venv"] = time.perf_counter() - started
     seed = PEER_DIR / "data" / f"seed-{n}.sqlite3"
-    if not seed.exists():
-        log(f"peer: seed.py {n}")
-        t0 = time.perf_counter()
-        run([python, "seed.py", n], cwd=PEER_DIR)
+    if seed.exists():
+        return None
+    # Into a scratch name, renamed when complete: an interrupted seed is redone.
+    log(f"peer: seed.py {n} (beside our generator)")
+    (PEER_DIR / "data").mkdir(exist_ok=True)
+    command = [python, "seed.py", n, "--out", f"{seed}.tmp"]
+    return subprocess.Popen([str(c) for c in command], cwd=PEER_DIR), time.perf_counter()
+
+
+def finish_peer(n: int, seeding, timings: dict) -> Path:
+    """Wait for the peer's seed; make the copy whose 50 tickets have 10 follow-ups."""
+    python = PEER_DIR / "venv" / "bin" / "python"
+    seed = PEER_DIR / "data" / f"seed-{n}.sqlite3"
+    if seeding is not None:
+        process, t0 = seeding
+        if process.wait():
+            raise SystemExit(f"peer: seed.py {n} failed ({process.returncode})")
+        Path(f"{seed}.tmp").rename(seed)
         timings["peer: seed"] = time.perf_counter() - t0
     side = PEER_DIR / "data" / f"side-{n}.sqlite3"
     if not side.exists():
@@ -897,7 +911,11 @@ def ours_mail_round(args, seed_db: Path, corpus: Path, replies: list, round_dir:
     for line in result.stdout.splitlines():
         with contextlib.suppress(ValueError):
             row = json.loads(line)
-            outcomes[row.get("outcome", "?")] = outcomes.get(row.get("outcome", "?"), 0) + 1
+            outcome = row.get("outcome", "?")
+            if outcome == "created" and f"{PREFIX}-" in (row.get("reason") or ""):
+                # A reply found its request, which is closed: a new linked one (our policy).
+                outcome = "replies opening a linked request"
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
     (round_dir / "ours-ingest.txt").write_text(result.stdout)
     processed = sum(v for k, v in outcomes.items() if k != "error")
     return {
@@ -1091,8 +1109,15 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: sys.exit(1))
     try:
-        side = prepare_peer(args.tickets, timings)
-        seed_db, meta = prepare_ours(args.tickets, timings)
+        seeding = prepare_peer(args.tickets, timings)
+        try:
+            seed_db, meta = prepare_ours(args.tickets, timings)
+        except BaseException:
+            if seeding is not None and seeding[0].poll() is None:
+                seeding[0].terminate()  # started here, stopped by its PID
+                seeding[0].wait()
+            raise
+        side = finish_peer(args.tickets, seeding, timings)
         compile_messages()
         theirs, corpus, replies = (None, None, [])
         if args.emails:
