@@ -579,7 +579,7 @@ def finish_peer(n: int, seeding, timings: dict) -> Path:
         if process.wait():
             raise SystemExit(f"peer: seed.py {n} failed ({process.returncode})")
         Path(f"{seed}.tmp").rename(seed)
-        timings["peer: seed"] = time.perf_counter() - t0
+        timings["peer: seed (beside our generator)"] = time.perf_counter() - t0
     side = PEER_DIR / "data" / f"side-{n}.sqlite3"
     if not side.exists():
         t0 = time.perf_counter()
@@ -1060,7 +1060,7 @@ def report(
             f"\nE-mail outcomes (last round): peer {peer[-1]['mail']['outcome']}; "
             f"ours {ours[-1]['mail']['outcome']}. Both rates include the command's start-up."
         )
-    took = ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
+    took = ", ".join(f"{k} {v:.0f} s" for k, v in timings.items() if k != "load")
     return "\n".join(
         [
             "## Side by side with django-helpdesk",
@@ -1087,7 +1087,9 @@ def report(
             *table,
             mail_line,
             "",
-            f"Time taken: {took}.",
+            f"Time taken: {took}. Load average (1 min) at the start of each round: "
+            f"{', '.join(f'{x:.1f}' for x in timings.get('load', []))} on {os.cpu_count()} "
+            "cores: other work on the machine slows both, unevenly.",
         ]
     )
 
@@ -1104,7 +1106,7 @@ def main(argv: list[str] | None = None) -> int:
             child_querycount(str(var / "meta.json"), args.out)
         return 0
 
-    timings: dict[str, float] = {}
+    timings: dict = {}  # seconds by step, and "load": the load averages
     total = time.perf_counter()
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: sys.exit(1))
@@ -1134,6 +1136,7 @@ def main(argv: list[str] | None = None) -> int:
             round_dir = results / f"round{number}"
             round_dir.mkdir(parents=True)
             t0 = time.perf_counter()
+            timings.setdefault("load", []).append(os.getloadavg()[0])
             log(f"== round {number}: web, peer")
             peer.append(peer_web_round(args, side, round_dir))
             log(f"== round {number}: web, ours")
