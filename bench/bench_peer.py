@@ -600,15 +600,14 @@ import django
 sys.path.insert(0, ".")
 django.setup()
 from django.contrib.auth.models import User
-from helpdesk.models import FollowUp, Ticket
-staff = list(User.objects.filter(is_staff=True, is_superuser=False).order_by("id")
-             .values_list("id", flat=True)[:7])
-for tid in json.loads(sys.argv[1]):
-    ticket = Ticket.objects.get(id=tid)
-    FollowUp.objects.bulk_create([
-        FollowUp(ticket=ticket, title="Comment", public=True, user_id=staff[j % len(staff)],
-                 comment="Follow-up %d: checked the settings again, please try once more." % j)
-        for j in range(7)])
+from helpdesk.models import FollowUp
+agents = list(User.objects.filter(is_staff=True, is_superuser=False).order_by("id")[:7])
+rows = []
+for ticket_id in json.loads(sys.argv[1]):
+    for n, agent in enumerate(agents):
+        rows.append(FollowUp(ticket_id=ticket_id, user=agent, public=True, title="Staff note",
+                             comment=f"Note {n + 1}: looked again at the account; try once more."))
+FollowUp.objects.bulk_create(rows)
 """
 
 
@@ -769,7 +768,10 @@ def peer_web_round(args, side: Path, round_dir: Path) -> dict:
         visitor = requests.Session()
         form = visitor.get(f"{base}/helpdesk/tickets/submit/", timeout=60)
         token = visitor.cookies.get("csrftoken")
-        queues = re.findall(r'<option value="(\d+)"', form.text)
+        select = re.search(r'name="queue".*?</select>', form.text, re.DOTALL)
+        queues = re.findall(r'value="(\d+)"', select.group(0) if select else "")
+        if not queues:
+            raise SystemExit("peer: the public submit form offers no queue")
         rng = random.Random(11)
 
         def submit(i):
@@ -780,7 +782,7 @@ def peer_web_round(args, side: Path, round_dir: Path) -> dict:
                 "body": "The printer on the third floor is offline since the morning. " * 4,
                 "priority": str(rng.choice([2, 3, 3, 3, 4])),
                 "due_date": "",
-                "submitter_email": f"customer{rng.randint(1, 5000):04d}@example.org",
+                "submitter_email": f"parent.{rng.randrange(2500)}@school.example.net",
             }
 
         result["filing"] = probe(
