@@ -38,6 +38,7 @@ from scaled import (
     ConnectionWatch,
     RunScaled,
     clear_rate_counters,
+    cpu_of,
     cpu_seconds,
     free_port_run,
     postgres_backends,
@@ -187,7 +188,7 @@ def main() -> None:
         kinds = scaled.processes()
         watch = ConnectionWatch(admin, args.db)
         watch.start()
-        pg_start = {p.pid: _cpu(p) for p in postgres_backends(admin, args.db)}
+        pg_start = {p.pid: cpu_of(p) for p in postgres_backends(admin, args.db)}
         cpu_start = cpu_seconds(kinds)
         started = time.monotonic()
         locust = subprocess.Popen(
@@ -226,7 +227,9 @@ def main() -> None:
             time.sleep(0.5)
         wall = time.monotonic() - started
         # A backend already running at the start counts only its share since.
-        pg_cpu = sum(_cpu(p) - pg_start.get(p.pid, 0.0) for p in postgres_backends(admin, args.db))
+        pg_cpu = sum(
+            cpu_of(p) - pg_start.get(p.pid, 0.0) for p in postgres_backends(admin, args.db)
+        )
         cpu_end = cpu_seconds(kinds)
         watch.stop()
     cpu = {kind: cpu_end[kind] - cpu_start.get(kind, 0.0) for kind in cpu_end}
@@ -235,17 +238,6 @@ def main() -> None:
     tickets_after = Ticket.objects.count()
     stats, failures = read_stats(prefix)
     report(args, stats, failures, watch, max_connections, cpu, wall, tickets_after - tickets_before)
-
-
-def _cpu(process) -> float:
-    """User + system CPU seconds of one process so far (0 if it is gone)."""
-    import psutil
-
-    try:
-        times = process.cpu_times()
-    except psutil.Error:
-        return 0.0
-    return times.user + times.system
 
 
 def report(args, stats, failures, watch, max_connections, cpu, wall, filed) -> None:

@@ -197,6 +197,17 @@ def cpu_seconds(processes: dict[str, list], extra: dict[str, list] | None = None
     return totals
 
 
+def cpu_of(process) -> float:
+    """User + system CPU seconds of one process so far (0 if it is gone)."""
+    import psutil
+
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return times.user + times.system
+
+
 def postgres_backends(conninfo: str, database: str) -> list:
     """The PostgreSQL server processes serving `database` now (for their CPU time)."""
     import psutil
