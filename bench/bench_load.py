@@ -236,11 +236,15 @@ def main() -> None:
     cpu["postgres"] = pg_cpu
     cpu["locust"] = locust_cpu
     tickets_after = Ticket.objects.count()
+    from mailbridge.models import Mailbox
+
+    mailboxes = Mailbox.objects.filter(is_active=True).count()
     stats, failures = read_stats(prefix)
-    report(args, stats, failures, watch, max_connections, cpu, wall, tickets_after - tickets_before)
+    filed = tickets_after - tickets_before
+    report(args, stats, failures, watch, max_connections, mailboxes, cpu, wall, filed)
 
 
-def report(args, stats, failures, watch, max_connections, cpu, wall, filed) -> None:
+def report(args, stats, failures, watch, max_connections, mailboxes, cpu, wall, filed) -> None:
     total = stats.get("Aggregated", {})
     requests = int(total.get("Request Count", 0))
     errors = int(total.get("Failure Count", 0))
@@ -253,8 +257,12 @@ def report(args, stats, failures, watch, max_connections, cpu, wall, filed) -> N
             f"| {name} | {int(row['Request Count'])} | {int(row['Failure Count'])} "
             f"| {float(row['50%']):.0f} | {float(row['95%']):.0f} | {float(row['99%']):.0f} |"
         )
-    pool = 4  # scripts/run-scaled.sh: DATABASE_POOL_SIZE=4 for each web process
-    bound = 2 * pool + 2 * 2 + 1 + 1
+    # docs/scaling.md's sizing with scripts/run-scaled.sh's numbers: two web
+    # processes with DATABASE_POOL_SIZE=4, two workers of concurrency 2 (each
+    # also a main process), beat, the poller (2, measured with no mailbox
+    # active, and one more per mailbox thread).
+    pool = 4
+    bound = 2 * pool + 2 * (2 + 1) + 1 + (mailboxes + 2)
     apps = ", ".join(f"{app} {n}" for app, n in sorted(watch.max_by_app.items()))
     busy = ", ".join(
         f"{kind} {100 * seconds / wall:.0f} %"
@@ -284,7 +292,7 @@ institution staff (their requests, filing through the form), anonymous knowledge
 | requests filed through the portal form | {filed} |
 | most PostgreSQL sessions on the database at once (sampled every 0.5 s, {watch.samples} samples) | {watch.max_total} |
 | … by process (application_name) | {apps} |
-| bound: 2 web × pool 4 + 2 workers × 2 + beat + poller | {bound}; PostgreSQL `max_connections` {max_connections} |
+| bound (docs/scaling.md): 2 web × pool 4 + 2 workers × (2 + 1) + beat + poller (2 + {mailboxes} mailbox threads) | {bound}; PostgreSQL `max_connections` {max_connections} |
 | CPU by process kind (100 % = one core of 2) | {busy} |
 
 Failures:
