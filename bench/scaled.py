@@ -81,6 +81,17 @@ def clear_rate_counters(redis_url: str) -> int:
     return len(keys)
 
 
+def purge_task_queue(redis_url: str) -> int:
+    """Drop celery tasks a previous run left queued in the benchmark's Redis database.
+
+    They name rows of whichever database that run used; the workers started
+    next would otherwise run them against this one.
+    """
+    import redis
+
+    return int(redis.Redis.from_url(redis_url).delete("celery"))
+
+
 class RunScaled:
     """scripts/run-scaled.sh on `database` (a name on BENCH_PG) and `port`, until stop()."""
 
@@ -107,6 +118,7 @@ class RunScaled:
 
     def start(self, timeout: float = 300.0) -> RunScaled:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        purge_task_queue(self.env["REDIS_URL"])
         log = open(self.log_path, "wb")  # closed in stop()
         self._log = log
         self.process = subprocess.Popen(
