@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.utils.module_loading import import_string
 
 # Shared by all probes of this process; a check that hangs past its timeout
@@ -120,13 +120,27 @@ def _timed(function):
 # --- the base checks ------------------------------------------------------------------
 
 
+def _limit_this_transaction(cursor) -> None:
+    """Give the check's statements the health timeout, for this transaction only.
+
+    A plain SET would stay on the connection, and with the connection pool
+    (settings DATABASE_POOL_SIZE) the next request to borrow it would run
+    under the health check's few seconds: filings waiting on the reference
+    counter's row lock were cancelled that way under load ("canceling
+    statement due to statement timeout", bench/bench_filing.py --http).
+    """
+    cursor.execute(
+        "SELECT set_config('statement_timeout', %s, true)", [f"{int(timeout() * 1000)}ms"]
+    )
+
+
 @check(critical=True)
 def database() -> dict:
     """The primary database answers a query."""
     connection = connections["default"]
-    with connection.cursor() as cursor:
+    with transaction.atomic(using="default"), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("SET statement_timeout = %s", [int(timeout() * 1000)])
+            _limit_this_transaction(cursor)
         cursor.execute("SELECT 1")
         cursor.fetchone()
     return {"vendor": connection.vendor}
@@ -178,8 +192,8 @@ def worker() -> dict:
 @check(critical=False)
 def replica() -> dict:
     """The read replica answers and is at most HEALTH_REPLICA_MAX_LAG seconds behind."""
-    with connections["replica"].cursor() as cursor:
-        cursor.execute("SET statement_timeout = %s", [int(timeout() * 1000)])
+    with transaction.atomic(using="replica"), connections["replica"].cursor() as cursor:
+        _limit_this_transaction(cursor)
         # Caught up when everything received was replayed; else the age of
         # the last transaction it replayed (an idle primary is no lag).
         cursor.execute(

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import Delegation, Institution, User
 from accounts.permissions import can_set_priority
 from helpdesk.uploads import UploadRejected, check_files
+from tickets import assignment
 from tickets import fields as competence_fields
 from tickets.models import Competence, Priority, Status
 
@@ -169,7 +170,13 @@ class TicketForm(ErrorSummaryMixin, AttachmentsMixin, forms.Form):
             self.initial.setdefault("institution", self.institutions[0].pk)
         competences = Competence.objects.filter(is_active=True).order_by("order", "code")
         self.fields["competence"].queryset = competences
-        self.competence_rows = list(competences)
+        # The active catalogue as routing reads it (kept per process for a
+        # few seconds, tickets/assignment.py): one query less for every form
+        # shown or filed. The choices are checked against these rows.
+        self.competence_rows = sorted(
+            (competence for competence, _info in assignment.active_competences().values()),
+            key=lambda c: (c.order, c.code),
+        )
         self.fields["competence"].rows = self.competence_rows
         if not self.is_bound:
             general = next((c for c in self.competence_rows if c.code == "general"), None)

@@ -36,6 +36,16 @@ $PY manage.py migrate --noinput -v 0
 $PY manage.py seed_demo
 $PY manage.py collectstatic --noinput -v 0
 
+# Each process's PostgreSQL sessions carry its name (pg_stat_activity's
+# application_name), so the connections each one holds can be counted
+# against its share of max_connections (docs/scaling.md).
+named() {
+  case "$DATABASE_URL" in
+    *\?*) echo "$DATABASE_URL&application_name=$1" ;;
+    *) echo "$DATABASE_URL?application_name=$1" ;;
+  esac
+}
+
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -45,18 +55,18 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 for port in "${WEB_PORTS[@]}"; do
-  $PY -m uvicorn helpdesk.asgi:application --host 127.0.0.1 --port "$port" \
+  DATABASE_URL="$(named "web-$port")" $PY -m uvicorn helpdesk.asgi:application --host 127.0.0.1 --port "$port" \
     --lifespan off --no-access-log &
   PIDS+=($!)
 done
 for n in 1 2; do
-  .venv/bin/celery -A helpdesk worker --concurrency 2 -n "worker$n@%h" --loglevel=WARNING &
+  DATABASE_URL="$(named "worker$n")" .venv/bin/celery -A helpdesk worker --concurrency 2 -n "worker$n@%h" --loglevel=WARNING &
   PIDS+=($!)
 done
-.venv/bin/celery -A helpdesk beat --loglevel=WARNING \
+DATABASE_URL="$(named beat)" .venv/bin/celery -A helpdesk beat --loglevel=WARNING \
   --schedule "$HELPDESK_VAR_DIR/celerybeat-schedule" &
 PIDS+=($!)
-$PY manage.py mailbridge_poll &
+DATABASE_URL="$(named poller)" $PY manage.py mailbridge_poll &
 PIDS+=($!)
 $PY scripts/proxy.py --listen "127.0.0.1:$PORT" \
   --backend "127.0.0.1:${WEB_PORTS[0]}" --backend "127.0.0.1:${WEB_PORTS[1]}" &

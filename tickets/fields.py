@@ -61,11 +61,19 @@ def active_fields() -> list[CompetenceField]:
     return rows
 
 
-def fields_for(competence: Competence | None) -> list[CompetenceField]:
-    """The active fields a competence asks, in order (none without a competence)."""
+def fields_for(
+    competence: Competence | None, rows: list[CompetenceField] | None = None
+) -> list[CompetenceField]:
+    """The active fields a competence asks, in order (none without a competence).
+
+    `rows` is active_fields() when the caller already has it: a form that
+    asks every competence's questions reads the cache once, not once per
+    competence (each read is a round trip to Redis).
+    """
     if competence is None:
         return []
-    return [f for f in active_fields() if f.competence_id == competence.pk]
+    rows = active_fields() if rows is None else rows
+    return [f for f in rows if f.competence_id == competence.pk]
 
 
 @receiver(post_save, sender=CompetenceField)
@@ -211,7 +219,11 @@ def form_field(field: CompetenceField, language: str, *, required: bool) -> form
 
 
 def form_fields_for(
-    competence: Competence | None, language: str = "bg", *, required: bool = True
+    competence: Competence | None,
+    language: str = "bg",
+    *,
+    required: bool = True,
+    rows: list[CompetenceField] | None = None,
 ) -> dict[str, forms.Field]:
     """{cf_<key>: form field} for a competence's active fields, in order.
 
@@ -223,7 +235,7 @@ def form_fields_for(
     """
     return {
         param_name(f): form_field(f, language, required=required and f.required)
-        for f in fields_for(competence)
+        for f in fields_for(competence, rows)
     }
 
 
@@ -235,8 +247,9 @@ def add_form_fields(form, competences, language: str) -> list[tuple[Competence, 
     ``form_answers`` keeps only the chosen competence's answers.
     """
     groups = []
+    rows = active_fields()
     for competence in competences:
-        extra = form_fields_for(competence, language, required=False)
+        extra = form_fields_for(competence, language, required=False, rows=rows)
         if extra:
             form.fields.update(extra)
             groups.append((competence, list(extra)))

@@ -58,14 +58,19 @@ def _key(scope: str, ident, bucket: int) -> str:
     return f"hd:rate:file:{scope}:{ident}:{bucket}"
 
 
-def _window(scope: str, ident, now: float) -> Window:
+def _windows(scopes: list[tuple[str, object]], now: float) -> list[Window]:
+    """The windows of several keys, read from the cache in one round trip."""
     bucket, elapsed = _bucket(now)
-    values = cache.get_many([_key(scope, ident, bucket), _key(scope, ident, bucket - 1)])
-    return Window(
-        current=int(values.get(_key(scope, ident, bucket), 0)),
-        previous=int(values.get(_key(scope, ident, bucket - 1), 0)),
-        elapsed=elapsed,
-    )
+    keys = [(_key(s, i, bucket), _key(s, i, bucket - 1)) for s, i in scopes]
+    values = cache.get_many([key for pair in keys for key in pair])
+    return [
+        Window(
+            current=int(values.get(current, 0)),
+            previous=int(values.get(previous, 0)),
+            elapsed=elapsed,
+        )
+        for current, previous in keys
+    ]
 
 
 def _limits(user, institution_id) -> list[tuple[str, object, int]]:
@@ -85,8 +90,9 @@ def check_filing_allowed(user, institution_id: int | None, *, now: float | None 
         # Support staff file on behalf of callers; their own queues are the brake.
         return
     now = time.time() if now is None else now
-    for scope, ident, limit in _limits(user, institution_id):
-        window = _window(scope, ident, now)
+    limits = _limits(user, institution_id)
+    windows = _windows([(scope, ident) for scope, ident, _limit in limits], now)
+    for (scope, _ident, limit), window in zip(limits, windows, strict=True):
         wait = seconds_until_allowed(window, limit)
         if wait:
             minutes = max(1, math.ceil(wait / 60))
@@ -113,12 +119,20 @@ def record_filing(user, institution_id: int | None, *, now: float | None = None)
         return
     now = time.time() if now is None else now
     bucket, _elapsed = _bucket(now)
+    # Kept for two windows: the next hour still weighs this one.
+    lifetime = 2 * WINDOW_SECONDS + 60
     for scope, ident, _limit in _limits(user, institution_id):
         key = _key(scope, ident, bucket)
-        # Kept for two windows: the next hour still weighs this one.
-        if not cache.add(key, 1, timeout=2 * WINDOW_SECONDS + 60):
+        # Counting up an existing counter is the common case: try it first
+        # (add() first cost a failed add on every filing but the hour's first).
+        try:
+            cache.incr(key)
+            continue
+        except ValueError:
+            pass
+        # The hour's first filing: create the counter with its lifetime.
+        if not cache.add(key, 1, timeout=lifetime):
             try:
-                cache.incr(key)
+                cache.incr(key)  # another request created it meanwhile
             except ValueError:
-                # Expired between add() and incr(): start again.
-                cache.set(key, 1, timeout=2 * WINDOW_SECONDS + 60)
+                cache.set(key, 1, timeout=lifetime)  # and it expired again

@@ -301,3 +301,20 @@ def test_a_running_worker_answers(transactional_db, client, checks, celery_worke
     assert body["checks"]["worker"]["workers"] >= 1
     assert body["checks"]["broker"]["status"] == "ok"
     assert body["status"] == "ok"
+
+
+def test_the_database_check_leaves_no_timeout_on_the_connection(transactional_db, settings):
+    """With a connection pool the next request borrows the check's connection: no leftover limit."""
+    from django.db import connection
+
+    from tests.testservers import require_postgresql
+
+    require_postgresql(connection.vendor, "statement_timeout is PostgreSQL's")
+    settings.HEALTH_CHECK_TIMEOUT = 2
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        before = cursor.fetchone()[0]
+        assert health.database() == {"vendor": "postgresql"}
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == before
+        assert before != "2s"

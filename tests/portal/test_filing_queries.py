@@ -5,15 +5,16 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 # Session from the cache; the person and their agent profile in one query;
-# memberships, delegations, institutions (with regions), competences; one
-# statement for the reference; routing (follow-up, agents, their competences,
+# memberships, delegations, institutions (with regions) — the competences
+# come from the per-process catalogue routing keeps; one statement for the
+# reference; routing (follow-up, agents, their competences,
 # absences, loads, rotation mark); ticket, message, its id on the ticket,
 # history; the search document (started, then the message's words); the
 # similarity signature and the check for a known wave; the outbox and its
 # thread keys in three; the assigned expert with their notification choices,
 # and their console notification. Transaction markers (savepoints under the
 # test's transaction) are counted too.
-FILING_QUERIES = 27
+FILING_QUERIES = 26
 
 
 def test_filing_through_the_form_stays_within_its_query_budget(
