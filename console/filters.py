@@ -77,7 +77,8 @@ def _is_expert(user) -> bool:
 def queue_condition(key: str, user, now=None) -> Q:
     """Return the condition that, on top of visible_to(user), makes queue `key`.
 
-    Every queue but "all" holds open requests only (queue_counts relies on it).
+    _counted_queue_counts() reads the same conditions from the counters: a
+    change here is a change there.
     """
     now = now or timezone.now()
     open_q = Q(status__in=OPEN_STATUSES)
@@ -121,28 +122,65 @@ def queue_counts(user, now=None, *, counters: bool = True) -> dict[str, int]:
     every request the person may see, closed ones too, as its list shows them.
 
     Someone who sees every ticket (an administrator, a national supervisor)
-    gets "all" from the dashboard's counters (tickets/counters.py) and the
-    other queues, which hold open requests only, from the open requests: a
-    count over a million closed ones was most of the cost. `counters=False`
-    counts everything from the tickets (the tests compare the two).
+    gets them from the dashboard's counters (tickets/counters.py) instead of
+    a count over every ticket in the country; `counters=False` counts from
+    the tickets always (the tests compare the two).
     """
-    from console.dashboard.counted import ticket_total
-
     now = now or timezone.now()
-    sees_all = counters and user.is_active and (user.is_superuser or _sees_country(user))
-    tickets = Ticket.objects.visible_to(user)
+    if counters and user.is_active and (user.is_superuser or _sees_country(user)):
+        return _counted_queue_counts(user, now)
     aggregates = {}
     for key in QUEUE_KEYS:
         condition = queue_condition(key, user, now)
-        if sees_all and not condition:
-            continue
         aggregates[key] = Count("id", filter=condition) if condition else Count("id")
-    if not sees_all:
-        return tickets.aggregate(**aggregates)
-    # Every queue but "all" is within the open requests (queue_condition).
-    counts = tickets.filter(status__in=OPEN_STATUSES).aggregate(**aggregates)
-    counts.update({key: ticket_total(None) for key in QUEUE_KEYS if key not in counts})
-    return {key: counts[key] for key in QUEUE_KEYS}
+    return Ticket.objects.visible_to(user).aggregate(**aggregates)
+
+
+def _counted_queue_counts(user, now) -> dict[str, int]:
+    """queue_counts() of someone who sees every ticket: the counters, and the tickets coming due.
+
+    Each count is queue_condition() read from LoadFigure (region × assignee ×
+    competence × tier). "due" is the breached ones (counted) and those not
+    yet marked breached whose due time is past or near: the SLA sweep marks
+    breaches every minute, so these are few (partial indexes q_due_unmarked,
+    q_first_unmarked). tests/console/test_counted_figures.py compares each
+    count with queue_counts(counters=False).
+    """
+    from django.db.models import Sum
+
+    from tickets.models import LoadFigure
+
+    agent = user.agent
+    unassigned = Q(assignee_id=0)
+    if agent is not None and agent.tier == Tier.CENTRAL and agent.region_id is None:
+        unassigned &= Q(tier=Tier.CENTRAL)
+    elif agent is not None and agent.region_id:
+        unassigned &= Q(region_id=agent.region_id, tier=Tier.REGIONAL)
+
+    def total(column, condition=None):
+        return Sum(column, filter=condition) if condition is not None else Sum(column)
+
+    figures = LoadFigure.objects.aggregate(
+        all=total("total"),
+        mine=total("open_count", Q(assignee_id=user.pk)),
+        unassigned=total("open_unmerged", unassigned),
+        waiting=total("waiting", Q(assignee_id=user.pk) if _is_expert(user) else None),
+        breached=total("breached"),
+        escalated=total("open_count", Q(tier=Tier.CENTRAL)),
+        triage=total("open_count", Q(region_id=0)),
+    )
+    soon = now + DUE_SOON
+    coming_due = (
+        Ticket.objects.filter(status__in=(Status.NEW, Status.OPEN), sla_breached=False)
+        .filter(
+            Q(resolution_due__lte=soon)
+            | Q(first_response_at__isnull=True, first_response_due__lte=soon)
+        )
+        .count()
+    )
+    counts = {key: figures.get(key) or 0 for key in QUEUE_KEYS}
+    counts["due"] = (figures["breached"] or 0) + coming_due
+    return counts
 
 
 def _sees_country(user) -> bool:

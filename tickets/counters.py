@@ -11,8 +11,9 @@ transaction as every ticket change, so the dashboard reads a few hundred rows.
   resolution). What depends on the clock ("past its due time") is not stored:
   the dashboard counts the few tickets whose due time is still ahead.
 * ChannelFigure: per local day of creation, region and channel: created.
-* LoadFigure: per region, assignee and competence: all tickets, open,
-  waiting, breached (in work).
+* LoadFigure: per region, assignee, competence and tier: all tickets, open,
+  open and not merged, waiting, breached (in work); the dashboard's load
+  per agent and backlog totals, and the queue counts of a national reader.
 
 How they stay right: every Ticket keeps, from the moment it is read
 (post_init), the state the counters hold for it; post_save and post_delete
@@ -59,6 +60,7 @@ FIELDS = (
     "resolution_due",
     "assignee_id",
     "sla_breached",
+    "tier",
 )
 DAY_COLUMNS = (
     "open_count",
@@ -70,13 +72,13 @@ DAY_COLUMNS = (
     "res_met",
     "res_nodue",
 )
-LOAD_COLUMNS = ("total", "open_count", "waiting", "breached")
+LOAD_COLUMNS = ("total", "open_count", "open_unmerged", "waiting", "breached")
 
 # table: (model, key columns, value columns)
 TABLES = {
     "day": (DayFigure, ("day", "region_id", "competence_id"), DAY_COLUMNS),
     "channel": (ChannelFigure, ("day", "region_id", "channel"), ("created",)),
-    "load": (LoadFigure, ("region_id", "assignee_id", "competence_id"), LOAD_COLUMNS),
+    "load": (LoadFigure, ("region_id", "assignee_id", "competence_id", "tier"), LOAD_COLUMNS),
 }
 
 
@@ -115,13 +117,14 @@ def contributions(state: dict) -> dict:
     load = {
         "total": 1,
         "open_count": int(is_open),
+        "open_unmerged": int(is_open and state["merged_into_id"] is None),
         "waiting": int(status == Status.WAITING),
         "breached": int(is_open and bool(state["sla_breached"]) and status != Status.WAITING),
     }
     return {
         ("day", (day, region, competence)): figures,
         ("channel", (day, region, state["channel"])): {"created": 1},
-        ("load", (region, state["assignee_id"] or 0, competence)): load,
+        ("load", (region, state["assignee_id"] or 0, competence, state["tier"])): load,
     }
 
 
@@ -186,17 +189,20 @@ def expected(tickets=None) -> dict:
     open_q = Q(status__in=OPEN_STATUSES)
     load_rows = (
         tickets.annotate(r=_zero("region_id"), a=_zero("assignee_id"), c=_zero("competence_id"))
-        .values("r", "a", "c")
+        .values("r", "a", "c", "tier")
         .annotate(
             total=Count("id"),
             open_count=Count("id", filter=open_q),
+            open_unmerged=Count("id", filter=open_q & Q(merged_into__isnull=True)),
             waiting=Count("id", filter=Q(status=Status.WAITING)),
             breached=Count("id", filter=open_q & Q(sla_breached=True) & ~Q(status=Status.WAITING)),
         )
         .order_by()
     )
     for row in load_rows:
-        out[("load", (row["r"], row["a"], row["c"]))] = {k: row[k] for k in LOAD_COLUMNS}
+        out[("load", (row["r"], row["a"], row["c"], row["tier"]))] = {
+            k: row[k] for k in LOAD_COLUMNS
+        }
     return out
 
 

@@ -254,6 +254,20 @@ class Ticket(models.Model):
             models.Index(
                 fields=["resolved_at"], name="dash_rated", condition=Q(satisfaction__isnull=False)
             ),
+            # The national queue counts (console/filters.py): the open requests
+            # coming due that the SLA sweep has not yet marked breached.
+            models.Index(
+                fields=["resolution_due"],
+                name="q_due_unmarked",
+                condition=Q(status__in=["new", "open"], sla_breached=False),
+            ),
+            models.Index(
+                fields=["first_response_due"],
+                name="q_first_unmarked",
+                condition=Q(
+                    status__in=["new", "open"], sla_breached=False, first_response_at__isnull=True
+                ),
+            ),
         ]
 
     def __str__(self):
@@ -1436,19 +1450,26 @@ class ChannelFigure(models.Model):
 
 
 class LoadFigure(models.Model):
-    """All tickets of one region, assignee (0: nobody) and competence, and the open ones."""
+    """All tickets of one region, assignee (0: nobody), competence and tier; the open ones.
+
+    `breached` counts open tickets past their SLA not waiting on the requester
+    (new or open), `open_unmerged` open tickets not merged into another.
+    """
 
     region_id = models.IntegerField(default=0)
     assignee_id = models.IntegerField(default=0)
     competence_id = models.IntegerField(default=0)
+    tier = models.CharField(max_length=10, default="")
     total = models.IntegerField(default=0)
     open_count = models.IntegerField(default=0)
+    open_unmerged = models.IntegerField(default=0)
     waiting = models.IntegerField(default=0)
     breached = models.IntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["region_id", "assignee_id", "competence_id"], name="load_figure_key"
+                fields=["region_id", "assignee_id", "competence_id", "tier"],
+                name="load_figure_key",
             )
         ]

@@ -70,6 +70,10 @@ def assert_same_figures(cast, moments=None):
                 )
             assert queries.per_day(scope) == queries.per_day(scope, counters=False)
             assert queries.agent_load(scope) == queries.agent_load(scope, counters=False)
+    # The queue counts of the readers who see every ticket come from the counters too.
+    for user in (cast.admin, cast.supervisor_all):
+        for now in moments:
+            assert queue_counts(user, now) == queue_counts(user, now, counters=False)
 
 
 @pytest.fixture
