@@ -103,7 +103,7 @@ def _pending(scope, region_id, now, done: str, due: str) -> dict:
         )
         .annotate(day=TruncDate("created_at", tzinfo=zone))
         .values("day", "competence_id")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("*"))
         .order_by()
     )
     return {(r["day"], r["competence_id"]): r["n"] for r in rows}

@@ -133,13 +133,17 @@ class DashboardData:
 
 
 def backlog_aggregates(now) -> dict:
-    """The counts of the backlog, for .annotate(): every open ticket, and one per age bucket."""
-    aggregates = {"total": Count("id")}
+    """The counts of the backlog, for .annotate(): every open ticket, and one per age bucket.
+
+    Counted by created_at (never null), which the index dash_open_created holds: no table
+    row needs reading.
+    """
+    aggregates = {"total": Count("created_at")}
     for key, _label, low, high in AGE_BUCKETS:
         condition = Q(created_at__lte=now - datetime.timedelta(days=low))
         if high is not None:
             condition &= Q(created_at__gt=now - datetime.timedelta(days=high))
-        aggregates[key] = Count("id", filter=condition)
+        aggregates[key] = Count("created_at", filter=condition)
     return aggregates
 
 
