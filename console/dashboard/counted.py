@@ -21,8 +21,8 @@ parts that depend on the clock are counted from the few tickets concerned:
 import datetime
 from collections import defaultdict
 
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Q, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from tickets.counters import DAY_COLUMNS, local_day
@@ -64,7 +64,18 @@ def _in_region(queryset, region_id):
 
 
 def _tickets(region_id):
-    return _in_region(Ticket.objects.all(), region_id)
+    """The reader's tickets for the live counts: each is read through a small partial index.
+
+    The region is tested on the rows that index gives (coalesce() keeps the
+    planner from intersecting it with the whole region's index, 35 000
+    entries at 1M, six times the work).
+    """
+    tickets = Ticket.objects.all()
+    if region_id is None:
+        return tickets
+    return tickets.alias(region_or_none=Coalesce("region_id", Value(0))).filter(
+        region_or_none=region_id
+    )
 
 
 def _days(scope) -> tuple[datetime.date, datetime.date]:
