@@ -32,7 +32,7 @@ from collections import defaultdict
 from django.db import connection, transaction
 from django.db.models import Count, F, IntegerField, Q, Value
 from django.db.models.functions import Coalesce, TruncDate
-from django.db.models.signals import post_delete, post_init, post_save, pre_delete
+from django.db.models.signals import post_delete, post_init, post_save, pre_delete, pre_save
 from django.utils import timezone
 
 from tickets.models import (
@@ -278,14 +278,15 @@ def remember(sender, instance, **kwargs):
     instance._counted_state = state_of(instance) if instance.pk is not None else None
 
 
+def saving(sender, instance, raw=False, **kwargs):
+    # Read with some counted fields deferred (.only()): what the counters hold
+    # for it is the row as it still is; one query, in this rare case only.
+    if instance.pk is not None and getattr(instance, "_counted_state", None) is None:
+        instance._counted_state = _read_state(instance.pk)
+
+
 def saved(sender, instance, created, raw=False, **kwargs):
     old = None if created else getattr(instance, "_counted_state", None)
-    if not created and old is None:
-        # Read with some fields deferred: the counters' view of it is unknown
-        # here; the saved row is known. A rebuild corrects what this misses.
-        logger.warning("counters: ticket %s saved without its counted fields", instance.pk)
-        instance._counted_state = _read_state(instance.pk)
-        return
     new = state_of(instance) or _read_state(instance.pk)
     if old != new:
         apply(old, new)
@@ -314,6 +315,7 @@ def sync(ticket) -> None:
 
 def connect() -> None:
     post_init.connect(remember, sender=Ticket, dispatch_uid="counters-remember")
+    pre_save.connect(saving, sender=Ticket, dispatch_uid="counters-saving")
     post_save.connect(saved, sender=Ticket, dispatch_uid="counters-saved")
     pre_delete.connect(deleting, sender=Ticket, dispatch_uid="counters-deleting")
     post_delete.connect(deleted, sender=Ticket, dispatch_uid="counters-deleted")

@@ -192,3 +192,14 @@ def test_queue_counts_of_a_national_reader_use_the_ticket_total(
         assert fast["all"] == Ticket.objects.count()
     for user in (cast.expert_x, cast.central, cast.supervisor_x):
         assert queue_counts(user) == queue_counts(user, counters=False)
+
+
+def test_a_ticket_read_with_deferred_fields_still_counts_right(cast, history):
+    ticket = Ticket.objects.only("pk", "competence").get(pk=history[1].pk)
+    ticket.competence = cast.technical
+    ticket.save()
+    assert_counters_right()
+    ticket = Ticket.objects.defer("status").get(pk=history[2].pk)
+    ticket.status = "closed"
+    ticket.save(update_fields=["status"])
+    assert_counters_right()
