@@ -368,13 +368,33 @@ def _order(item):
 
 
 def reconcile() -> int:
-    """Compare the counters with the tickets; rebuild if they differ. Return the rows that did."""
-    differing = _differences(_nonzero(expected()), stored())
-    if not differing:
+    """Compare the counters with the tickets; rebuild if they drifted. Return the rows that did.
+
+    A ticket changing while the tickets are counted makes its rows look
+    different for a moment; a drift is a difference found twice, the same
+    both times. Only then are the counters rebuilt (which holds ticket
+    changes back for the seconds it takes).
+    """
+    first = _drift()
+    if not first:
         return 0
-    logger.warning("counters: %s rows differ from the tickets; rebuilding", len(differing))
+    second = _drift()
+    lasting = [key for key, delta in first.items() if second.get(key) == delta]
+    if not lasting:
+        return 0
+    logger.warning("counters: %s rows differ from the tickets; rebuilding", len(lasting))
     rebuild()
-    return len(differing)
+    return len(lasting)
+
+
+def _drift() -> dict:
+    """{(table, key): {column: expected − stored}} where the counters differ from the tickets."""
+    expected_figures, stored_figures = _nonzero(expected()), stored()
+    out = {}
+    for key in _differences(expected_figures, stored_figures):
+        want, have = expected_figures.get(key, {}), stored_figures.get(key, {})
+        out[key] = {c: want.get(c, 0) - have.get(c, 0) for c in set(want) | set(have)}
+    return out
 
 
 def _differences(expected_figures: dict, stored_figures: dict) -> list:
