@@ -75,7 +75,11 @@ def _is_expert(user) -> bool:
 
 
 def queue_condition(key: str, user, now=None) -> Q:
-    """Return the condition that, on top of visible_to(user), makes queue `key`."""
+    """Return the condition that, on top of visible_to(user), makes queue `key`.
+
+    _counted_queue_counts() reads the same conditions from the counters: a
+    change here is a change there.
+    """
     now = now or timezone.now()
     open_q = Q(status__in=OPEN_STATUSES)
     agent = user.agent
@@ -110,19 +114,79 @@ def queue_queryset(key: str, user, now=None):
     return Ticket.objects.visible_to(user).filter(queue_condition(key, user, now))
 
 
-def queue_counts(user, now=None) -> dict[str, int]:
+def queue_counts(user, now=None, *, counters: bool = True) -> dict[str, int]:
     """Return {queue key: number of rows its list shows} in one aggregate query.
 
     One definition for the counter and the list: each count is queue_condition
     over Ticket.objects.visible_to(user), as queue_queryset() is; "all" counts
     every request the person may see, closed ones too, as its list shows them.
+
+    Someone who sees every ticket (an administrator, a national supervisor)
+    gets them from the dashboard's counters (tickets/counters.py) instead of
+    a count over every ticket in the country; `counters=False` counts from
+    the tickets always (the tests compare the two).
     """
     now = now or timezone.now()
+    if counters and user.is_active and (user.is_superuser or _sees_country(user)):
+        return _counted_queue_counts(user, now)
     aggregates = {}
     for key in QUEUE_KEYS:
         condition = queue_condition(key, user, now)
         aggregates[key] = Count("id", filter=condition) if condition else Count("id")
     return Ticket.objects.visible_to(user).aggregate(**aggregates)
+
+
+def _counted_queue_counts(user, now) -> dict[str, int]:
+    """queue_counts() of someone who sees every ticket: the counters, and the tickets coming due.
+
+    Each count is queue_condition() read from LoadFigure (region × assignee ×
+    competence × tier). "due" is the breached ones (counted) and those not
+    yet marked breached whose due time is past or near: the SLA sweep marks
+    breaches every minute, so these are few (partial indexes q_due_unmarked,
+    q_first_unmarked). tests/console/test_counted_figures.py compares each
+    count with queue_counts(counters=False).
+    """
+    from django.db.models import Sum
+
+    from tickets.models import LoadFigure
+
+    agent = user.agent
+    unassigned = Q(assignee_id=0)
+    if agent is not None and agent.tier == Tier.CENTRAL and agent.region_id is None:
+        unassigned &= Q(tier=Tier.CENTRAL)
+    elif agent is not None and agent.region_id:
+        unassigned &= Q(region_id=agent.region_id, tier=Tier.REGIONAL)
+
+    def total(column, condition=None):
+        return Sum(column, filter=condition) if condition is not None else Sum(column)
+
+    figures = LoadFigure.objects.aggregate(
+        all=total("total"),
+        mine=total("open_count", Q(assignee_id=user.pk)),
+        unassigned=total("open_unmerged", unassigned),
+        waiting=total("waiting", Q(assignee_id=user.pk) if _is_expert(user) else None),
+        breached=total("breached"),
+        escalated=total("open_count", Q(tier=Tier.CENTRAL)),
+        triage=total("open_count", Q(region_id=0)),
+    )
+    soon = now + DUE_SOON
+    coming_due = (
+        Ticket.objects.filter(status__in=(Status.NEW, Status.OPEN), sla_breached=False)
+        .filter(
+            Q(resolution_due__lte=soon)
+            | Q(first_response_at__isnull=True, first_response_due__lte=soon)
+        )
+        .count()
+    )
+    counts = {key: figures.get(key) or 0 for key in QUEUE_KEYS}
+    counts["due"] = (figures["breached"] or 0) + coming_due
+    return counts
+
+
+def _sees_country(user) -> bool:
+    """A national supervisor: Ticket.objects.visible_to() gives them every ticket."""
+    agent = user.agent
+    return agent is not None and agent.kind == AgentProfile.Kind.SUPERVISOR and not agent.region_id
 
 
 def unassigned_by_competence(user) -> list[tuple[int | None, int]]:

@@ -244,6 +244,8 @@ CELERY_BEAT_SCHEDULE = {
     # Supervisors' weekly and monthly reports (docs/reports.md), sent once per period.
     "scheduled-reports": {"task": "console.tasks.send_scheduled_reports", "schedule": 3600.0},
     "surge-detection": {"task": "tickets.tasks.detect_surges", "schedule": 120.0},
+    # The dashboard's counters (tickets/counters.py) checked against the tickets, nightly.
+    "reconcile-counters": {"task": "tickets.tasks.reconcile_counters", "schedule": 86400.0},
 }
 # Surge detection (tickets/surges.py): a cluster of similar requests raises an
 # alert when it has at least `requests` requests from `institutions`

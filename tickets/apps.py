@@ -24,3 +24,7 @@ class TicketsConfig(AppConfig):
         from tickets import search_sync
 
         search_sync.connect()
+        # The dashboard's counters, kept in step with every ticket change.
+        from tickets import counters
+
+        counters.connect()

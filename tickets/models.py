@@ -229,6 +229,45 @@ class Ticket(models.Model):
                 name="q_open_updated",
                 condition=Q(status__in=["new", "open", "waiting"]),
             ),
+            # The dashboard (console/dashboard/, tickets/counters.py): what the
+            # counters cannot hold because it depends on the clock: tickets whose
+            # due time is still ahead, and the age of open tickets created on the
+            # days an age bucket starts; then ratings and their comments.
+            models.Index(
+                fields=["first_response_due"],
+                name="dash_first_pending",
+                include=["created_at", "region", "competence"],
+                condition=Q(first_response_at__isnull=True, merged_into__isnull=True),
+            ),
+            models.Index(
+                fields=["resolution_due"],
+                name="dash_res_pending",
+                include=["created_at", "region", "competence"],
+                condition=Q(resolved_at__isnull=True, merged_into__isnull=True),
+            ),
+            models.Index(
+                fields=["created_at"],
+                name="dash_open_created",
+                include=["region", "competence"],
+                condition=Q(status__in=["new", "open", "waiting"]),
+            ),
+            models.Index(
+                fields=["resolved_at"], name="dash_rated", condition=Q(satisfaction__isnull=False)
+            ),
+            # The national queue counts (console/filters.py): the open requests
+            # coming due that the SLA sweep has not yet marked breached.
+            models.Index(
+                fields=["resolution_due"],
+                name="q_due_unmarked",
+                condition=Q(status__in=["new", "open"], sla_breached=False),
+            ),
+            models.Index(
+                fields=["first_response_due"],
+                name="q_first_unmarked",
+                condition=Q(
+                    status__in=["new", "open"], sla_breached=False, first_response_at__isnull=True
+                ),
+            ),
         ]
 
     def __str__(self):
@@ -289,6 +328,12 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["ticket", "created_at"]),
             models.Index(fields=["email_message_id"]),
+            # The dashboard's time spent: the messages that recorded minutes.
+            models.Index(
+                fields=["created_at"],
+                name="dash_minutes",
+                condition=Q(minutes_spent__isnull=False),
+            ),
         ]
         verbose_name = _("message")
         verbose_name_plural = _("messages")
@@ -1349,3 +1394,82 @@ class SimilarShown(models.Model):
 
     def __str__(self):
         return self.token
+
+
+# --- dashboard counters (tickets/counters.py) --------------------------------------------
+#
+# Kept in step with the tickets in the same transaction as each change, so that
+# the dashboard reads a few hundred rows instead of every ticket of the period.
+# Region and competence are plain numbers, 0 for "none": a NULL would not meet
+# itself in the unique key that the upserts rely on.
+
+
+class DayFigure(models.Model):
+    """Tickets created on one local day in one region and competence, counted by state.
+
+    The SLA columns count only tickets not merged into another (as the
+    dashboard's SLA figures do); `open_count` counts every open ticket.
+    """
+
+    day = models.DateField()
+    region_id = models.IntegerField(default=0)
+    competence_id = models.IntegerField(default=0)
+    open_count = models.IntegerField(default=0)
+    counted = models.IntegerField(default=0)
+    first_done = models.IntegerField(default=0)
+    first_met = models.IntegerField(default=0)
+    first_nodue = models.IntegerField(default=0)
+    res_done = models.IntegerField(default=0)
+    res_met = models.IntegerField(default=0)
+    res_nodue = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "region_id", "competence_id"], name="day_figure_key"
+            )
+        ]
+        indexes = [models.Index(fields=["region_id", "day"], name="day_figure_region")]
+
+
+class ChannelFigure(models.Model):
+    """Tickets created on one local day in one region through one channel (merged ones too)."""
+
+    day = models.DateField()
+    region_id = models.IntegerField(default=0)
+    channel = models.CharField(max_length=10)
+    created = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "region_id", "channel"], name="channel_figure_key"
+            )
+        ]
+        indexes = [models.Index(fields=["region_id", "day"], name="channel_figure_region")]
+
+
+class LoadFigure(models.Model):
+    """All tickets of one region, assignee (0: nobody), competence and tier; the open ones.
+
+    `breached` counts open tickets past their SLA not waiting on the requester
+    (new or open), `open_unmerged` open tickets not merged into another.
+    """
+
+    region_id = models.IntegerField(default=0)
+    assignee_id = models.IntegerField(default=0)
+    competence_id = models.IntegerField(default=0)
+    tier = models.CharField(max_length=10, default="")
+    total = models.IntegerField(default=0)
+    open_count = models.IntegerField(default=0)
+    open_unmerged = models.IntegerField(default=0)
+    waiting = models.IntegerField(default=0)
+    breached = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["region_id", "assignee_id", "competence_id", "tier"],
+                name="load_figure_key",
+            )
+        ]

@@ -286,25 +286,63 @@ class _DocumentMatches(Func):
     arg_joiner = ") @@ to_tsquery('simple', "
 
 
-def _postgres_condition(query: str, column: str) -> Q:
+def _share_sql(words, phrases, column: str) -> tuple[str, list]:
+    """SQL for the estimated number of documents matching, from the column's statistics.
+
+    ANALYZE keeps, for a tsvector column, its most common lexemes and the
+    share of documents holding each (pg_stats.most_common_elems). A word's
+    share is the sum over the lexemes it is a prefix of (a phrase word: the
+    lexeme itself); the words are taken as independent. A word not among the
+    common lexemes counts 0, i.e. "rare": then the index is asked, as before.
+    """
+    parts, params = [], []
+    exact = [w for phrase in phrases for w in phrase]
+    for word, prefix in [*((w, True) for w in words), *((w, False) for w in exact)]:
+        test = "left(u.e, %s) = %s" if prefix else "u.e = %s"
+        parts.append(
+            "(SELECT coalesce(sum(u.f), 0) FROM pg_stats st, "
+            "unnest(st.most_common_elems::text::text[], st.most_common_elem_freqs) AS u(e, f) "
+            "WHERE st.schemaname = current_schema() AND st.tablename = 'tickets_search' "
+            f"AND st.attname = %s AND {test})"
+        )
+        params += [column, *([len(word), word] if prefix else [word])]
+    reltuples = (
+        "(SELECT greatest(c.reltuples, 0) FROM pg_class c "
+        "WHERE c.oid = to_regclass('tickets_search'))"
+    )
+    return " * ".join([*parts, reltuples]), params
+
+
+def _postgres_condition(terms: SearchTerms, column: str) -> Q:
     """Return the search condition for PostgreSQL, shaped by how common the words are.
 
-    PostgreSQL cannot estimate prefix searches, so it is told: first the
-    matching tickets are read from the GIN index, at most ID_LIST_LIMIT of
-    them. Fewer (the usual, specific search) become a plain id list. More (a
-    word in a large share of all requests) and the list is better read in its
-    sort order, testing each row's document until a page is full. (Measured in
-    docs/benchmarks.md; the slow case is a word common in the country but rare
-    in the list at hand, which walks that whole list.)
+    PostgreSQL cannot estimate prefix searches, so it is told. A search whose
+    words are common (by the column's statistics, _share_sql) is tested row
+    by row in the list's own order until a page is full: reading such a word
+    from the GIN index means reading its whole posting list first (135 ms
+    for "диплом" at a million requests) only to learn that it is common.
+    Otherwise the matching tickets are read from the GIN index, at most
+    ID_LIST_LIMIT of them: fewer (the usual, specific search) become a plain
+    id list; more (a common word the statistics missed) and the row-by-row
+    test is used after all. Both ways test the same document column, so the
+    answers are the same. One query either way: the estimate and the index
+    read are one statement, the index read skipped when the estimate is high.
+    (Measured in docs/benchmarks.md; the slow case is a word common in the
+    country but rare in the list at hand, which walks that whole list.)
     """
+    query = tsquery(terms.words, terms.phrases)
+    estimate, params = _share_sql(terms.words, terms.phrases, column)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT ticket_id FROM tickets_search "
-            f"WHERE {column} @@ to_tsquery('simple', %s) LIMIT %s",
-            [query, ID_LIST_LIMIT + 1],
+            f"WITH common AS (SELECT ({estimate}) > %s AS yes) "
+            "SELECT -1 FROM common WHERE common.yes "
+            "UNION ALL (SELECT ticket_id FROM tickets_search "
+            f"WHERE NOT (SELECT yes FROM common) AND {column} @@ to_tsquery('simple', %s) "
+            "LIMIT %s)",
+            [*params, ID_LIST_LIMIT, query, ID_LIST_LIMIT + 1],
         )
         ids = [row[0] for row in cursor.fetchall()]
-    if len(ids) <= ID_LIST_LIMIT:
+    if ids != [-1] and len(ids) <= ID_LIST_LIMIT:
         return Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids]))
     return Q(_DocumentMatches(F("pk"), Value(query), column=column))
 
@@ -323,7 +361,7 @@ def _text_condition(terms: SearchTerms, *, include_internal: bool, within) -> Q:
     vendor = connection.vendor
     if vendor == "postgresql":
         column = "all_vector" if include_internal else "public_vector"
-        return _postgres_condition(tsquery(terms.words, terms.phrases), column)
+        return _postgres_condition(terms, column)
     if vendor == "sqlite" and _sqlite_fts_ready():
         query = fts5_query(
             terms.words, terms.phrases, column=None if include_internal else "public_text"

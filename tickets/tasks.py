@@ -20,3 +20,11 @@ def autoclose_resolved() -> int:
 def detect_surges() -> int:
     """Cluster the last hour's requests; return how many new surge alerts were raised."""
     return len(surges.detect())
+
+
+@shared_task
+def reconcile_counters() -> int:
+    """Compare the dashboard's counters with the tickets; rebuild them if they drifted."""
+    from tickets import counters
+
+    return counters.reconcile()

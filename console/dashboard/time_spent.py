@@ -8,18 +8,24 @@ number of messages.
 from django.db.models import Count, Sum
 from django.utils.translation import gettext as _
 
+from console.dashboard import counted
 from console.dashboard.queries import Scope
 from tickets.models import Message
 
 
 def _messages(scope: Scope):
     start, end = scope.bounds()
-    return Message.objects.filter(
-        ticket__in=scope.tickets().values("pk"),
-        minutes_spent__isnull=False,
-        created_at__gte=start,
-        created_at__lt=end,
+    messages = Message.objects.filter(
+        minutes_spent__isnull=False, created_at__gte=start, created_at__lt=end
     )
+    # Whose tickets: when the reader sees every ticket (of a region), say so
+    # plainly; a subquery of a million ticket ids is what made this slow.
+    region_id = counted.counted_region(scope)
+    if region_id is counted.NOT_COUNTED:
+        return messages.filter(ticket__in=scope.tickets().values("pk"))
+    if region_id is not None:
+        return messages.filter(ticket__region_id=region_id)
+    return messages
 
 
 def time_spent(scope: Scope) -> dict:

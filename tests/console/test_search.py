@@ -321,3 +321,38 @@ def test_the_migration_builds_documents_for_existing_tickets(cast, corpus):
     assert _refs(cast.expert_x, "оценки дневника") == {grades.reference}
     assert _refs(cast.teacher_a, "сървъра", include_internal=False) == set()
     assert _refs(cast.expert_x, "сървъра") == {login.reference}
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL statistics")
+def test_words_common_by_the_statistics_skip_the_index_with_the_same_answers(
+    cast, corpus, monkeypatch
+):
+    """A word the column statistics call common is tested row by row without reading the
+    GIN index first; the answers, and what each person may find, stay the same."""
+    from tickets import search
+
+    diploma, login, grades, other_region = corpus
+    searches = [
+        (cast.expert_x, "дипломите", True),
+        (cast.expert_y, "диплом", True),
+        (cast.expert_x, "преместване", True),
+        (cast.expert_x, '"електронния дневник"', True),
+        # A word only an internal note holds: never found by a requester.
+        (cast.teacher_a, "сървъра", False),
+        (cast.teacher_a, "диплом", False),
+    ]
+    before = [_refs(user, text, internal) for user, text, internal in searches]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE tickets_search")
+    # Any share of the documents is "many" now: the statistics decide alone.
+    monkeypatch.setattr(search, "ID_LIST_LIMIT", 0)
+    terms = search.parse_query("диплом")
+    condition = search._postgres_condition(terms, "all_vector")
+    assert "_DocumentMatches" in repr(condition)
+    rare = search._postgres_condition(search.parse_query("несъществуващадума"), "all_vector")
+    assert "_DocumentMatches" not in repr(rare)
+    after = [_refs(user, text, internal) for user, text, internal in searches]
+    assert after == before
+    assert before[0] == {diploma.reference} and before[1] == {other_region.reference}
+    assert before[4] == set() and before[5] == {diploma.reference}

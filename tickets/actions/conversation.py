@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from accounts.permissions import is_agent
 from helpdesk.errors import DomainError, InvalidTransition, NotAllowed
 from helpdesk.uploads import CheckedFile
-from tickets import events, notifications, outbox, policies
+from tickets import counters, events, notifications, outbox, policies
 from tickets.actions.base import (
     acting,
     announce,
@@ -135,6 +135,8 @@ def add_message(
         update["first_response_at"] = now
     Ticket.objects.filter(pk=ticket.pk).update(**update)
     ticket.refresh_from_db()
+    # The update bypassed the signals: count the first response it may have set.
+    counters.sync(ticket)
 
     if new_status and new_status != ticket.status:
         move(
