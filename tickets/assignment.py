@@ -98,11 +98,15 @@ def clear_caches() -> None:
     _regions_by_code.cache_clear()
 
 
-def agent_infos(*, region_id: int | None, now: datetime.datetime, lock: bool = True):
+def agent_infos(
+    *, region_id: int | None, now: datetime.datetime, lock: bool = True, users=None
+):
     """Return AgentInfo for the experts who could take a ticket of this region.
 
     That is the region's experts and central support. With `lock`, their
-    profile rows stay locked until the transaction ends.
+    profile rows stay locked until the transaction ends. A dict passed as
+    `users` receives their User rows by id (already read with the profiles),
+    so the chosen expert need not be read again.
     """
     scope = Q(tier=AgentProfile.Tier.CENTRAL)
     if region_id is not None:
@@ -112,7 +116,10 @@ def agent_infos(*, region_id: int | None, now: datetime.datetime, lock: bool = T
     ).order_by("pk")
     if lock:
         profiles = profiles.select_for_update(of=("self",))
-    profiles = list(profiles.select_related("user", "region"))
+    # With the person's notification choices: the chosen expert is told at once.
+    profiles = list(profiles.select_related("user", "user__agent_settings", "region"))
+    if users is not None:
+        users.update((p.user_id, p.user) for p in profiles)
     if not profiles:
         return []
     ids = [p.pk for p in profiles]
@@ -195,7 +202,8 @@ def route_new_ticket(
     # locked while we count their load.
     institution, _why = routing.resolve_institution(facts, directory)
     region = regions_by_code().get(institution.region_code) if institution else None
-    agents = agent_infos(region_id=region.pk if region else None, now=now)
+    users: dict = {}
+    agents = agent_infos(region_id=region.pk if region else None, now=now, users=users)
     competences = active_competences()
     decision = routing.route(facts, directory, [info for _c, info in competences.values()], agents)
 
@@ -206,7 +214,10 @@ def route_new_ticket(
     if decision.competence_code and not (keep_competence and ticket.competence_id):
         ticket.competence = competences[decision.competence_code][0]
     ticket.tier = decision.tier
-    ticket.assignee_id = decision.assignee_id
+    if decision.assignee_id in users:
+        ticket.assignee = users[decision.assignee_id]  # no second read when they are told
+    else:
+        ticket.assignee_id = decision.assignee_id
     if decision.assignee_id:
         AgentProfile.objects.filter(user_id=decision.assignee_id).update(last_assigned_at=now)
     event = TicketEvent(

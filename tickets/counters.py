@@ -257,20 +257,34 @@ def write(delta: dict) -> None:
     )
     if not items:
         return
+    statements = []
+    for (table, key), values in items:
+        model, key_columns, all_columns = TABLES[table]
+        name = model._meta.db_table
+        # Every column in the insert (they have no database default), only
+        # the changed ones in the update.
+        columns = list(all_columns)
+        sql = (
+            f"INSERT INTO {name} ({', '.join(key_columns + tuple(columns))}) "
+            f"VALUES ({', '.join(['%s'] * (len(key_columns) + len(columns)))}) "
+            f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET "
+            + ", ".join(f"{c} = {name}.{c} + EXCLUDED.{c}" for c in values)
+        )
+        statements.append((sql, [*key, *(values.get(c, 0) for c in columns)]))
     with connection.cursor() as cursor:
-        for (table, key), values in items:
-            model, key_columns, all_columns = TABLES[table]
-            name = model._meta.db_table
-            # Every column in the insert (they have no database default), only
-            # the changed ones in the update.
-            columns = list(all_columns)
-            sql = (
-                f"INSERT INTO {name} ({', '.join(key_columns + tuple(columns))}) "
-                f"VALUES ({', '.join(['%s'] * (len(key_columns) + len(columns)))}) "
-                f"ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET "
-                + ", ".join(f"{c} = {name}.{c} + EXCLUDED.{c}" for c in values)
-            )
-            cursor.execute(sql, [*key, *(values.get(c, 0) for c in columns)])
+        if connection.vendor == "postgresql" and len(statements) > 1:
+            # One round trip: the other upserts ride along as data-modifying
+            # CTEs. The statement is built from the sorted rows, so two
+            # transactions touching the same rows still lock them in one
+            # order (whatever order PostgreSQL runs the parts in, it is the
+            # same for the same statement shape).
+            (main_sql, main_params), rest = statements[0], statements[1:]
+            ctes = ", ".join(f"u{n} AS ({sql})" for n, (sql, _p) in enumerate(rest))
+            params = [p for _sql, ps in rest for p in ps] + main_params
+            cursor.execute(f"WITH {ctes} {main_sql}", params)
+        else:
+            for sql, params in statements:
+                cursor.execute(sql, params)
 
 
 def remember(sender, instance, **kwargs):

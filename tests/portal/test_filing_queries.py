@@ -12,9 +12,12 @@ pytestmark = pytest.mark.django_db
 # history; the search document (started, then the message's words); the
 # similarity signature and the check for a known wave; the outbox and its
 # thread keys in three; the assigned expert with their notification choices,
-# and their console notification. Transaction markers (savepoints under the
-# test's transaction) are counted too.
+# and their console notification; the dashboard counters the new request
+# moves (day, channel, load: one statement on PostgreSQL, three on SQLite,
+# which has no data-modifying CTEs and no round trip to save). Transaction
+# markers (savepoints under the test's transaction) are counted too.
 FILING_QUERIES = 26
+COUNTER_STATEMENTS_ON_SQLITE = 2
 
 
 def test_filing_through_the_form_stays_within_its_query_budget(
@@ -29,7 +32,10 @@ def test_filing_through_the_form_stays_within_its_query_budget(
         "description": "Сканираното изображение на дипломата се отхвърля от системата.",
     }
     assert client.post("/portal/new/", data).status_code == 302
-    with django_assert_max_num_queries(FILING_QUERIES):
+    from django.db import connection
+
+    budget = FILING_QUERIES + (COUNTER_STATEMENTS_ON_SQLITE if connection.vendor == "sqlite" else 0)
+    with django_assert_max_num_queries(budget):
         response = client.post("/portal/new/", {**data, "subject": "Втора диплома не се качва"})
     assert response.status_code == 302
     assert cast.teacher_a.requests.count() == 3

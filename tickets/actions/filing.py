@@ -348,8 +348,11 @@ def file_request(
         outbox.notify("created", ticket, message)
     if ticket.assignee_id:
         # Routing chose an expert: they hear of it as they chose (tickets/notifications.py).
-        # The expert and their notification choices in one query.
-        assignee = User.objects.select_related("agent_settings").get(pk=ticket.assignee_id)
+        # Routing read the expert with their notification choices; otherwise one query.
+        if Ticket.assignee.is_cached(ticket):
+            assignee = ticket.assignee
+        else:
+            assignee = User.objects.select_related("agent_settings").get(pk=ticket.assignee_id)
         notifications.tell(
             "assigned", recipient=assignee, ticket=ticket, actor=acting_user, now=now
         )
