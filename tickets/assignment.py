@@ -98,9 +98,7 @@ def clear_caches() -> None:
     _regions_by_code.cache_clear()
 
 
-def agent_infos(
-    *, region_id: int | None, now: datetime.datetime, lock: bool = True, users=None
-):
+def agent_infos(*, region_id: int | None, now: datetime.datetime, lock: bool = True, users=None):
     """Return AgentInfo for the experts who could take a ticket of this region.
 
     That is the region's experts and central support. With `lock`, their
