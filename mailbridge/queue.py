@@ -42,7 +42,6 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -59,6 +58,11 @@ RECEIVED = InboundMessage.State.RECEIVED
 # had claimed but not begun (they would be quarantined with it); and a head
 # not yet begun is better left to another worker.
 CLAIM_ROWS = 1
+# Heads offered to one claim beyond those it takes (it skips those being claimed).
+HEADS = 4
+# Received rows read at a time while looking for heads (doubling up to MAX_WINDOW).
+WINDOW = 50
+MAX_WINDOW = 1000
 # How long a claim holds before another worker may take the row over.
 CLAIM_SECONDS = 120
 # One processing task for this many newly stored rows (at most MAX_TASKS a batch).
@@ -260,41 +264,88 @@ def _todo():
     return InboundMessage.objects.filter(state=RECEIVED)
 
 
-def heads(now=None):
-    """Received rows, unclaimed, with no earlier received row of their conversation or sender."""
+def head_ids(now=None, limit: int = HEADS) -> list[int]:
+    """Ids of up to `limit` claimable heads, oldest first.
+
+    A head is a received row, not claimed by anyone, with no earlier received
+    row of the same conversation or the same sender. The received rows are
+    read in id order, a window at a time (three short columns from the
+    partial index of received rows), until enough heads are found: the cost
+    follows the length of the queue, whatever the planner's statistics say
+    about a table whose received rows come and go in bursts.
+    """
     now = now or timezone.now()
-    earlier = _todo().filter(pk__lt=OuterRef("pk"))
-    return (
-        _todo()
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        .exclude(Exists(earlier.filter(conversation=OuterRef("conversation"))))
-        .exclude(Exists(earlier.filter(sender=OuterRef("sender")).exclude(sender="")))
-    )
+    conversations: set[str] = set()
+    senders: set[str] = set()
+    found: list[int] = []
+    after, size = 0, WINDOW
+    while True:
+        window = list(
+            _todo()
+            .filter(pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", "conversation", "sender", "claimed_until")[:size]
+        )
+        for pk, conversation, sender, claimed_until in window:
+            blocked = conversation in conversations or (sender and sender in senders)
+            conversations.add(conversation)
+            if sender:
+                senders.add(sender)
+            if not blocked and (claimed_until is None or claimed_until < now):
+                found.append(pk)
+                if len(found) >= limit:
+                    return found
+        if len(window) < size:
+            return found
+        after, size = window[-1][0], min(size * 2, MAX_WINDOW)
 
 
 def claim(holder: str, limit: int = CLAIM_ROWS) -> list[InboundMessage]:
     """Claim up to `limit` head rows for `holder`, oldest first; return them (with raw).
 
-    PostgreSQL skips rows another worker is claiming (SKIP LOCKED); on SQLite,
-    which has one writer, the conditional UPDATE decides. Two queries.
+    Of the first few heads, the oldest that no other worker is claiming at
+    this moment is claimed by a committed lease, in one statement: an UPDATE
+    of the rows a ``SELECT … FOR UPDATE SKIP LOCKED`` picks, RETURNING them.
+    SQLite has neither FOR UPDATE nor a second writer: there the statement's
+    own conditions decide. Two queries (the heads, the claim).
     """
-    now = timezone.now()
-    until = now + datetime.timedelta(seconds=CLAIM_SECONDS)
-    with transaction.atomic():
-        rows = list(
-            heads(now).order_by("pk").select_for_update(skip_locked=True, of=("self",))[:limit]
-        )
-        if not rows:
+    for _round in range(3):
+        now = timezone.now()
+        candidates = head_ids(now, limit + HEADS)
+        if not candidates:
             return []
-        free = _todo().filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-        updated = free.filter(pk__in=[row.pk for row in rows]).update(
-            claimed_by=holder, claimed_until=until, attempts=F("attempts") + 1
-        )
-    if updated != len(rows):  # SQLite: another process claimed some of them in between
-        return list(_todo().filter(pk__in=[r.pk for r in rows], claimed_by=holder).order_by("pk"))
-    for row in rows:
-        row.claimed_by, row.claimed_until, row.attempts = holder, until, row.attempts + 1
-    return rows
+        until = now + datetime.timedelta(seconds=CLAIM_SECONDS)
+        rows = list(InboundMessage.objects.raw(*_claim_sql(holder, until, now, candidates, limit)))
+        if rows:
+            return sorted(rows, key=lambda row: row.pk)
+        # All of them claimed by others meanwhile: look again.
+    return []
+
+
+def _claim_sql(holder, until, now, candidates, limit) -> tuple[str, list]:
+    quote = connection.ops.quote_name
+    table = quote(InboundMessage._meta.db_table)
+    ops = connection.ops
+    free = (
+        f"{quote('state')} = %s AND ({quote('claimed_until')} IS NULL"
+        f" OR {quote('claimed_until')} < %s)"
+    )
+    marks = ", ".join(["%s"] * len(candidates))
+    lock = (
+        " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    )
+    now_value = ops.adapt_datetimefield_value(now)
+    sql = (
+        f"UPDATE {table} SET {quote('claimed_by')} = %s, {quote('claimed_until')} = %s,"
+        f" {quote('attempts')} = {quote('attempts')} + 1"
+        f" WHERE {free} AND {quote('id')} IN ("
+        f"SELECT {quote('id')} FROM {table} WHERE {free} AND {quote('id')} IN ({marks})"
+        f" ORDER BY {quote('id')} LIMIT %s{lock})"
+        f" RETURNING *"
+    )
+    params = [holder, ops.adapt_datetimefield_value(until), RECEIVED.value, now_value]
+    params += [RECEIVED.value, now_value, *candidates, limit]
+    return sql, params
 
 
 def release_dead_claims() -> int:
@@ -352,7 +403,7 @@ def drain(
             if (max_rows is not None and done >= max_rows) or (
                 deadline is not None and time.monotonic() > deadline
             ):
-                result.more = heads().exists()
+                result.more = bool(head_ids(limit=1))
                 return result
             if tick is not None:
                 tick()
