@@ -58,8 +58,9 @@ RECEIVED = InboundMessage.State.RECEIVED
 # had claimed but not begun (they would be quarantined with it); and a head
 # not yet begun is better left to another worker.
 CLAIM_ROWS = 1
-# Heads offered to one claim beyond those it takes (it skips those being claimed).
-HEADS = 4
+# Heads looked for beyond those a claim takes: it skips those being claimed,
+# and the next claims of the same drain try the rest first.
+HEADS = 8
 # Received rows read at a time while looking for heads (doubling up to MAX_WINDOW).
 WINDOW = 50
 MAX_WINDOW = 1000
@@ -300,22 +301,33 @@ def head_ids(now=None, limit: int = HEADS) -> list[int]:
         after, size = window[-1][0], min(size * 2, MAX_WINDOW)
 
 
-def claim(holder: str, limit: int = CLAIM_ROWS) -> list[InboundMessage]:
+def claim(
+    holder: str, limit: int = CLAIM_ROWS, known: list[int] | None = None
+) -> list[InboundMessage]:
     """Claim up to `limit` head rows for `holder`, oldest first; return them (with raw).
 
     Of the first few heads, the oldest that no other worker is claiming at
     this moment is claimed by a committed lease, in one statement: an UPDATE
     of the rows a ``SELECT … FOR UPDATE SKIP LOCKED`` picks, RETURNING them.
     SQLite has neither FOR UPDATE nor a second writer: there the statement's
-    own conditions decide. Two queries (the heads, the claim).
+    own conditions decide.
+
+    `known` (a drain's list, updated here) keeps the heads found last time
+    that were not taken: a head stays a head until it is processed (rows
+    leave the queue, and new ones join it behind), so the next claim tries
+    them before reading the queue again. One or two queries.
     """
     for _round in range(3):
         now = timezone.now()
-        candidates = head_ids(now, limit + HEADS)
+        candidates = list(known) if known else head_ids(now, limit + HEADS)
         if not candidates:
             return []
         until = now + datetime.timedelta(seconds=CLAIM_SECONDS)
         rows = list(InboundMessage.objects.raw(*_claim_sql(holder, until, now, candidates, limit)))
+        if known is not None:
+            # Those before the last one taken were taken by others (or are ours now).
+            last = max((row.pk for row in rows), default=None)
+            known[:] = [pk for pk in candidates if last is not None and pk > last]
         if rows:
             return sorted(rows, key=lambda row: row.pk)
         # All of them claimed by others meanwhile: look again.
@@ -398,6 +410,7 @@ def drain(
     _live_tokens.add(token)
     deadline = time.monotonic() + max_seconds if max_seconds else None
     done = 0
+    known: list[int] = []
     try:
         while True:
             if (max_rows is not None and done >= max_rows) or (
@@ -408,7 +421,7 @@ def drain(
             if tick is not None:
                 tick()
             limit = CLAIM_ROWS if max_rows is None else min(CLAIM_ROWS, max_rows - done)
-            rows = claim(holder, limit)
+            rows = claim(holder, limit, known)
             if not rows:
                 return result
             for row in rows:
