@@ -172,3 +172,15 @@ def test_processing_a_claimed_message_has_a_query_budget(cast, db, kind):
     # Both include the drain's own two (the ended claims, the last empty claim).
     budget = {"request": 37, "reply": 15}[kind]
     assert len(statements) <= budget, "\n".join(s[:150] for s in statements)
+
+
+def test_a_broker_that_is_down_leaves_the_rows_to_the_sweep(db, monkeypatch):
+    from mailbridge import tasks
+
+    def down(*args, **kwargs):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(tasks.process_received, "delay", down)
+    store(mail(1))
+    assert queue.dispatch(1) == 0  # logged, not raised: the poller goes on
+    assert InboundMessage.objects.get().state == "received"
