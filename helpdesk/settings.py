@@ -237,6 +237,8 @@ CELERY_TIMEZONE = "Europe/Sofia"
 CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {"task": "tickets.tasks.sla_sweep", "schedule": 60.0},
     "mailbridge-poll": {"task": "mailbridge.tasks.poll_all_mailboxes", "schedule": 30.0},
+    # Received mail whose processing task was lost (docs/mailboxes.md).
+    "mail-processing": {"task": "mailbridge.tasks.process_received", "schedule": 60.0},
     "outbox-delivery": {"task": "mailbridge.tasks.deliver_pending", "schedule": 60.0},
     "autoclose-resolved": {"task": "tickets.tasks.autoclose_resolved", "schedule": 3600.0},
     "webhook-delivery": {"task": "api.tasks.deliver_pending_webhooks", "schedule": 60.0},

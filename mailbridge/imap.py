@@ -1,12 +1,15 @@
-"""The IMAP door: read a mailbox by UID, hand each message to ingest, move it away.
+"""The IMAP door: read a mailbox by UID, store each message, hand it on, move it away.
 
 One pass: select the inbox, list the UIDs still there (processed mail is
 moved out, so the inbox holds only what is left to do), fetch them in batches
-with BODY.PEEK[] (nothing is marked as read), run each through
-ingest.process_message, and once those transactions have committed MOVE the
-batch to the processed or failed folder (COPY + \\Deleted + EXPUNGE where the
-server has no MOVE). A crash anywhere leaves the message in the inbox and
-the next pass finds it stored already: a no-op, then the move.
+with BODY.PEEK[] (nothing is marked as read), store the batch as received
+rows in one transaction (mailbridge.queue.store_batch), and once that has
+committed hand the rows to the celery workers and MOVE the batch to the
+processed folder (COPY + \\Deleted + EXPUNGE where the server has no MOVE).
+Where the poller processes the rows itself (SQLite, eager celery) it does so
+before the move, and quarantined mail goes to the failed folder. A crash
+anywhere leaves the message in the inbox and the next pass finds it stored
+already: a no-op (or, if it is still unprocessed, processing), then the move.
 
 Between passes the poller waits with IDLE where the server offers it, or
 sleeps for the mailbox's poll interval. Errors reconnect with a growing
@@ -34,7 +37,8 @@ from django.utils import timezone
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from mailbridge.ingest import QUARANTINED, TRANSIENT_ERRORS, process_message
+from mailbridge import queue
+from mailbridge.ingest import QUARANTINED, TRANSIENT_ERRORS
 from mailbridge.models import Mailbox
 
 log = logging.getLogger(__name__)
@@ -125,20 +129,7 @@ def release_lease(mailbox: Mailbox, holder: str) -> None:
 
 
 def _holder_is_dead(holder: str) -> bool:
-    host, _sep, rest = holder.partition(":")
-    pid_text, _sep, token = rest.partition(":")
-    if host != _hostname or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return token not in _live_tokens
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return queue.holder_is_dead(holder, _live_tokens)
 
 
 # --- the poller ----------------------------------------------------------------------
@@ -296,34 +287,72 @@ class MailboxPoller:
         client = self.client
         box = self.mailbox
         data = client.fetch(batch, ["BODY.PEEK[]"])
-        done, failed = [], []
-        error = None
+        items, failed = [], []
         for uid in batch:
             raw = data.get(uid, {}).get(b"BODY[]")
             if raw is None:
                 continue  # expunged by someone else meanwhile
-            self._renew_lease()
             try:
-                outcome = process_message(raw, mailbox=box, uidvalidity=uidvalidity, uid=uid)
-            except TRANSIENT_ERRORS as exc:
-                # The database is away: keep this and the rest in the inbox.
-                error = exc
-                break
+                items.append(queue.prepare(raw, uid))
             except Exception:
-                # Not even storing worked; the failed folder keeps the message.
-                log.exception("mailbox %s: UID %s could not be stored", box.name, uid)
+                log.exception("mailbox %s: UID %s could not be read", box.name, uid)
                 failed.append(uid)
                 result.outcomes["unstored"] += 1
+        self._renew_lease()
+        stored = self._store(items, uidvalidity, failed, result)
+        in_workers = queue.in_workers()
+        waiting = [s for s in stored if s.pending]
+        if in_workers:
+            # Committed: the workers may start while the batch is moved.
+            queue.dispatch(len(waiting))
+        drained = queue.Drained()
+        error = None
+        if waiting and not in_workers:
+            try:
+                queue.drain(into=drained, tick=self._renew_lease)
+            except TRANSIENT_ERRORS as exc:
+                error = exc  # the database is away: move only what is finished
+        done = []
+        for item in stored:
+            outcome = item.outcome or drained.outcomes.get(item.row_id)
+            if outcome is None:
+                if error is not None:
+                    continue  # stays in the inbox; the next pass finds it stored
+                # Stored; a worker processes it (or did it, or is on it).
+                result.outcomes["received"] += 1
+                done.append(item.uid)
                 continue
             result.outcomes[outcome.outcome] += 1
-            (failed if outcome.outcome == QUARANTINED else done).append(uid)
-        # Every transaction above has committed; now the messages may leave.
+            (failed if outcome.outcome == QUARANTINED else done).append(item.uid)
+        # Every row is committed; now the messages may leave.
         self._move(done, box.processed_folder)
         self._move(failed, box.failed_folder)
         result.moved += len(done)
         result.failed += len(failed)
         if error is not None:
             raise error
+
+    def _store(self, items, uidvalidity, failed, result: PassResult):
+        """Store the batch in one go; if that fails for a reason of the mail, one by one."""
+        box = self.mailbox
+        try:
+            return queue.store_batch(items, mailbox=box, uidvalidity=uidvalidity)
+        except TRANSIENT_ERRORS:
+            raise  # the database is away: all of it stays in the inbox
+        except Exception:
+            log.warning("mailbox %s: the batch could not be stored at once", box.name)
+        stored = []
+        for item in items:
+            try:
+                stored.extend(queue.store_batch([item], mailbox=box, uidvalidity=uidvalidity))
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception:
+                # Not even storing worked; the failed folder keeps the message.
+                log.exception("mailbox %s: UID %s could not be stored", box.name, item.uid)
+                failed.append(item.uid)
+                result.outcomes["unstored"] += 1
+        return stored
 
     def _move(self, uids, folder) -> None:
         if not uids:

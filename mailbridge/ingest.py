@@ -1,8 +1,10 @@
 """One entry for every received e-mail: store it, then turn it into a ticket change.
 
-``process_message`` is the only door: the IMAP poller, ``manage.py ingest_eml``
-and the admin's "run again" all call it. The order of work is what makes a
-crash harmless:
+The IMAP poller stores batches through mailbridge.queue and celery workers
+process the stored rows there (queue.drain, in order per conversation);
+``process_message`` stores and processes one message at once, for
+``manage.py ingest_eml`` and the admin's "run again". Either way the order of
+work is what makes a crash harmless:
 
 1. the raw bytes are inserted as an InboundMessage in their own committed
    transaction, under unique keys (mailbox, UIDVALIDITY, UID) and the
@@ -11,12 +13,13 @@ crash harmless:
 2. the message is parsed and classified (auto-reply, bounce, our own loop);
 3. one transaction calls the domain's actions and marks the row done (only if
    it is still unfinished), so the ticket change and "done" commit together;
-4. only then does the caller move the message out of the IMAP inbox.
+4. the caller moves the message out of the IMAP inbox only after step 1
+   (and, where it processes the mail itself, step 3) has committed.
 
 An exception in step 2 or 3 quarantines the message with the reason (it
 never blocks the ones behind it); a database that is down is different: the
 error goes up to the caller, the row stays "received" and the next pass
-finishes it.
+(or worker) finishes it.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -120,10 +123,15 @@ def message_key(raw: bytes) -> tuple[str, str, str]:
     digest = hashlib.sha256(raw).hexdigest()
     message_id = header_message_id(raw).replace("\x00", "")
     if message_id:
-        if len(message_id) <= 240:
-            return f"mid:{message_id}", message_id[:255], digest
-        return f"midh:{hashlib.sha256(message_id.encode()).hexdigest()}", message_id[:255], digest
+        return key_for_message_id(message_id), message_id[:255], digest
     return f"sha256:{digest}", "", digest
+
+
+def key_for_message_id(message_id: str) -> str:
+    """The unique key of the row of the message with this Message-ID."""
+    if len(message_id) <= 240:
+        return f"mid:{message_id}"
+    return f"midh:{hashlib.sha256(message_id.encode()).hexdigest()}"
 
 
 # --- entry ---------------------------------------------------------------------------
@@ -142,10 +150,26 @@ def process_message(
     duplicate. Raises only OperationalError/InterfaceError (the database is
     unreachable); the message is then stored or not, never half-applied.
     """
+    from mailbridge import queue  # the queue builds on this module
+
     raw = bytes(raw)
-    row, fresh = _store(raw, mailbox, uidvalidity, uid)
-    if not fresh:
-        if row.state == InboundMessage.State.RECEIVED:
+    holder, token = queue.new_holder()
+    queue._live_tokens.add(token)
+    try:
+        # Stored claimed by this call, so that no worker takes it meanwhile.
+        (stored,) = queue.store_batch(
+            [queue.prepare(raw, uid)],
+            mailbox=mailbox,
+            uidvalidity=uidvalidity,
+            attempts=1,
+            claim_by=holder,
+        )
+        if stored.outcome is not None:
+            return stored.outcome
+        row = InboundMessage.objects.get(pk=stored.row_id)
+        if row.state != InboundMessage.State.RECEIVED:  # finished by a worker just now
+            return _finished_outcome(row)
+        if not stored.fresh:
             # An earlier pass did not finish (it crashed, or the database
             # went away) — or is running right now; the conditional finish sorts that out.
             InboundMessage.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1)
@@ -156,9 +180,9 @@ def process_message(
                     None,
                     _("Processing did not finish after %(n)s attempts.") % {"n": MAX_ATTEMPTS},
                 )
-        else:
-            return _finished_outcome(row)
-    return _run(row, raw)
+        return _run(row, raw)
+    finally:
+        queue._live_tokens.discard(token)
 
 
 def reprocess(inbound_id: int, *, released_by=None) -> Outcome:
@@ -181,39 +205,17 @@ def reprocess(inbound_id: int, *, released_by=None) -> Outcome:
     return _run(row, bytes(row.raw))
 
 
-def _store(raw, mailbox, uidvalidity, uid) -> tuple[InboundMessage, bool]:
-    key, message_id, digest = message_key(raw)
-    try:
-        with transaction.atomic():
-            row = InboundMessage.objects.create(
-                mailbox=mailbox,
-                uidvalidity=uidvalidity if uid is not None else None,
-                uid=uid,
-                message_key=key,
-                message_id=message_id,
-                raw=raw,
-                raw_size=len(raw),
-                raw_digest=digest,
-                attempts=1,
-            )
-        return row, True
-    except IntegrityError:
-        pass
-    rows = InboundMessage.objects.defer("raw").select_related("ticket")
-    existing = rows.filter(message_key=key).first()
-    if existing is None and mailbox is not None and uid is not None:
-        existing = rows.filter(mailbox=mailbox, uidvalidity=uidvalidity, uid=uid).first()
-    if existing is None:
-        raise RuntimeError("inbound message key conflict without a stored row")
-    return existing, False
-
-
 def _finished_outcome(row: InboundMessage) -> Outcome:
     reference = row.ticket.reference if row.ticket_id else None
-    if row.state == InboundMessage.State.QUARANTINED:
-        return Outcome(row.outcome or QUARANTINED, reference, row.reason, row.pk)
-    reason = _("Already received (%(state)s).") % {"state": row.get_state_display()}
-    return Outcome(DUPLICATE, reference, reason, row.pk)
+    return finished_outcome(row.pk, row.state, row.outcome, row.reason, reference)
+
+
+def finished_outcome(pk, state, outcome, reason, reference) -> Outcome:
+    """The Outcome of meeting again a message that is done with (its row's values)."""
+    if state == InboundMessage.State.QUARANTINED:
+        return Outcome(outcome or QUARANTINED, reference, reason, pk)
+    label = InboundMessage.State(state).label
+    return Outcome(DUPLICATE, reference, _("Already received (%(state)s).") % {"state": label}, pk)
 
 
 class _FinishedElsewhere(Exception):
@@ -329,11 +331,12 @@ def _decide(parsed: ParsedMail, row: InboundMessage) -> _Decision:
     keys = {}
     if ids or parsed.message_id:
         lookup = [*ids, parsed.message_id] if parsed.message_id else ids
+        # With the tickets (and requesters) they lead to: no second query for a reply.
         keys = {
-            mail_id: (ticket_id, direction)
-            for mail_id, ticket_id, direction in MailThreadKey.objects.filter(
-                mail_id__in=lookup
-            ).values_list("mail_id", "ticket_id", "direction")
+            key.mail_id: (key.ticket, key.direction)
+            for key in MailThreadKey.objects.filter(mail_id__in=lookup).select_related(
+                "ticket__requester"
+            )
         }
     if parsed.message_id and keys.get(parsed.message_id, (0, ""))[1] == "out":
         log.info("mailbridge: dropped our own mail %s coming back", parsed.message_id)
@@ -465,8 +468,7 @@ def _find_ticket(parsed: ParsedMail, ids: list[str], keys: dict):
             return _follow_merges(ticket), _("the reference in the subject")
     for mail_id in ids:
         if mail_id in keys:
-            ticket = Ticket.objects.select_related("requester").get(pk=keys[mail_id][0])
-            return _follow_merges(ticket), _("the e-mail headers")
+            return _follow_merges(keys[mail_id][0]), _("the e-mail headers")
     return None, ""
 
 
@@ -514,10 +516,11 @@ def _may_write(ticket, sender: str, user):
 
     if user is not None and ticket.requester_id == user.pk:
         return True, user
-    addresses = {ticket.requester_email.lower(), *_watcher_addresses(ticket)}
+    addresses = {ticket.requester_email.lower()}
     if ticket.requester_id:
         addresses.add(ticket.requester.email.lower())
-    if sender in addresses:
+    # The watchers are read only when the sender is not the requester.
+    if sender in addresses or sender in _watcher_addresses(ticket):
         return True, (user if user is not None and _visible(ticket, user) else None)
     if is_agent(user) and _visible(ticket, user):
         return True, user
@@ -755,9 +758,12 @@ def _note_copied(ticket, parsed: ParsedMail, sender: str) -> None:
     anyone); the agent sees who was copied and may add them in one click.
     """
     own = own_addresses()
-    skip = {sender, ticket.requester_email.lower(), *_watcher_addresses(ticket)}
+    skip = {sender, ticket.requester_email.lower()}
     copied = [c for c in dict.fromkeys(a.lower() for a in parsed.cc) if c not in own]
     copied = [c for c in copied if c not in skip]
+    if copied:  # most mail is copied to no one: no need to read the watchers
+        watching = _watcher_addresses(ticket)
+        copied = [c for c in copied if c not in watching]
     if copied:
         events.mail_copied(
             ticket,

@@ -170,6 +170,15 @@ class InboundMessage(models.Model):
         verbose_name=_("released by"),
     )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    # The conversation the message belongs to (its thread's first stored
+    # message, or the root its References name), worked out when it is
+    # stored; rows of one conversation, and rows of one sender, are
+    # processed one after another in id order (mailbridge/queue.py).
+    conversation = models.CharField(max_length=255, blank=True)
+    # A worker's claim on a received row while it processes it; a claim whose
+    # time is up (or whose process on this host has ended) is taken over.
+    claimed_by = models.CharField(max_length=200, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(_("received"), default=timezone.now)
     processed_at = models.DateTimeField(_("processed"), null=True, blank=True)
 
@@ -183,6 +192,19 @@ class InboundMessage(models.Model):
         indexes = [
             models.Index(fields=["state", "created_at"], name="inbound_state"),
             models.Index(fields=["sender", "created_at"], name="inbound_sender"),
+            # The work queue: only the rows still to process, which stay few,
+            # in claiming order and by the two keys that hold a row back.
+            models.Index(fields=["id"], name="inbound_todo", condition=models.Q(state="received")),
+            models.Index(
+                fields=["conversation", "id"],
+                name="inbound_todo_conversation",
+                condition=models.Q(state="received"),
+            ),
+            models.Index(
+                fields=["sender", "id"],
+                name="inbound_todo_sender",
+                condition=models.Q(state="received"),
+            ),
         ]
         verbose_name = _("received e-mail")
         verbose_name_plural = _("received e-mail")

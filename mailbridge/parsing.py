@@ -1639,6 +1639,26 @@ def _parse_headers_only(result: ParsedMail, raw: bytes) -> None:
     result.full_text = result.text = _clean_text(_guess_decode(_to_bytes(text)))
 
 
+# The most of a message's head parse_headers reads: enough for any real mail.
+MAX_HEAD_BYTES = 256 * 1024
+
+
+def parse_headers(raw: bytes) -> ParsedMail:
+    """Return a ``ParsedMail`` with only the headers filled in; never raises.
+
+    For the poller, which needs the sender and the thread ids of a message
+    before it is processed; reads at most MAX_HEAD_BYTES and never the body.
+    The values are those ``parse_message`` would give.
+    """
+    result = ParsedMail()
+    try:
+        head = _repair_head(bytes(raw[:MAX_HEAD_BYTES]), result.defects)
+        _fill_headers(result, BytesHeaderParser(policy=_COMPAT32).parsebytes(head), ())
+    except Exception:  # a key worked out from less is still a key
+        result.defects.append("headers could not be parsed")
+    return result
+
+
 def parse_message(raw: bytes) -> ParsedMail:
     """Return the ``ParsedMail`` for a raw RFC 822 message; never raises.
 

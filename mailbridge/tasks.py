@@ -28,6 +28,32 @@ def poll_all_mailboxes() -> dict:
     return {"mailboxes": [result.as_dict() for result in poll_all_once()]}
 
 
+# One task works through received mail for at most this long (or this many
+# messages), then sends a successor if mail is left, so the other tasks of
+# the queue (outbox, SLA) get a worker in between.
+PROCESS_SECONDS = 20
+PROCESS_ROWS = 500
+
+
+@shared_task(bind=True, ignore_result=True)
+def process_received(self) -> int:
+    """Process received mail, in order per conversation, until none is left; return how many.
+
+    The poller sends a few of these after each stored batch; beat runs it every
+    minute too, so rows whose task was lost (a worker killed, the broker down)
+    are processed all the same. Several run at once in different workers:
+    each claims only rows no other holds (mailbridge/queue.py).
+    """
+    from mailbridge import queue
+
+    drained = queue.drain(max_rows=PROCESS_ROWS, max_seconds=PROCESS_SECONDS)
+    if drained.more:
+        # On the queue this one came from (workers may serve a queue of their own).
+        queue_name = (self.request.delivery_info or {}).get("routing_key")
+        process_received.apply_async(queue=queue_name) if queue_name else process_received.delay()
+    return len(drained.outcomes)
+
+
 @shared_task(
     bind=True,
     autoretry_for=RETRY_ERRORS,

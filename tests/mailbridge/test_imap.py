@@ -176,7 +176,8 @@ def test_database_outage_mid_batch_leaves_the_rest_in_the_inbox(
     assert result.state == "error" and "OperationalError" in result.error
     assert result.moved == 2
     assert folder_counts(dovecot, account, "INBOX", "Processed") == {"INBOX": 3, "Processed": 2}
-    assert InboundMessage.objects.filter(state="received").count() == 1
+    # The batch was stored as a whole before processing began: three rows wait.
+    assert InboundMessage.objects.filter(state="received").count() == 3
     result = poll_once(mailbox)
     assert result.state == "ok", result.error
     assert dict(result.outcomes) == {"created": 3}
@@ -206,3 +207,31 @@ def test_two_pollers_never_work_one_mailbox(cast, dovecot, account, mailbox):
     Mailbox.objects.filter(pk=mailbox.pk).update(locked_by=dead)
     result = poll_once(mailbox)
     assert result.state == "ok" and result.outcomes["created"] == 1
+
+
+def test_with_workers_the_poller_stores_hands_over_and_moves(
+    cast, dovecot, account, mailbox, monkeypatch
+):
+    from mailbridge import queue
+
+    sent = []
+    monkeypatch.setattr(queue, "in_workers", lambda: True)
+    monkeypatch.setattr(queue, "dispatch", lambda count: sent.append(count) or 1)
+    deliver(
+        dovecot,
+        account,
+        make_mail(subject="Заявка", message_id="<hand-1@example.org>"),
+        make_mail(
+            subject="Re: Заявка",
+            message_id="<hand-2@example.org>",
+            in_reply_to="<hand-1@example.org>",
+            references="<hand-1@example.org>",
+        ),
+    )
+    result = poll_once(mailbox)
+    assert result.state == "ok", result.error
+    assert dict(result.outcomes) == {"received": 2} and sent == [2]
+    assert folder_counts(dovecot, account, "INBOX", "Processed") == {"INBOX": 0, "Processed": 2}
+    assert Ticket.objects.count() == 0  # nothing processed by the poller
+    outcomes = sorted(o.outcome for o in queue.drain().outcomes.values())
+    assert outcomes == ["created", "followup"] and Ticket.objects.count() == 1

@@ -281,7 +281,6 @@ def file_request(
     )
     acting_user = acting(actor)
     ticket = Ticket(
-        reference=next_reference(now),
         institution=institution,
         institution_verified=institution_verified,
         requester=requester,
@@ -300,6 +299,9 @@ def file_request(
     )
     routed = route_new_ticket(ticket, channel=channel, now=now, text=text) if route else None
     apply_sla(ticket, now=now)
+    # The number last: its row lock serialises every filing until the commit,
+    # so routing and the SLA (which need no number) run before it, in parallel.
+    ticket.reference = next_reference(now)
     ticket.save(force_insert=True)
     message = Message.objects.create(
         ticket=ticket,
