@@ -148,6 +148,7 @@ def _counted_queue_counts(user, now) -> dict[str, int]:
     """
     from django.db.models import Sum
 
+    # Imported here: only the national counts read the counter table.
     from tickets.models import LoadFigure
 
     agent = user.agent

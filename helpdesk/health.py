@@ -138,9 +138,16 @@ def _limit_this_transaction(cursor) -> None:
 def database() -> dict:
     """The primary database answers a query."""
     connection = connections["default"]
+    if connection.vendor != "postgresql":
+        # No time limit to scope to a transaction here; and a transaction on
+        # SQLite (BEGIN IMMEDIATE) would wait for the writer, which is not
+        # what "does the database answer" asks.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return {"vendor": connection.vendor}
     with transaction.atomic(using="default"), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            _limit_this_transaction(cursor)
+        _limit_this_transaction(cursor)
         cursor.execute("SELECT 1")
         cursor.fetchone()
     return {"vendor": connection.vendor}

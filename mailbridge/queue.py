@@ -451,6 +451,7 @@ def in_workers() -> bool:
     LOCKED) and with eager celery (tests, the crash test) the poller works
     through them itself, in the same order.
     """
+    # Imported here: the celery app reads the Django settings when it is created.
     from helpdesk.celery import app
 
     return connection.vendor != "sqlite" and not app.conf.task_always_eager
@@ -462,6 +463,7 @@ def dispatch(count: int) -> int:
     Each task drains the queue, so a few are enough to get every worker
     going. A broker that is down is logged: the beat sweep processes the rows.
     """
+    # Imported here: mailbridge.tasks imports this module (its task drains the queue).
     from mailbridge.tasks import process_received
 
     tasks = min(MAX_TASKS, max(1, math.ceil(count / ROWS_PER_TASK)))

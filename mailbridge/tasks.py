@@ -44,6 +44,7 @@ def process_received(self) -> int:
     are processed all the same. Several run at once in different workers:
     each claims only rows no other holds (mailbridge/queue.py).
     """
+    # Imported here: the queue module is only needed by the workers that drain it.
     from mailbridge import queue
 
     drained = queue.drain(max_rows=PROCESS_ROWS, max_seconds=PROCESS_SECONDS)

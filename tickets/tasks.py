@@ -25,6 +25,7 @@ def detect_surges() -> int:
 @shared_task
 def reconcile_counters() -> int:
     """Compare the dashboard's counters with the tickets; rebuild them if they drifted."""
+    # Imported here: the counters hook the models; the beat process needs them only here.
     from tickets import counters
 
     return counters.reconcile()

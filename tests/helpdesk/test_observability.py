@@ -138,6 +138,12 @@ class SentryCatcher(BaseHTTPRequestHandler):
             body = gzip.decompress(body)
         elif encoding == "deflate":
             body = zlib.decompress(body)
+        elif encoding == "br":
+            # sentry-sdk prefers brotli when the module is installed (locust's
+            # HTTP client brings it into the test environment).
+            import brotli  # only present, and only needed, when the SDK chose it
+
+            body = brotli.decompress(body)
         self.received.append((self.path, body))
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

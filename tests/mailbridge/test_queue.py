@@ -7,7 +7,7 @@ import sys
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from mailbridge import ingest, queue
 from mailbridge.models import InboundMessage
@@ -133,7 +133,8 @@ def test_a_claim_of_an_ended_process_or_a_lapsed_claim_is_taken_over(db):
 def test_a_row_claimed_too_often_is_quarantined_and_lets_its_conversation_go_on(cast, db):
     store(mail(1), mail(2, sender="teacher1@school.example.org", reply_to="q1"))
     InboundMessage.objects.filter(message_id__startswith="q1").update(attempts=ingest.MAX_ATTEMPTS)
-    outcomes = queue.drain().outcomes
+    with translation.override("en"):  # the reason is written in the active language
+        outcomes = queue.drain().outcomes
     assert outcomes[row(1).pk].outcome == "quarantined"
     assert "attempts" in outcomes[row(1).pk].reason
     assert outcomes[row(2).pk].outcome == "created"  # its request never became a ticket
@@ -169,8 +170,12 @@ def test_processing_a_claimed_message_has_a_query_budget(cast, db, kind):
         if not q["sql"].startswith(("SAVEPOINT", "RELEASE", "BEGIN"))
         and "sqlite_master" not in q["sql"]
     ]
-    # Both include the drain's own two (the ended claims, the last empty claim).
-    budget = {"request": 37, "reply": 15}[kind]
+    # Both include the drain's own two (the ended claims, the last empty claim),
+    # and a new request its dashboard counters (one statement on PostgreSQL,
+    # three on SQLite: tests/portal/test_filing_queries.py).
+    budget = {"request": 38, "reply": 15}[kind]
+    if kind == "request" and connection.vendor == "sqlite":
+        budget += 2
     assert len(statements) <= budget, "\n".join(s[:150] for s in statements)
 
 
