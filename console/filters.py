@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass
 
 import django_filters
-from django import forms
 from django.db.models import Case, Count, IntegerField, Prefetch, Q, Value, When
 from django.urls import reverse_lazy
 from django.utils import timezone
@@ -20,7 +19,13 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AgentProfile, Region
-from console.forms import FastCheckboxes, FastSelect
+from console.forms import (
+    FastCheckboxes,
+    FastDateInput,
+    FastSelect,
+    FastTextInput,
+    PlainNullBooleanSelect,
+)
 from helpdesk.bounds import BoundedDateField, parse_bounded_datetime, parse_id
 from helpdesk.errors import DomainError
 from tickets import fields as competence_fields
@@ -313,10 +318,6 @@ def assignee_choices(user, agents=None) -> list[tuple[str, str]]:
     return choices
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-
 class BoundedDateFilter(django_filters.DateFilter):
     """A date filter that refuses dates the helpdesk cannot hold (400, never an overflow)."""
 
@@ -329,7 +330,7 @@ class TicketFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="filter_text",
         label=_("Search"),
-        widget=forms.TextInput(
+        widget=FastTextInput(
             attrs={"type": "search", "placeholder": _('words, "a phrase", reference, code, e-mail')}
         ),
     )
@@ -346,7 +347,7 @@ class TicketFilter(django_filters.FilterSet):
         queryset=Region.objects.all(), label=_("Region"), widget=FastSelect
     )
     institution = django_filters.CharFilter(
-        field_name="institution__code", label=_("Institution code")
+        field_name="institution__code", label=_("Institution code"), widget=FastTextInput
     )
     channel = django_filters.ChoiceFilter(
         choices=Channel.choices, label=_("Channel"), widget=FastSelect
@@ -355,19 +356,23 @@ class TicketFilter(django_filters.FilterSet):
         method="filter_assignee", label=_("Assignee"), widget=FastSelect
     )
     created_from = BoundedDateFilter(
-        method="filter_created_from", label=_("Created from"), widget=DateInput
+        method="filter_created_from", label=_("Created from"), widget=FastDateInput
     )
     created_to = BoundedDateFilter(
-        method="filter_created_to", label=_("Created until"), widget=DateInput
+        method="filter_created_to", label=_("Created until"), widget=FastDateInput
     )
-    due_from = BoundedDateFilter(method="filter_due_from", label=_("Due from"), widget=DateInput)
-    due_to = BoundedDateFilter(method="filter_due_to", label=_("Due until"), widget=DateInput)
-    has_attachments = django_filters.BooleanFilter(label=_("Has attachments"))
+    due_from = BoundedDateFilter(
+        method="filter_due_from", label=_("Due from"), widget=FastDateInput
+    )
+    due_to = BoundedDateFilter(method="filter_due_to", label=_("Due until"), widget=FastDateInput)
+    has_attachments = django_filters.BooleanFilter(
+        label=_("Has attachments"), widget=PlainNullBooleanSelect
+    )
     tag = django_filters.CharFilter(
         method="filter_tag",
         label=_("Tag"),
         max_length=TAG_MAX * 3,
-        widget=forms.TextInput(
+        widget=FastTextInput(
             attrs={
                 "list": "tag-suggestions",
                 "autocomplete": "off",
@@ -464,7 +469,7 @@ def field_filter(field: CompetenceField, language: str) -> django_filters.Filter
         )
     attrs = {"type": "date"} if field.kind == CompetenceField.Kind.DATE else {}
     return django_filters.CharFilter(
-        label=label, method=method, max_length=255, widget=forms.TextInput(attrs=attrs)
+        label=label, method=method, max_length=255, widget=FastTextInput(attrs=attrs)
     )
 
 
