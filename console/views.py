@@ -34,6 +34,7 @@ from console.filters import (
     MAIN_FILTERS,
     QUEUE_KEYS,
     QUEUES,
+    ROW_FIELDS,
     ROW_RELATED,
     SORT_CHOICES,
     SORTS,
@@ -56,6 +57,7 @@ from console.forms import (
     SavedFilterForm,
     StatusForm,
 )
+from console.rows import row_html, row_words, rows_html
 from console.ticket_extras import ticket_extras
 from helpdesk.bounds import parse_id
 from helpdesk.dbrouter import reads_from_replica
@@ -66,7 +68,6 @@ from tickets.models import (
     Attachment,
     Competence,
     Message,
-    Priority,
     ReportSubscription,
     SavedFilter,
     Status,
@@ -144,28 +145,6 @@ def _cached_counts(user, fresh=False) -> dict[str, int]:
     return counts
 
 
-def _label_rows(rows) -> None:
-    """Give each row its status and priority labels, translated once per page."""
-    statuses = {value: str(label) for value, label in Status.choices}
-    priorities = {value: str(label) for value, label in Priority.choices}
-    for row in rows:
-        row.status_label = statuses.get(row.status, row.status)
-        row.priority_label = priorities.get(row.priority, row.priority)
-
-
-def _row_context() -> dict:
-    """Values every row shares, worked out once per page rather than once per row."""
-    return {
-        "ticket_prefix": reverse("console:ticket", args=["00-000000"]).replace("00-000000/", ""),
-        "queue_word": _("queue"),
-        "breached_word": _("breached"),
-        # Shown before the dates only where the list is drawn as cards (narrow screens).
-        "due_word": _("due"),
-        "updated_word": _("updated"),
-        "assignee_word": _("assignee"),
-    }
-
-
 def _filter_params(query: QueryDict) -> QueryDict:
     params = query.copy()
     for name in NON_FILTER_PARAMS:
@@ -191,12 +170,13 @@ def queue(request, key="mine"):
     if sort not in SORTS:
         sort = current.default_sort
     rows = (
-        filterset.qs.select_related(*ROW_RELATED).prefetch_related(*row_prefetch())
+        filterset.qs.select_related(*ROW_RELATED)
+        .only(*ROW_FIELDS)
+        .prefetch_related(*row_prefetch())
         if filterset.is_valid()
         else Ticket.objects.none()
     )
     page = keyset_page(rows, sort, request.GET.get("cursor", ""))
-    _label_rows(page.rows)
     by_competence = []
     if key == "unassigned":
         competences = {c.pk: c for c in Competence.objects.all()}
@@ -235,8 +215,7 @@ def queue(request, key="mine"):
             # Its own ids (bulk_status, ...): the filter form above has id_status.
             "bulk_form": BulkForm(agents=agents, auto_id="bulk_%s"),
             "by_competence": by_competence,
-            "now": timezone.now(),
-            **_row_context(),
+            "rows_html": rows_html(page.rows),
         },
     )
 
@@ -262,18 +241,14 @@ def row(request, pk):
         return HttpResponse(status=204)
     ticket = (
         filterset.qs.select_related(*ROW_RELATED)
+        .only(*ROW_FIELDS)
         .prefetch_related(*row_prefetch())
         .filter(pk=pk)
         .first()
     )
     if ticket is None:
         return HttpResponse(status=204)
-    _label_rows([ticket])
-    return render(
-        request,
-        "console/_row.html",
-        {"t": ticket, "now": timezone.now(), "live": True, **_row_context()},
-    )
+    return HttpResponse(row_html(ticket, row_words(), live=True))
 
 
 @agent_required
