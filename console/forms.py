@@ -309,7 +309,8 @@ class BulkForm(forms.Form):
 
     def __init__(self, *args, agents=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [("", "—")] + [(a.user_id, str(a.user)) for a in agents]
+        # (user id, name) pairs, as console.filters.agent_options gives them.
+        self.fields["assignee"].choices = [("", "—")] + list(agents)
         # Any number is accepted here; which tickets may be touched is decided
         # by visible_to() in the view and by the services.
         self.fields["ids"].valid_value = lambda value: parse_id(value) is not None

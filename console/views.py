@@ -39,6 +39,7 @@ from console.filters import (
     SORT_CHOICES,
     SORTS,
     TicketFilter,
+    agent_options,
     keyset_page,
     queue_counts,
     queue_queryset,
@@ -164,7 +165,7 @@ def queue(request, key="mine"):
     user = request.user
     current = QUEUE_KEYS[key]
     params = _filter_params(request.GET)
-    agents = _agents_for(None, user)
+    agents = agent_options(user)
     filterset = TicketFilter(params, queryset=queue_queryset(key, user), user=user, agents=agents)
     sort = request.GET.get("sort") or current.default_sort
     if sort not in SORTS:
@@ -256,7 +257,7 @@ def row(request, pk):
 def bulk(request):
     """Apply one action to the selected rows, each through its service."""
     user = request.user
-    form = BulkForm(request.POST, agents=_agents_for(None, user))
+    form = BulkForm(request.POST, agents=agent_options(user))
     back = request.POST.get("next") or ""
     if not url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
