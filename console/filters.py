@@ -116,19 +116,29 @@ def queue_queryset(key: str, user, now=None):
     return Ticket.objects.visible_to(user).filter(queue_condition(key, user, now))
 
 
-def queue_counts(user, now=None) -> dict[str, int]:
+def queue_counts(user, now=None, *, everything=True) -> dict[str, int]:
     """Return {queue key: number of rows its list shows} in one aggregate query.
 
     One definition for the counter and the list: each count is queue_condition
     over Ticket.objects.visible_to(user), as queue_queryset() is; "all" counts
     every request the person may see, closed ones too, as its list shows them.
+
+    everything=False leaves "all" out and counts only open requests: every
+    other queue holds open requests only, so the query reads the open ones
+    from an index and costs the same at 10 000 requests as at 1 000 000,
+    where counting the whole history for "all" cannot.
     """
     now = now or timezone.now()
+    tickets = Ticket.objects.visible_to(user)
+    if not everything:
+        tickets = tickets.filter(status__in=OPEN_STATUSES)
     aggregates = {}
     for key in QUEUE_KEYS:
+        if key == "all" and not everything:
+            continue
         condition = queue_condition(key, user, now)
         aggregates[key] = Count("id", filter=condition) if condition else Count("id")
-    return Ticket.objects.visible_to(user).aggregate(**aggregates)
+    return tickets.aggregate(**aggregates)
 
 
 def unassigned_by_competence(user) -> list[tuple[int | None, int]]:
