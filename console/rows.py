@@ -11,17 +11,22 @@ console's script and style find the rows by it): the same function draws the
 page's rows and the single row of a live update (console.views.row).
 """
 
+import html
 from urllib.parse import quote
 
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from tickets.models import Priority, Status
 
 DATE_FORMAT = "%d.%m %H:%M"  # the template's date:"d.m H:i"
+
+
+def escape(value) -> str:
+    """What django.utils.html.escape gives, without its lazy-string wrapper (~1 µs a call)."""
+    return html.escape(str(value))
 
 
 def row_words() -> dict:
