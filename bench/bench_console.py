@@ -609,12 +609,16 @@ def measure_http(runs: int, database_url: str) -> list:
     connection.close()
     server = AsgiServer(database_url)
     rows = []
+    load = os.getloadavg()[0]
     try:
         for label, user, url in pages:
             stats, cpu = timed_http(server, cookies[user.pk], url, runs)
             rows.append((label, stats, cpu, counts[label]))
     finally:
         server.stop()
+    # The machine's load (1-minute average) at the start and the end: the wall
+    # times are only as good as the machine was quiet.
+    rows.append(("load", {"median": load, "p95": os.getloadavg()[0]}, 0, 0))
     return rows
 
 
@@ -683,6 +687,7 @@ def _size(n: int) -> str:
 
 def report_http(sizes, runs, results) -> None:
     """The HTTP figures as section "console-http" of docs/benchmarks.md."""
+    loads = {size: results[size].pop()[1] for size in sizes}
     labels = [row[0] for row in results[sizes[0]]]
     lines = [
         "## Console over HTTP",
@@ -695,6 +700,11 @@ def report_http(sizes, runs, results) -> None:
         "wall median / p95 as the client sees it · the server process's CPU time per",
         "request (user + system, mean; what the machine's other load cannot inflate much).",
         "Queries: the view's own count (the same code, read through the test client).",
+        "Load average of the machine (1 min, at the start / the end of each size): "
+        + "; ".join(
+            f"{loads[s]['median']:.1f} / {loads[s]['p95']:.1f} at {_size(s)}" for s in sizes
+        )
+        + " (2 cores: above 2, other processes had the CPU and the wall times grow with it).",
         "",
         "| page | " + " | ".join(f"{_size(s)} tickets" for s in sizes) + " | queries |",
         "|---|" + "---|" * len(sizes) + "---|",
