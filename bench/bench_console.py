@@ -10,18 +10,30 @@ generated tickets, each size in a process of its own, then times
 pages through Django's test client: the server's time per request, median
 and p95, with the query count. Results go to docs/benchmarks.md, section
 "console".
+
+    python bench/bench_console.py --http --sizes 10000,100000,1000000
+
+times the same pages over HTTP instead, through the project's ASGI server
+started as production starts it (uvicorn, one process, a connection pool,
+Redis for the cache and sessions): a logged-in agent's sequential GETs over
+one keep-alive connection, median and p95 as the client sees them, and the
+server process's CPU time per request. Section "console-http".
 """
 
 import argparse
+import http.client
 import os
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import PG_BASE, machine, percentiles, setup_django, write_section
+from common import PG_BASE, REDIS, ROOT, machine, percentiles, setup_django, write_section
 
 DB_NAME = os.environ.get("BENCH_CONSOLE_DB", "helpdesk_bench_console")
 PREFIX = "90"  # references 90-NNNNNNN never meet real ones (YY of the current year)
@@ -338,17 +350,12 @@ def timed(client, url, runs, before=None):
     return percentiles(wall), statistics.median(sql), statistics.median(cpu), len(queries)
 
 
-def measure(runs: int) -> list[tuple[str, dict, int]]:
-    from django.core.cache import cache
-    from django.db import connection
+def _users():
+    """The people whose pages are timed: a busy expert, the national supervisor, a regional one."""
     from django.db.models import Count, Q
-    from django.test import Client
-    from django.urls import reverse
 
     from accounts.models import User
-    from console.filters import queue_counts
     from tickets.models import OPEN_STATUSES as OPEN
-    from tickets.models import Message, Ticket
 
     # The expert of София-град with the most open requests: a busy desk.
     expert = (
@@ -359,51 +366,47 @@ def measure(runs: int) -> list[tuple[str, dict, int]]:
     )
     national = User.objects.get(email="national@bench.test")
     supervisor = User.objects.get(email="supervisor.r22@bench.test")
-    rows = []
+    return expert, national, supervisor
+
+
+def _pages(expert, national) -> list[tuple[str, object, str]]:
+    """The queue pages and the ticket page timed, as [(label, user, url)], in table order."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from tickets.models import Message, Ticket
 
     def queue(key, query=""):
         return reverse("console:queue_key", args=[key]) + (f"?{query}" if query else "")
 
+    pages = [
+        (label, expert, url)
+        for label, url in [
+            ("expert: my open requests (due)", queue("mine")),
+            ("expert: unassigned in my region", queue("unassigned")),
+            ("expert: due soon / breached", queue("due")),
+            ("expert: everything I see (last update)", queue("all")),
+            ("expert: search a common word „диплом“", queue("all", "q=диплом")),
+            ("expert: search a rare word (one ticket's number)", queue("all", "q=7654")),
+            (
+                "expert: filter status=open, priority=high",
+                queue("all", "status=open&priority=high"),
+            ),
+        ]
+    ]
+    # A deep page: follow the cursor 20 pages in, then time that page.
     client = Client()
     client.force_login(expert)
-    for label, url in [
-        ("expert: my open requests (due)", queue("mine")),
-        ("expert: unassigned in my region", queue("unassigned")),
-        ("expert: due soon / breached", queue("due")),
-        ("expert: everything I see (last update)", queue("all")),
-        ("expert: search a common word „диплом“", queue("all", "q=диплом")),
-        ("expert: search a rare word (one ticket's number)", queue("all", "q=7654")),
-        ("expert: filter status=open, priority=high", queue("all", "status=open&priority=high")),
-    ]:
-        rows.append((label, *timed(client, url, runs)))
-    # A deep page: follow the cursor 20 pages in, then time that page.
     url = queue("all")
     for _ in range(20):
         page = client.get(url)
-        next_link = page.context["next_query"]
-        url = queue("all", next_link)
-    rows.append(("expert: page 21 of everything (keyset)", *timed(client, url, runs)))
-
-    national_client = Client()
-    national_client.force_login(national)
-    for label, url in [
-        ("national: everything (last update)", queue("all")),
-        ("national: due soon / breached", queue("due")),
-        ("national: search a common word „миграцията“", queue("all", "q=миграцията")),
-    ]:
-        rows.append((label, *timed(national_client, url, runs)))
-
-    samples = []
-    for _ in range(max(5, runs // 3)):
-        cache.clear()
-        start = time.perf_counter()
-        queue_counts(national)
-        samples.append((time.perf_counter() - start) * 1000)
-    counted = percentiles(samples)
-    rows.append(
-        ("national: queue counts (one aggregate, uncached)", counted, counted["median"], 0, 1)
-    )
-
+        url = queue("all", page.context["next_query"])
+    pages.append(("expert: page 21 of everything (keyset)", expert, url))
+    pages += [
+        ("national: everything (last update)", national, queue("all")),
+        ("national: due soon / breached", national, queue("due")),
+        ("national: search a common word „миграцията“", national, queue("all", "q=миграцията")),
+    ]
     busy = (
         Ticket.objects.filter(reference__startswith=f"{PREFIX}-", region__code="22")
         .order_by("-id")
@@ -412,7 +415,43 @@ def measure(runs: int) -> list[tuple[str, dict, int]]:
     for i in range(10 - Message.objects.filter(ticket=busy).count()):
         Message.objects.create(ticket=busy, channel="console", body_text=f"Съобщение {i}")
     url = reverse("console:ticket", args=[busy.reference])
-    rows.append(("expert: ticket page (10+ messages)", *timed(client, url, runs)))
+    pages.append(("expert: ticket page (10+ messages)", expert, url))
+    return pages
+
+
+def measure(runs: int) -> list[tuple[str, dict, int]]:
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+    from django.urls import reverse
+
+    from console.filters import queue_counts
+
+    expert, national, supervisor = _users()
+    clients = {}
+    rows = []
+    for label, user, url in _pages(expert, national):
+        if label.startswith("expert: ticket page"):
+            samples = []
+            for _ in range(max(5, runs // 3)):
+                cache.clear()
+                start = time.perf_counter()
+                queue_counts(national)
+                samples.append((time.perf_counter() - start) * 1000)
+            counted = percentiles(samples)
+            rows.append(
+                (
+                    "national: queue counts (one aggregate, uncached)",
+                    counted,
+                    counted["median"],
+                    0,
+                    1,
+                )
+            )
+        if user.pk not in clients:
+            clients[user.pk] = Client()
+            clients[user.pk].force_login(user)
+        rows.append((label, *timed(clients[user.pk], url, runs)))
 
     for label, user in [("regional supervisor", supervisor), ("national supervisor", national)]:
         board = Client()
@@ -422,6 +461,168 @@ def measure(runs: int) -> list[tuple[str, dict, int]]:
         measured = timed(board, url, max(5, runs // 3), before=cache.clear)
         rows.append((f"dashboard, {label}, 30 days (uncached)", *measured))
     connection.close()
+    return rows
+
+
+# --- over HTTP, through the ASGI server --------------------------------------------------
+
+# The server and this process sign sessions with the same key.
+HTTP_SECRET = "bench-console-http-" + "k" * 40
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AsgiServer:
+    """The project's ASGI server in a process of its own, started as production starts it.
+
+    The command is scripts/run-scaled.sh's (uvicorn, one process, no lifespan,
+    no access log of uvicorn's own); the settings are production's (no test
+    mode, a connection pool, Redis for the cache and sessions), except HTTPS,
+    which a proxy would end in front of it.
+    """
+
+    def __init__(self, database_url: str):
+        self.port = _free_port()
+        self.var = tempfile.TemporaryDirectory(prefix="bench-console-")
+        env = {k: v for k, v in os.environ.items() if k not in ("HELPDESK_TESTING", "DEBUG")}
+        env.update(
+            DATABASE_URL=database_url,
+            REDIS_URL=REDIS,
+            SECRET_KEY=HTTP_SECRET,
+            HTTPS="false",
+            DATABASE_POOL_SIZE="4",
+            HELPDESK_VAR_DIR=self.var.name,
+            ALLOWED_HOSTS="127.0.0.1",
+        )
+        self.log = open(Path(self.var.name) / "server.log", "wb")
+        command = [sys.executable, "-m", "uvicorn", "helpdesk.asgi:application"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port)]
+        command += ["--lifespan", "off", "--no-access-log"]
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        for _ in range(240):
+            if self.process.poll() is not None:
+                break
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/health/live")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    return
+            except OSError:
+                time.sleep(0.25)
+        self.stop()
+        raise RuntimeError("the ASGI server did not start; its log: " + self.log.name)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far (all its threads)."""
+        import psutil
+
+        times = psutil.Process(self.process.pid).cpu_times()
+        return times.user + times.system
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        self.var.cleanup()
+
+
+def session_cookie(user) -> str:
+    """A logged-in session for `user`, written to the database as a login would; its key.
+
+    Made as an edu.mon.bg (OIDC) login leaves it: no second-factor code owed.
+    The server finds it in the database on its first request and keeps it in
+    Redis from then on (cached_db sessions).
+    """
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from helpdesk.middleware import LAST_SEEN_KEY
+
+    assert settings.SECRET_KEY == HTTP_SECRET
+    store = SessionStore()
+    store[SESSION_KEY] = str(user.pk)
+    store[BACKEND_SESSION_KEY] = "accounts.backends.PasswordBackend"
+    store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store[LAST_SEEN_KEY] = int(time.time())
+    store.create()
+    return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
+
+
+def timed_http(server: AsgiServer, cookie: str, url: str, runs: int):
+    """Time GET url over one keep-alive connection; (wall percentiles, server CPU ms per request)."""
+    from urllib.parse import quote
+
+    url = quote(url, safe="/?&=%+,;:")  # the searches' words in UTF-8, as a browser sends them
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    headers = {"Cookie": cookie, "Accept-Language": "bg", "Accept-Encoding": "identity"}
+
+    def get():
+        conn.request("GET", url, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, (url, response.status)
+
+    for _ in range(3):
+        get()
+    wall = []
+    cpu_before = server.cpu_seconds()
+    for _ in range(runs):
+        start = time.perf_counter()
+        get()
+        wall.append((time.perf_counter() - start) * 1000)
+    cpu = (server.cpu_seconds() - cpu_before) * 1000 / runs
+    conn.close()
+    return percentiles(wall), cpu
+
+
+def measure_http(runs: int, database_url: str) -> list:
+    """Time the pages over HTTP; rows of (label, wall percentiles, server CPU ms, queries).
+
+    The query count is the view's own, read through the test client (the
+    server's run the same code).
+    """
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    expert, national, _supervisor = _users()
+    pages = _pages(expert, national)
+    counts, clients = {}, {}
+    for label, user, url in pages:
+        if user.pk not in clients:
+            clients[user.pk] = Client()
+            clients[user.pk].force_login(user)
+        clients[user.pk].get(url)
+        with CaptureQueriesContext(connection) as queries:
+            clients[user.pk].get(url)
+        counts[label] = len(queries)
+    cookies = {user.pk: session_cookie(user) for user in (expert, national)}
+    connection.close()
+    server = AsgiServer(database_url)
+    rows = []
+    load = os.getloadavg()[0]
+    try:
+        for label, user, url in pages:
+            stats, cpu = timed_http(server, cookies[user.pk], url, runs)
+            rows.append((label, stats, cpu, counts[label]))
+    finally:
+        server.stop()
+    # The machine's load (1-minute average) at the start and the end: the wall
+    # times are only as good as the machine was quiet.
+    rows.append(("load", {"median": load, "p95": os.getloadavg()[0]}, 0, 0))
     return rows
 
 
@@ -456,11 +657,14 @@ def database_for(size: int) -> str:
     return f"{PG_BASE}/{name}"
 
 
-def child(size: int, runs: int, out: str, grow_only: bool) -> int:
+def child(size: int, runs: int, out: str, grow_only: bool, over_http: bool) -> int:
     """Fill (if needed) and measure one size in this process; results as JSON in `out`."""
     import json
 
-    setup_django(database=database_for(size), redis=False)
+    if over_http:
+        os.environ["SECRET_KEY"] = HTTP_SECRET  # the server's, for the sessions made here
+    database = database_for(size)
+    setup_django(database=database, redis=False)
     from django.conf import settings
     from django.test.utils import setup_test_environment
 
@@ -471,15 +675,70 @@ def child(size: int, runs: int, out: str, grow_only: bool) -> int:
     took = grow_to(size)
     if took:
         print(f"  generated in {took:.0f} s", flush=True)
-    rows = [] if grow_only else measure(runs)
+    if grow_only:
+        rows = []
+    elif over_http:
+        rows = measure_http(runs, database)
+    else:
+        rows = measure(runs)
     Path(out).write_text(json.dumps(rows), encoding="utf-8")
     return 0
 
 
+def _size(n: int) -> str:
+    return f"{n:,}".replace(",", " ")
+
+
+def report_http(sizes, runs, results) -> None:
+    """The HTTP figures as section "console-http" of docs/benchmarks.md."""
+    loads = {size: results[size].pop()[1] for size in sizes}
+    labels = [row[0] for row in results[sizes[0]]]
+    lines = [
+        "## Console over HTTP",
+        "",
+        f"`python bench/bench_console.py --http --sizes {','.join(map(str, sizes))} "
+        f"--runs {runs}` — PostgreSQL, Redis, {machine()}.",
+        "The project's ASGI server as production starts it (uvicorn, one process, a pool of",
+        "4 connections, cache and sessions in Redis), a logged-in agent's sequential GETs",
+        "over one keep-alive connection (`http.client`), the whole body read. In ms:",
+        "wall median / p95 as the client sees it · the server process's CPU time per",
+        "request (user + system, mean; what the machine's other load cannot inflate much).",
+        "Queries: the view's own count (the same code, read through the test client).",
+        "Load average of the machine (1 min, at the start / the end of each size): "
+        + "; ".join(
+            f"{loads[s]['median']:.1f} / {loads[s]['p95']:.1f} at {_size(s)}" for s in sizes
+        )
+        + " (2 cores: above 2, other processes had the CPU and the wall times grow with it).",
+        "",
+        "| page | " + " | ".join(f"{_size(s)} tickets" for s in sizes) + " | queries |",
+        "|---|" + "---|" * len(sizes) + "---|",
+    ]
+    for index, label in enumerate(labels):
+        cells = []
+        for size in sizes:
+            _label, stats, cpu, queries = results[size][index]
+            cells.append(f"{stats['median']:.0f} / {stats['p95']:.0f} · {cpu:.0f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {queries} |")
+
+    def summary(size, pick):
+        rows = [r for r in results[size] if r[0].startswith("expert:") and "search" not in r[0]]
+        return statistics.median(pick(r) for r in rows)
+
+    lines += [
+        "",
+        "Median over the expert's queue pages without text search (wall median · p95 · CPU): "
+        + "; ".join(
+            f"{summary(s, lambda r: r[1]['median']):.0f} · {summary(s, lambda r: r[1]['p95']):.0f}"
+            f" · {summary(s, lambda r: r[2]):.0f} ms at {_size(s)}"
+            for s in sizes
+        )
+        + ". Target: median ≤ 30 ms, p95 ≤ 80 ms at 1 000 000 tickets, flat as data grows.",
+    ]
+    write_section("console-http", "\n".join(lines))
+
+
 def main() -> int:
     import json
-    import subprocess
-    import tempfile
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10000", help="comma-separated ticket counts")
@@ -487,11 +746,14 @@ def main() -> int:
     parser.add_argument(
         "--grow-only", action="store_true", help="make the databases, measure nothing"
     )
+    parser.add_argument(
+        "--http", action="store_true", help="time over HTTP through the ASGI server"
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(args.child, args.runs, args.out, args.grow_only)
+        return child(args.child, args.runs, args.out, args.grow_only, args.http)
     sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
 
     results = {}
@@ -500,16 +762,26 @@ def main() -> int:
         with tempfile.NamedTemporaryFile(suffix=".json") as out:
             command = [sys.executable, __file__, "--child", str(size), "--runs", str(args.runs)]
             command += ["--out", out.name] + (["--grow-only"] if args.grow_only else [])
+            command += ["--http"] if args.http else []
             if subprocess.run(command).returncode:
                 return 1
             results[size] = json.loads(Path(out.name).read_text(encoding="utf-8"))
-        for label, stats, sql, cpu, queries in results[size]:
+        for row in results[size]:
+            label, stats, *figures, queries = row
+            named = (
+                f"server CPU {figures[0]:.1f} ms"
+                if args.http
+                else f"SQL {figures[0]:.1f} ms, CPU {figures[1]:.1f} ms"
+            )
             print(
                 f"  {label}: median {stats['median']:.1f} ms, p95 {stats['p95']:.1f} ms, "
-                f"SQL {sql:.1f} ms, CPU {cpu:.1f} ms, {queries} q",
+                f"{named}, {queries} q",
                 flush=True,
             )
     if args.grow_only:
+        return 0
+    if args.http:
+        report_http(sizes, args.runs, results)
         return 0
 
     labels = [row[0] for row in results[sizes[0]]]

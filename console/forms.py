@@ -4,7 +4,7 @@ import re
 
 from django import forms
 from django.forms.utils import flatatt
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
@@ -75,6 +75,78 @@ class FastCheckboxes(forms.CheckboxSelectMultiple):
             ),
         )
         return format_html('<div id="{}">{}</div>', base_id, boxes)
+
+
+def _attrs_html(attrs) -> str:
+    """django/forms/widgets/attrs.html in Python: the same text, in the same order."""
+    out = []
+    for name, value in attrs.items():
+        if value is True:
+            out.append(f" {conditional_escape(name)}")
+        elif value is not False:
+            out.append(f' {conditional_escape(name)}="{conditional_escape(value)}"')
+    return "".join(out)
+
+
+class TemplateFreeInput:
+    """An <input> drawn in Python, character for character what Django's template draws.
+
+    Django draws each widget through three templates (input, attrs and the
+    widget's own), about 0.15 ms each time; a queue page has a dozen.
+    """
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        shown = widget["value"]
+        value_html = "" if shown is None else f' value="{conditional_escape(shown)}"'
+        return mark_safe(
+            f'<input type="{conditional_escape(widget["type"])}" '
+            f'name="{conditional_escape(widget["name"])}"{value_html}'
+            f"{_attrs_html(widget['attrs'])}>"
+        )
+
+
+class FastTextInput(TemplateFreeInput, forms.TextInput):
+    pass
+
+
+class FastDateInput(TemplateFreeInput, forms.DateInput):
+    input_type = "date"
+
+
+class TemplateFreeSelect:
+    """A <select> drawn in Python, character for character what Django's templates draw.
+
+    Unlike FastSelect (whose text differs a little) it keeps Django's choice
+    of the selected option, for the small drop-downs of forms Django drew
+    before.
+    """
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        out = [
+            f'<select name="{conditional_escape(widget["name"])}"{_attrs_html(widget["attrs"])}>'
+        ]
+        for group_name, options, _index in widget["optgroups"]:
+            if group_name:
+                out.append(f'\n  <optgroup label="{conditional_escape(group_name)}">')
+            for option in options:
+                out.append(
+                    f'\n  <option value="{conditional_escape(option["value"])}"'
+                    f"{_attrs_html(option['attrs'])}>{conditional_escape(option['label'])}</option>\n"
+                )
+            if group_name:
+                out.append("\n  </optgroup>")
+        out.append("\n</select>")
+        return mark_safe("".join(out))
+
+
+class PlainSelect(TemplateFreeSelect, forms.Select):
+    pass
+
+
+class PlainNullBooleanSelect(TemplateFreeSelect, forms.NullBooleanSelect):
+    pass
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -218,13 +290,17 @@ class BulkForm(forms.Form):
         ("untag", _("Remove tags")),
     ]
     ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True)
-    action = forms.ChoiceField(label=_("Action"), choices=ACTIONS)
+    action = forms.ChoiceField(label=_("Action"), choices=ACTIONS, widget=PlainSelect)
     assignee = forms.TypedChoiceField(
         coerce=int, required=False, empty_value=None, choices=(), widget=FastSelect
     )
-    status = forms.ChoiceField(choices=[("", "—")] + Status.choices, required=False)
-    priority = forms.ChoiceField(choices=[("", "—")] + Priority.choices, required=False)
-    text = forms.CharField(required=False, max_length=20000)
+    status = forms.ChoiceField(
+        choices=[("", "—")] + Status.choices, required=False, widget=PlainSelect
+    )
+    priority = forms.ChoiceField(
+        choices=[("", "—")] + Priority.choices, required=False, widget=PlainSelect
+    )
+    text = forms.CharField(required=False, max_length=20000, widget=FastTextInput)
     tags = forms.CharField(
         required=False,
         max_length=1000,
@@ -233,7 +309,8 @@ class BulkForm(forms.Form):
 
     def __init__(self, *args, agents=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [("", "—")] + [(a.user_id, str(a.user)) for a in agents]
+        # (user id, name) pairs, as console.filters.agent_options gives them.
+        self.fields["assignee"].choices = [("", "—")] + list(agents)
         # Any number is accepted here; which tickets may be touched is decided
         # by visible_to() in the view and by the services.
         self.fields["ids"].valid_value = lambda value: parse_id(value) is not None

@@ -111,3 +111,26 @@ def test_the_cast_covers_what_the_counters_count(cast, week):
     assert counts["supervisor_all"]["all"] == Ticket.objects.count()
     open_x = Ticket.objects.visible_to(cast.expert_x).open().count()
     assert counts["expert_x"]["all"] > open_x  # closed requests are in "all", and counted
+
+
+@pytest.mark.parametrize("who", AGENTS)
+def test_open_queues_counted_alone_are_the_same(cast, week, who):
+    """The page counts only open requests afresh: every queue but "all" holds nothing else."""
+    user = getattr(cast, who)
+    counts = queue_counts(user)
+    assert queue_counts(user, everything=False) == {k: n for k, n in counts.items() if k != "all"}
+
+
+def test_the_page_takes_all_from_the_cache_and_the_live_refresh_counts_it(
+    client, cast, week, make_ticket
+):
+    client.force_login(cast.expert_x)
+    url = reverse("console:queue_key", args=["mine"])
+    first = dict(COUNTER.findall(client.get(url).content.decode()))
+    make_ticket()  # a new request in region X, nobody's yet
+    again = {k: int(n) for k, n in COUNTER.findall(client.get(url).content.decode())}
+    fresh = queue_counts(cast.expert_x)
+    assert fresh != {k: int(n) for k, n in first.items()}
+    # The open queues are counted afresh; the history's count is kept a few minutes.
+    assert again == {**fresh, "all": int(first["all"])}
+    assert client.get(reverse("console:counts")).json()["all"] == int(first["all"]) + 1

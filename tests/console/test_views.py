@@ -477,3 +477,22 @@ def test_next_page_keeps_every_filter_value(login, cast, make_ticket):
     second_refs = {t.reference for t in second.context["page"].rows}
     assert len(first_refs) == 30 and len(second_refs) == 2
     assert not first_refs & second_refs
+
+
+def test_assignee_drop_downs_follow_agent_changes_at_once(login, cast):
+    """The agents of the queue page's drop-downs are cached; a change shows on the next page."""
+    from accounts.models import AgentProfile, User
+
+    client = login(cast.expert_x)
+    assert "Нов Експерт" not in client.get(queue_url()).content.decode()
+    user = User.objects.create_user(
+        email="new.expert@ruo.bg", password="pw-Secret-123", full_name="Нов Експерт"
+    )
+    AgentProfile.objects.create(user=user, tier="regional", region=cast.region_x)
+    assert client.get(queue_url()).content.decode().count("Нов Експерт") == 2  # filter, bulk bar
+    user.full_name = "Преименуван Експерт"
+    user.save()
+    assert client.get(queue_url()).content.decode().count("Преименуван Експерт") == 2
+    user.is_active = False
+    user.save()
+    assert "Преименуван Експерт" not in client.get(queue_url()).content.decode()
