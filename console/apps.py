@@ -15,6 +15,7 @@ class ConsoleConfig(AppConfig):
         # The agents of the queue pages' drop-downs are cached (console.filters._all_agents).
         from django.db.models.signals import post_delete, post_save
 
+        # Imported here: models are ready only once ready() runs.
         from accounts.models import AgentProfile, User
         from console.filters import forget_agents
 

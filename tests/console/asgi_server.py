@@ -85,7 +85,18 @@ class AsgiServer:
     def login(self, context, user):
         """Give the browser context a session of `user` (no login form round trip)."""
         client = Client()
-        client.force_login(user)
+        # On SQLite the test database is shared in memory between this thread
+        # and the server's; a table another thread is writing at that moment
+        # (the previous page's last request) answers "locked" at once instead
+        # of waiting, so try again for a little while.
+        for attempt in range(50):
+            try:
+                client.force_login(user)
+                break
+            except db.OperationalError as error:
+                if "locked" not in str(error) or attempt == 49:
+                    raise
+                time.sleep(0.1)
         cookie = client.cookies[settings.SESSION_COOKIE_NAME]
         context.add_cookies(
             [{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value, "url": self.url}]

@@ -135,7 +135,10 @@ def _manage(directory: Path, *args: str) -> None:
         timeout=120,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"provider: {' '.join(args)} failed:\n{result.stderr}")
+        raise RuntimeError(
+            f"provider: {' '.join(args)} failed (exit {result.returncode}):\n"
+            f"{result.stderr}\n{result.stdout}"
+        )
 
 
 def start_provider(
