@@ -72,8 +72,9 @@ format: venv
 mutate: venv
 	$(PY) scripts/mutate.py $(MODULES)
 
+# Every benchmark at the sizes of docs/benchmarks.md (ONLY=console filing picks some).
 bench: venv messages
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(ONLY)
 
 clean:
 	rm -rf var test-artifacts .pytest_cache
