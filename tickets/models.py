@@ -245,8 +245,13 @@ class Ticket(models.Model):
                 include=["created_at", "region", "competence"],
                 condition=Q(resolved_at__isnull=True, merged_into__isnull=True),
             ),
+            # status first, though the predicate fixes it: an index led by
+            # created_at (in step with the table's physical order) looks so
+            # cheap to the planner that it scanned every open request of the
+            # country with it to find one region's (33 ms at 1M, 3 ms by a
+            # bitmap of the region's and the person's indexes).
             models.Index(
-                fields=["created_at"],
+                fields=["status", "created_at"],
                 name="dash_open_created",
                 include=["region", "competence"],
                 condition=Q(status__in=["new", "open", "waiting"]),
