@@ -33,6 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     setup_django()
     import websockets
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
@@ -53,7 +54,7 @@ def main() -> None:
 
     session = SessionStore()
     session[SESSION_KEY] = str(agent.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
     session[HASH_SESSION_KEY] = agent.get_session_auth_hash()
     session.create()
 
