@@ -67,6 +67,8 @@ def test_reply_reaches_the_portal_page_and_the_smtp_peer(cast, asgi_server, agen
     agent = agent_page(cast.expert_x)
     agent.goto(asgi_server.url + reverse("console:ticket", args=[ticket.reference]))
     agent.keyboard.press("r")
+    # The shortcut moves the focus to the reply box; type only once it is there.
+    agent.locator("#reply-form textarea[name=text]:focus").wait_for()
     agent.keyboard.type("Намалете размера на файла до 5 MB и опитайте пак.")
     agent.select_option("#id_new_status", "waiting")
     agent.click("#send")
@@ -132,6 +134,8 @@ def _press_until_reply_box_has_focus(page) -> None:
     focused = "() => document.activeElement && document.activeElement.name === 'text'"
     for _attempt in range(50):
         page.keyboard.press("r")
+        # The shortcut moves the focus to the reply box; type only once it is there.
+        page.locator("#reply-form textarea[name=text]:focus").wait_for()
         if page.evaluate(focused):
             return
         page.wait_for_timeout(100)

@@ -102,6 +102,8 @@ def test_two_agents_on_one_ticket_see_each_other_and_new_replies(
 
     # The first agent starts typing; meanwhile the requester writes again.
     first.keyboard.press("r")
+    # The shortcut moves the focus to the reply box; type only once it is there.
+    first.locator("#reply-form textarea[name=text]:focus").wait_for()
     first.keyboard.type("Моля, изпратете ни сканираното изображение.")
     asgi_server.call(
         actions.add_message,

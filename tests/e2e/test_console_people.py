@@ -96,6 +96,10 @@ def test_a_watcher_added_in_the_console_gets_the_next_public_reply(
     }
 
     page.keyboard.press("r")
+
+    # The shortcut moves the focus to the reply box; type only once it is there.
+
+    page.locator("#reply-form textarea[name=text]:focus").wait_for()
     page.keyboard.type("Качете файла като PDF до 5 MB.")
     page.click("#send")
     page.locator(".msg-success").wait_for()
