@@ -137,3 +137,16 @@ def agent_page(browser, asgi_server, request):
     yield make
     for context in contexts:
         context.close()
+
+
+def press_r_until_the_reply_box_has_focus(page) -> None:
+    # Under load the page's script may not have bound its shortcuts yet when
+    # "r" is pressed; a lost key press would type the reply into nothing and
+    # send an empty one (400). Press until the reply box has the focus.
+    focused = "() => document.activeElement && document.activeElement.name === 'text'"
+    for _attempt in range(50):
+        page.keyboard.press("r")
+        if page.evaluate(focused):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the r shortcut never focused the reply box")

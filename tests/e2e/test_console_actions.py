@@ -18,6 +18,7 @@ from tickets.models import Ticket
 # The real ASGI server and logged-in pages (see tests/console/asgi_server.py).
 asgi_server = server_fixtures.asgi_server
 agent_page = server_fixtures.agent_page
+press_r_until_the_reply_box_has_focus = server_fixtures.press_r_until_the_reply_box_has_focus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -66,9 +67,7 @@ def test_reply_reaches_the_portal_page_and_the_smtp_peer(cast, asgi_server, agen
     ticket = asgi_server.call(_file, cast, cast.teacher_a, "Не мога да кача диплома")
     agent = agent_page(cast.expert_x)
     agent.goto(asgi_server.url + reverse("console:ticket", args=[ticket.reference]))
-    agent.keyboard.press("r")
-    # The shortcut moves the focus to the reply box; type only once it is there.
-    agent.locator("#reply-form textarea[name=text]:focus").wait_for()
+    press_r_until_the_reply_box_has_focus(agent)
     agent.keyboard.type("Намалете размера на файла до 5 MB и опитайте пак.")
     agent.select_option("#id_new_status", "waiting")
     agent.click("#send")
@@ -127,21 +126,6 @@ def test_merge_moves_the_conversation_and_tells_the_requester(
     assert target.reference in director.content()
 
 
-def _press_until_reply_box_has_focus(page) -> None:
-    # Under load the page's script may not have bound its shortcuts yet when
-    # "r" is pressed; a lost key press would type the reply into nothing and
-    # send an empty one (400). Press until the reply box has the focus.
-    focused = "() => document.activeElement && document.activeElement.name === 'text'"
-    for _attempt in range(50):
-        page.keyboard.press("r")
-        # The shortcut moves the focus to the reply box; type only once it is there.
-        page.locator("#reply-form textarea[name=text]:focus").wait_for()
-        if page.evaluate(focused):
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError("the r shortcut never focused the reply box")
-
-
 def test_mass_reply_on_an_incident_reaches_three_linked_requesters(
     cast, asgi_server, agent_page, smtp_peer, screenshot
 ):
@@ -163,7 +147,7 @@ def test_mass_reply_on_an_incident_reaches_three_linked_requesters(
         page.click("#incident-add button")
         page.locator("#children", has_text=child.reference).wait_for()
     smtp_peer.clear()
-    _press_until_reply_box_has_focus(page)
+    press_r_until_the_reply_box_has_focus(page)
     page.keyboard.type("Модулът работи отново. Благодарим за търпението!")
     page.select_option("#id_new_status", "resolved")
     assert page.is_checked("#id_to_children")

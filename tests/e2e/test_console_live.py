@@ -17,6 +17,7 @@ from tickets.models import Message
 # The real ASGI server and logged-in pages (see tests/console/asgi_server.py).
 asgi_server = server_fixtures.asgi_server
 agent_page = server_fixtures.agent_page
+press_r_until_the_reply_box_has_focus = server_fixtures.press_r_until_the_reply_box_has_focus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -101,9 +102,7 @@ def test_two_agents_on_one_ticket_see_each_other_and_new_replies(
     second.locator("#presence", has_text="Експерт X").wait_for(timeout=10_000)
 
     # The first agent starts typing; meanwhile the requester writes again.
-    first.keyboard.press("r")
-    # The shortcut moves the focus to the reply box; type only once it is there.
-    first.locator("#reply-form textarea[name=text]:focus").wait_for()
+    press_r_until_the_reply_box_has_focus(first)
     first.keyboard.type("Моля, изпратете ни сканираното изображение.")
     asgi_server.call(
         actions.add_message,

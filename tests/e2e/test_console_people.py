@@ -12,6 +12,7 @@ from tickets.models import Ticket, Watcher
 
 asgi_server = server_fixtures.asgi_server
 agent_page = server_fixtures.agent_page
+press_r_until_the_reply_box_has_focus = server_fixtures.press_r_until_the_reply_box_has_focus
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -95,11 +96,7 @@ def test_a_watcher_added_in_the_console_gets_the_next_public_reply(
         "parent@example.org",
     }
 
-    page.keyboard.press("r")
-
-    # The shortcut moves the focus to the reply box; type only once it is there.
-
-    page.locator("#reply-form textarea[name=text]:focus").wait_for()
+    press_r_until_the_reply_box_has_focus(page)
     page.keyboard.type("Качете файла като PDF до 5 MB.")
     page.click("#send")
     page.locator(".msg-success").wait_for()
