@@ -71,8 +71,8 @@ def test_the_card_offers_the_incident_of_a_similar_request(login, cast, make_tic
     assert f'action="/console/tickets/{ticket.reference}/incident-link/"' in html
 
 
-@pytest.fixture
-def alert(cast, now):
+def make_alert(cast, now) -> SurgeAlert:
+    """An open alert of four login requests from two schools of region X (also for tests/e2e)."""
     members = [
         actions.file_from_mail(
             sender=None,
@@ -97,6 +97,11 @@ def alert(cast, now):
     )
     alert.members.set(members)
     return alert
+
+
+@pytest.fixture
+def alert(cast, now):
+    return make_alert(cast, now)
 
 
 def test_the_alert_box_is_for_supervisors_of_the_region_and_central_support(login, cast, alert):

@@ -13,9 +13,9 @@ import pytest
 from django.urls import reverse
 
 from tests.console import asgi_server as server_fixtures
+from tests.console.test_waves import make_alert
 from tickets import actions
 from tickets.models import Message, Status, SurgeAlert, Ticket
-from tickets.signals import surge_alerted
 
 asgi_server = server_fixtures.asgi_server
 agent_page = server_fixtures.agent_page
@@ -76,39 +76,11 @@ def test_the_similar_card_arrives_and_replies_with_the_answer(
     screenshot(page, "console-similar-card")
 
 
-def _raise_alert(cast, now):
-    members = [
-        actions.file_from_mail(
-            sender=None,
-            requester_email=f"t{n}@school.bg",
-            institution=cast.school_a if n % 2 else cast.school_a2,
-            competence=cast.competences["login"],
-            subject="Не мога да вляза с профила",
-            text="",
-            now=now - datetime.timedelta(minutes=n),
-        )
-        for n in range(4)
-    ]
-    alert = SurgeAlert.objects.create(
-        competence=cast.competences["login"],
-        terms="вход профил",
-        label="Не мога да вляза с профила",
-        region_ids=[cast.region_x.pk],
-        first_at=now,
-        last_at=now,
-        request_count=4,
-        institution_count=2,
-    )
-    alert.members.set(members)
-    surge_alerted.send_robust(sender=SurgeAlert, alert_id=alert.pk)
-    return alert
-
-
 def test_the_alert_box_arrives_and_becomes_an_incident_in_one_click(
     cast, asgi_server, agent_page, screenshot
 ):
     now = datetime.datetime.now(datetime.UTC)
-    alert = asgi_server.call(_raise_alert, cast, now)
+    alert = asgi_server.call(make_alert, cast, now)
     page = agent_page(cast.supervisor_x)
     page.goto(asgi_server.url + reverse("console:queue"))
     box = page.locator(f"[data-test=surge-alert][data-alert='{alert.pk}']")

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from django.urls import Resolver404, resolve, reverse
 
+from tests.testservers import require_service
+
 ROOT = Path(__file__).resolve().parents[2]
 LOADER = """
 import json, re, runpy, sys
@@ -31,7 +33,7 @@ SAMPLE = {"key": "mine", "ref": "26-000123", "lang": "bg", "slug": "diploma", "w
 @pytest.fixture(scope="module")
 def locustfile():
     if importlib.util.find_spec("locust") is None:
-        pytest.skip("locust is not installed (requirements.lock)")
+        require_service("locust", "locust is not installed (requirements.lock pins it)")
     done = subprocess.run(
         [sys.executable, "-c", LOADER, str(ROOT / "bench" / "locustfile.py")],
         capture_output=True,
