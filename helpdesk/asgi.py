@@ -14,10 +14,15 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from accounts.second_factor import SecondFactorWebSocketGuard  # noqa: E402
 from console.websocket_urls import websocket_urlpatterns  # noqa: E402
 from helpdesk.body_limit import BodyLimit  # noqa: E402
+from helpdesk.http_bridge import SyncHttpApp  # noqa: E402
+
+# HTTP through Django's synchronous handler in a thread pool, one hop a request
+# (helpdesk/http_bridge.py); HELPDESK_ASGI_HTTP=django keeps Django's ASGI handler.
+http_app = django_asgi_app if os.environ.get("HELPDESK_ASGI_HTTP") == "django" else SyncHttpApp()
 
 application = ProtocolTypeRouter(
     {
-        "http": BodyLimit(django_asgi_app),
+        "http": BodyLimit(http_app),
         "websocket": AllowedHostsOriginValidator(
             # A password session that has not given its second factor opens no socket.
             AuthMiddlewareStack(SecondFactorWebSocketGuard(URLRouter(websocket_urlpatterns)))
