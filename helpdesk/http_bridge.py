@@ -19,10 +19,11 @@ closed in the thread that made it (Django returns the thread's database
 connection to the pool when the response closes).
 
 The pool bounds how many requests run at once in one process
-(``HELPDESK_WEB_THREADS``, default twice the database pool, or 16 without
-one: a request waiting for a database connection still holds a thread); the
-rest wait on the event loop, which costs nothing but memory for their
-sockets. docs/scaling.md has the figures.
+(``HELPDESK_WEB_THREADS``, default the size of the database pool, or 16
+without one): each thread can always have a connection, so no request waits
+for the pool and fails after its timeout when the machine is slow; the rest
+wait on the event loop, which costs nothing but memory for their sockets.
+docs/scaling.md has the figures.
 WebSockets stay with channels (helpdesk/asgi.py).
 """
 
@@ -47,7 +48,7 @@ def thread_count() -> int:
         return max(1, int(configured))
     pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
     size = pool.get("max_size") if isinstance(pool, dict) else None
-    return max(4, 2 * int(size)) if size else 16
+    return max(2, int(size)) if size else 16
 
 
 def environ_for(scope, body, length: int) -> dict:

@@ -158,3 +158,20 @@ def test_environ_paths_are_latin1_strings_under_the_root_path():
     assert environ["CONTENT_TYPE"] == "a/b"
     assert environ["CONTENT_LENGTH"] == "0"
     assert "HTTP_CONTENT_TYPE" not in environ
+
+
+def test_one_thread_per_pooled_connection_unless_configured(settings, monkeypatch):
+    from helpdesk.http_bridge import thread_count
+
+    monkeypatch.delenv("HELPDESK_WEB_THREADS", raising=False)
+    default = settings.DATABASES["default"]
+    settings.DATABASES = {
+        **settings.DATABASES,
+        "default": {**default, "OPTIONS": {**default.get("OPTIONS", {}), "pool": {"max_size": 5}}},
+    }
+    assert thread_count() == 5
+    monkeypatch.setenv("HELPDESK_WEB_THREADS", "3")
+    assert thread_count() == 3
+    monkeypatch.delenv("HELPDESK_WEB_THREADS")
+    settings.DATABASES = {**settings.DATABASES, "default": {**default, "OPTIONS": {}}}
+    assert thread_count() == 16
