@@ -12,6 +12,7 @@ import threading
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from console.fanout import send_to_groups
 from tickets.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,8 @@ def _background() -> _Publisher:
 
 
 async def _send_all(layer, groups, event):
-    await asyncio.gather(*(layer.group_send(group, event) for group in groups))
+    # All the groups in two Redis round trips (console/fanout.py).
+    await send_to_groups(layer, groups, event)
 
 
 def on_surge_alerted(sender, alert_id: int, signal=None, **extra) -> None:
