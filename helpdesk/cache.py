@@ -33,3 +33,31 @@ class SharedClientRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = SharedClientRedisCacheClient
+
+
+def count_up(cache, keys, timeout: int) -> None:
+    """Add one to each counter in `keys`, creating missing ones with `timeout` seconds to live.
+
+    On the Redis cache all counters move in one round trip (a pipeline of
+    ``SET … NX EX`` and ``INCR`` per key: a new counter gets its lifetime, an
+    existing one keeps its own); elsewhere (the local-memory cache of the
+    embedded default) through the cache's own ``add``/``incr``, which are
+    atomic there too. Values stay readable with ``cache.get`` (Django's
+    Redis serializer stores integers as plain numbers).
+    """
+    keys = list(keys)
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(write=True)
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            full = cache.make_and_validate_key(key)
+            pipe.set(full, 0, ex=timeout, nx=True)
+            pipe.incr(full)
+        pipe.execute()
+        return
+    for key in keys:
+        if not cache.add(key, 1, timeout=timeout):
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between the two calls
+                cache.set(key, 1, timeout=timeout)

@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 
 from accounts.permissions import is_agent
+from helpdesk.cache import count_up
 from helpdesk.errors import RateLimited
 
 WINDOW_SECONDS = 3600
@@ -121,18 +122,9 @@ def record_filing(user, institution_id: int | None, *, now: float | None = None)
     bucket, _elapsed = _bucket(now)
     # Kept for two windows: the next hour still weighs this one.
     lifetime = 2 * WINDOW_SECONDS + 60
-    for scope, ident, _limit in _limits(user, institution_id):
-        key = _key(scope, ident, bucket)
-        # Counting up an existing counter is the common case: try it first
-        # (add() first cost a failed add on every filing but the hour's first).
-        try:
-            cache.incr(key)
-            continue
-        except ValueError:
-            pass
-        # The hour's first filing: create the counter with its lifetime.
-        if not cache.add(key, 1, timeout=lifetime):
-            try:
-                cache.incr(key)  # another request created it meanwhile
-            except ValueError:
-                cache.set(key, 1, timeout=lifetime)  # and it expired again
+    # Both counters (person, institution) in one round trip to Redis.
+    count_up(
+        cache,
+        [_key(scope, ident, bucket) for scope, ident, _limit in _limits(user, institution_id)],
+        lifetime,
+    )

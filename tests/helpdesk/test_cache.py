@@ -38,3 +38,22 @@ def test_one_client_per_pool_and_the_values_come_back(redis_cache):
     assert reader is not writer  # the second server's pool
     assert set(backend._clients) == {0, 1}
     assert backend._pools[0] is writer.connection_pool
+
+
+def test_counters_count_up_and_keep_their_lifetime(settings):
+    """helpdesk.cache.count_up: one pipeline for all keys on Redis; the same result elsewhere."""
+    import uuid
+
+    from django.core.cache import cache
+
+    from helpdesk.cache import count_up
+
+    keys = [f"test:count:{uuid.uuid4().hex}", f"test:count:{uuid.uuid4().hex}"]
+    count_up(cache, keys, 300)
+    count_up(cache, keys[:1], 300)
+    assert cache.get_many(keys) == {keys[0]: 2, keys[1]: 1}
+    if hasattr(cache, "_cache") and hasattr(cache._cache, "get_client"):
+        client = cache._cache.get_client()
+        ttl = client.ttl(cache.make_key(keys[0]))
+        assert 0 < ttl <= 300  # created with its lifetime, not made endless by INCR
+    cache.delete_many(keys)
