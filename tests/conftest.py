@@ -15,6 +15,17 @@ os.environ.setdefault("HELPDESK_TESTING", "true")
 # authentication (tests/mailbridge/test_sender_auth.py) turn it on.
 os.environ.setdefault("HELPDESK_MAIL_SENDER_AUTH", "off")
 
+# Property tests check results, never timings: a shared, loaded machine made
+# Hypothesis's default 200 ms deadline per example fail a correct test (and
+# its "too slow" health check is a timing too).
+from hypothesis import HealthCheck as _HealthCheck
+from hypothesis import settings as _hypothesis_settings
+
+_hypothesis_settings.register_profile(
+    "helpdesk", deadline=None, suppress_health_check=[_HealthCheck.too_slow]
+)
+_hypothesis_settings.load_profile("helpdesk")
+
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):

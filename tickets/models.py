@@ -3,7 +3,7 @@
 import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -444,18 +444,24 @@ class MailThreadKey(models.Model):
 
     @classmethod
     def remember(cls, ticket, message, mail_id: str, direction: str, recipient: str = "") -> None:
-        """Thread replies to `mail_id` to `ticket`; the first ticket to claim a Message-ID keeps it."""
-        try:
-            with transaction.atomic():
-                cls.objects.create(
+        """Thread replies to `mail_id` to `ticket`; the first ticket to claim a Message-ID keeps it.
+
+        One statement: a Message-ID already claimed is skipped by the database
+        (ON CONFLICT DO NOTHING), where a savepoint around a plain insert cost
+        three round trips on every mail.
+        """
+        cls.objects.bulk_create(
+            [
+                cls(
                     mail_id=mail_id[:255],
                     ticket=ticket,
                     message=message,
                     direction=direction,
                     recipient=recipient,
                 )
-        except IntegrityError:
-            pass
+            ],
+            ignore_conflicts=True,
+        )
 
 
 def attachment_path(instance, filename):

@@ -134,7 +134,15 @@ def add_message(
     if public and staff and ticket.first_response_at is None:
         update["first_response_at"] = now
     Ticket.objects.filter(pk=ticket.pk).update(**update)
-    ticket.refresh_from_db()
+    # The row is locked since lock() read it: the new values are known without
+    # reading it again (one statement less on every reply).
+    ticket.message_count += 1
+    ticket.last_message_id = message.pk
+    ticket.updated_at = now
+    if stored:
+        ticket.has_attachments = True
+    if "first_response_at" in update:
+        ticket.first_response_at = now
     # The update bypassed the signals: count the first response it may have set.
     counters.sync(ticket)
 
