@@ -234,7 +234,8 @@ def _run(row: InboundMessage, raw: bytes) -> Outcome:
                 _("The MIME structure of this e-mail could not be read; its headers are kept.")
                 + (" " + "; ".join(parsed.defects[:5]) if parsed.defects else ""),
             )
-        with transaction.atomic():
+        # All or nothing: the actions join this transaction without savepoints.
+        with transaction.atomic(), actions.in_callers_transaction():
             decision = _decide(parsed, row)
             if not _finish(row, parsed, decision):
                 raise _FinishedElsewhere  # roll our ticket change back

@@ -584,3 +584,30 @@ def test_copies_of_a_reply_not_yet_on_the_request_are_shown_for_adding(cast, run
     [event] = ticket.events.filter(kind=TicketEvent.Kind.MAIL, field="cc")
     assert events.copied_addresses(event) == ["parent@example.org"]
     assert ticket.watchers.count() == 1  # nothing added by the mail itself
+
+
+def test_a_mail_request_opens_no_savepoint_inside_its_own_transaction(cast):
+    """The mail's transaction is all or nothing: the filing and reply join it without savepoints."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    process_message(make_mail(subject="warm-up"))
+    with CaptureQueriesContext(connection) as ctx:
+        created = process_message(make_mail(sender="saver@abv.bg"))
+        process_message(make_mail(sender="saver@abv.bg", subject=f"Re: [HD#{created.ticket}]"))
+    savepoints = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SAVEPOINT")]
+    # The test's own transaction makes each message's transaction a savepoint (one
+    # per stored row and one per message's work); the actions inside add none.
+    assert len(savepoints) == 4, savepoints
+
+
+def test_a_failing_action_inside_the_mail_transaction_still_leaves_nothing(cast, monkeypatch):
+    from tickets import surges
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a step of filing that fails")
+
+    monkeypatch.setattr(surges, "link_on_arrival", broken)
+    outcome = process_message(make_mail(sender="broken@abv.bg", subject="Нещо не работи"))
+    assert outcome.outcome == "quarantined"
+    assert not Ticket.objects.filter(requester_email="broken@abv.bg").exists()

@@ -35,6 +35,7 @@ from tickets.actions.agent import (
     save_personal_macro,
 )
 from tickets.actions.assigning import assign, escalate, hand_over_open_tickets, take
+from tickets.actions.base import in_callers_transaction
 from tickets.actions.bulk import BULK_ACTIONS, BatchResult, bulk_update
 from tickets.actions.conversation import add_message
 from tickets.actions.details import change_competence, change_priority, rate, rate_from_link
@@ -70,6 +71,7 @@ from tickets.actions.tagging import (
 )
 
 __all__ = [
+    "in_callers_transaction",
     "MACRO_FIELDS",
     "PREFERENCE_FIELDS",
     "delete_personal_canned",

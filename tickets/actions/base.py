@@ -4,7 +4,10 @@ Names here are public within the actions package; doors never import this
 module (they call the actions named in ``tickets.actions``).
 """
 
+import contextlib
+import contextvars
 import datetime
+import functools
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -135,3 +138,35 @@ def announce(ticket_id: int, change: str, **extra) -> None:
             sender=Ticket, ticket_id=ticket_id, change=change, **extra
         )
     )
+
+
+# --- one transaction for a caller that owns it ---------------------------------------------
+
+_JOIN_CALLER = contextvars.ContextVar("helpdesk_join_caller_transaction", default=False)
+
+
+@contextlib.contextmanager
+def in_callers_transaction():
+    """Inside this block, filing and replies run in the caller's transaction, no savepoint.
+
+    For a caller whose transaction is all or nothing anyway (the mail bridge:
+    any error rolls the whole message back and quarantines it), the savepoint
+    an action opens for itself is two round trips for nothing. Elsewhere the
+    actions keep theirs, so a caller may catch a refused action and go on.
+    """
+    token = _JOIN_CALLER.set(True)
+    try:
+        yield
+    finally:
+        _JOIN_CALLER.reset(token)
+
+
+def atomic_action(func):
+    """`transaction.atomic` for an action, without a savepoint inside in_callers_transaction()."""
+
+    @functools.wraps(func)
+    def inner(*args, **kwargs):
+        with transaction.atomic(savepoint=not _JOIN_CALLER.get()):
+            return func(*args, **kwargs)
+
+    return inner

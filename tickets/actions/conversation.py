@@ -3,7 +3,6 @@
 import datetime
 from collections.abc import Iterable
 
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,6 +14,7 @@ from tickets import counters, events, notifications, outbox, policies
 from tickets.actions.base import (
     acting,
     announce,
+    atomic_action,
     clean_text,
     lock,
     require_visible,
@@ -26,7 +26,7 @@ from tickets.models import Channel, MailThreadKey, Message, RedactedOriginal, St
 from tickets.redaction import Redactor
 
 
-@transaction.atomic
+@atomic_action
 def add_message(
     *,
     ticket: Ticket,

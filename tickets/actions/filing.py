@@ -10,7 +10,7 @@ first message, history and acknowledgement, in one transaction.
 import datetime
 from collections.abc import Iterable
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,6 +22,7 @@ from tickets import events, fields, notifications, outbox, similarity, surges
 from tickets.actions.base import (
     acting,
     announce,
+    atomic_action,
     clean_subject,
     clean_text,
     require_agent,
@@ -225,7 +226,7 @@ def create_ticket(*, channel: str = Channel.PORTAL, actor=None, **kwargs) -> Tic
     return FILERS[channel](actor=actor, **kwargs)
 
 
-@transaction.atomic
+@atomic_action
 def file_request(
     *,
     channel: str,
