@@ -278,12 +278,20 @@ def delegations(data: dict) -> list:
 # --------------------------------------------------------------------------- signals
 
 
-def _membership_changed(sender, instance, using=None, **kwargs):
-    bump_people([instance.user_id], using=using)
+_OWNER = {"Membership": "user_id", "Delegation": "delegate_id"}
 
 
-def _delegation_changed(sender, instance, using=None, **kwargs):
-    bump_people([instance.delegate_id], using=using)
+def _remember_owner(sender, instance, **kwargs):
+    # The person a row belonged to when it was loaded: a membership or a
+    # delegation moved to someone else (the administration allows it) must
+    # be forgotten for both people.
+    instance.__dict__["_hd_rights_owner"] = instance.__dict__.get(_OWNER[sender.__name__])
+
+
+def _owned_row_changed(sender, instance, using=None, **kwargs):
+    current = getattr(instance, _OWNER[sender.__name__])
+    bump_people([instance.__dict__.get("_hd_rights_owner"), current], using=using)
+    instance.__dict__["_hd_rights_owner"] = current
 
 
 def _directory_changed(sender, instance, using=None, **kwargs):
@@ -291,13 +299,19 @@ def _directory_changed(sender, instance, using=None, **kwargs):
 
 
 def connect() -> None:
-    from django.db.models.signals import post_delete, post_save
+    from django.db.models.signals import post_delete, post_init, post_save
 
     from accounts.models import Delegation, Institution, Membership, Region
 
+    for model in (Membership, Delegation):
+        post_init.connect(_remember_owner, model, dispatch_uid=f"hd_rights_{model.__name__}_init")
     for signal in (post_save, post_delete):
         name = "save" if signal is post_save else "delete"
-        signal.connect(_membership_changed, Membership, dispatch_uid=f"hd_rights_m_{name}")
-        signal.connect(_delegation_changed, Delegation, dispatch_uid=f"hd_rights_d_{name}")
-        signal.connect(_directory_changed, Institution, dispatch_uid=f"hd_rights_i_{name}")
-        signal.connect(_directory_changed, Region, dispatch_uid=f"hd_rights_r_{name}")
+        for model in (Membership, Delegation):
+            signal.connect(
+                _owned_row_changed, model, dispatch_uid=f"hd_rights_{model.__name__}_{name}"
+            )
+        for model in (Institution, Region):
+            signal.connect(
+                _directory_changed, model, dispatch_uid=f"hd_rights_{model.__name__}_{name}"
+            )

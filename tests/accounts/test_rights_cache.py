@@ -171,6 +171,20 @@ def test_a_changed_role_counts_on_the_next_request(client, cast, colleague_ticke
     assert colleague_ticket.reference in institution_list(client)
 
 
+def test_a_membership_moved_to_someone_else_is_gone_for_both(client, cast):
+    client.force_login(cast.teacher_a)
+    client.get("/portal/new/")
+    # The administration's membership page lets the person be changed.
+    membership = Membership.objects.get(user=cast.teacher_a, institution=cast.school_a)
+    membership.user = cast.teacher_b
+    membership.save()
+    response = client.get("/portal/new/")
+    assert "portal/no_institution.html" in [t.name for t in response.templates]
+    client.force_login(cast.teacher_b)
+    choices = client.get("/portal/new/").context["form"].institutions
+    assert {i.pk for i in choices} == {cast.school_a.pk, cast.school_b.pk}
+
+
 def test_a_membership_of_another_person_leaves_the_entry_alone(client, cast):
     client.force_login(cast.teacher_a)
     client.get("/portal/new/")
