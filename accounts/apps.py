@@ -11,7 +11,7 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
         # Here, not at the top: these modules use the models, ready only now.
-        from accounts import audit, second_factor
+        from accounts import audit, rights_cache, second_factor
         from helpdesk.middleware import note_login
 
         user_logged_in.connect(second_factor.mark_password_login, dispatch_uid="hd_mark_password")
@@ -19,3 +19,5 @@ class AccountsConfig(AppConfig):
         user_logged_in.connect(note_login, dispatch_uid="hd_idle_login")
         user_login_failed.connect(audit.on_user_login_failed, dispatch_uid="hd_audit_failed")
         user_locked_out.connect(audit.on_user_locked_out, dispatch_uid="hd_audit_lockout")
+        # Cached rights are forgotten whenever what they are made of changes.
+        rights_cache.connect()

@@ -42,6 +42,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import rights_cache
 from accounts.models import (
     AccountEvent,
     AgentProfile,
@@ -840,6 +841,7 @@ def _import_institutions(parsed: Parsed, report: Report, opts: _Options) -> None
                     Institution.objects.bulk_update(
                         to_update, ["name", "kind", "region_id", "municipality", "is_active"]
                     )
+                    rights_cache.bump_directory()  # renamed, moved or (de)activated
                 # Dropped domains go first, so that one can move between two
                 # institutions of the same batch.
                 stale = [d.pk for _i, _a, dropped in domain_plans for d in dropped]
@@ -887,6 +889,7 @@ def _prune_institutions(parsed: Parsed, report: Report, opts: _Options, listed: 
         for chunk in _chunks([pk for pk, _c, _n in absent]):
             with transaction.atomic():
                 Institution.objects.filter(pk__in=chunk).update(is_active=False)
+                rights_cache.bump_directory()
 
 
 def _prune_skipped_note() -> str:
@@ -949,6 +952,8 @@ def _import_memberships(parsed: Parsed, report: Report, opts: _Options) -> None:
                 )
                 if to_update:
                     Membership.objects.bulk_update(to_update, ["role"])
+                if to_create or to_update:
+                    rights_cache.bump_directory()
                 events.extend(
                     _membership_event(
                         opts, institution_id, "membership_added", row.email, {"role": row.role}
@@ -1028,6 +1033,7 @@ def _prune_memberships(parsed: Parsed, report: Report, opts: _Options, people: _
             )
             for chunk in _chunks([pk for pk, *_rest in batch]):
                 Membership.objects.filter(pk__in=chunk).delete()
+            rights_cache.bump_directory()
             AccountEvent.objects.bulk_create(
                 _membership_event(opts, institution_id, "membership_removed", email, {"role": role})
                 for _pk, _user_id, institution_id, role, email, _code in batch
@@ -1194,11 +1200,14 @@ def run_import(
     }[kind]
     opts.progress.start(len(parsed.rows))
     try:
-        if all_or_nothing and not dry_run:
-            with transaction.atomic():
+        # Cached rights (accounts.rights_cache): one directory bump in each
+        # write transaction instead of one per membership or delegation.
+        with rights_cache.directory_import():
+            if all_or_nothing and not dry_run:
+                with transaction.atomic():
+                    write(parsed, report, opts)
+            else:
                 write(parsed, report, opts)
-        else:
-            write(parsed, report, opts)
     finally:
         opts.progress.close()
     report.written = not dry_run

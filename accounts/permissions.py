@@ -6,7 +6,8 @@ only place that turns memberships and delegations into rights.
 
 from django.utils import timezone
 
-from accounts.models import INSTITUTION_WIDE_ROLES, Delegation, Membership, Role
+from accounts import rights_cache
+from accounts.models import INSTITUTION_WIDE_ROLES, Delegation, Institution, Role
 
 
 def is_agent(user) -> bool:
@@ -25,23 +26,36 @@ def is_supervisor(user) -> bool:
 
 
 def _cache(user, key, compute):
-    # Memoised on the user object, which lives for one request: a revoked
-    # delegation is honoured on the very next request.
+    # Memoised on the user object, which lives for one request. Across
+    # requests the data comes from accounts.rights_cache, whose entries are
+    # invalidated by every change to memberships, delegations, institutions
+    # and regions: a revoked delegation is honoured on the very next request.
     store = user.__dict__.setdefault("_hd_rights", {})
     if key not in store:
         store[key] = compute()
     return store[key]
 
 
+def _rights_data(user) -> dict:
+    return _cache(user, "data", lambda: rights_cache.load(user.pk))
+
+
 def member_roles(user) -> dict[int, str]:
     """Return {institution_id: role} for the user's memberships."""
     if not user.is_authenticated:
         return {}
-    return _cache(
-        user,
-        "roles",
-        lambda: dict(Membership.objects.filter(user=user).values_list("institution_id", "role")),
-    )
+    return _rights_data(user)["roles"]
+
+
+def member_institutions(user) -> list[Institution]:
+    """The institutions of the user's memberships, with their regions, in the order of their names.
+
+    Built from the cached rows (no query on a warm request); the filing
+    form's choices.
+    """
+    if not user.is_authenticated:
+        return []
+    return _cache(user, "institutions", lambda: rights_cache.institutions(_rights_data(user)))
 
 
 def active_delegations(user, at=None) -> list[Delegation]:
@@ -49,11 +63,11 @@ def active_delegations(user, at=None) -> list[Delegation]:
         return []
     if at is not None:
         return list(Delegation.objects.active(at).filter(delegate=user))
-    return _cache(
-        user,
-        "delegations",
-        lambda: list(Delegation.objects.active(timezone.now()).filter(delegate=user)),
-    )
+    # The cache keeps every delegation not yet over or revoked when it was
+    # filled; which of them are in force is decided now, on every call.
+    now = timezone.now()
+    kept = _cache(user, "delegations", lambda: rights_cache.delegations(_rights_data(user)))
+    return [d for d in kept if d.is_active(now)]
 
 
 def followed_institution_ids(user, at=None) -> set[int]:

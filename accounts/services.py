@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts import audit, signals
+from accounts import audit, rights_cache, signals
 from accounts.models import AccountEvent, Delegation, Institution, Membership, Role, User
 from helpdesk.errors import DomainError, InvalidTransition, NotAllowed
 
@@ -205,6 +205,8 @@ def end_delegations(
         )
     if ended:
         Delegation.objects.bulk_update(ended, ["revoked_at", "revoked_by"])
+        # bulk_update sends no post_save: the delegates' cached rights go here.
+        rights_cache.bump_people(d.delegate_id for d in ended)
         AccountEvent.objects.bulk_create(events)
     return ended
 

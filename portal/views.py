@@ -33,6 +33,7 @@ from accounts.permissions import (
     directed_institution_ids,
     filing_institution_ids,
     followed_institution_ids,
+    member_institutions,
 )
 from helpdesk.errors import DomainError, RateLimited
 from kb import deflection
@@ -192,11 +193,9 @@ def ticket_list(request):
 def ticket_new(request):
     """Show the filing form; on a valid POST create the ticket and go to its page."""
     user = request.user
-    institutions = list(
-        Institution.objects.filter(pk__in=filing_institution_ids(user))
-        .select_related("region")
-        .order_by("name")
-    )
+    # The institutions of the person's memberships, with their regions, from
+    # the cached rights (accounts.rights_cache): no query on a warm request.
+    institutions = member_institutions(user)
     if not institutions:
         return render(request, "portal/no_institution.html", status=200)
     form = TicketForm(

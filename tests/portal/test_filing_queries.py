@@ -5,8 +5,9 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 # Session from the cache; the person and their agent profile in one query;
-# memberships, delegations, institutions (with regions) — the competences
-# come from the per-process catalogue routing keeps; one statement for the
+# memberships, delegations and institutions (with regions) from the
+# per-person rights cache (accounts/rights_cache.py), the competences from
+# the per-process catalogue routing keeps — no query; one statement for the
 # reference; routing (follow-up, agents, their competences,
 # absences, loads, rotation mark); ticket, message, its id on the ticket,
 # history; the search document (started, then the message's words); the
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 # moves (day, channel, load: one statement on PostgreSQL, three on SQLite,
 # which has no data-modifying CTEs and no round trip to save). Transaction
 # markers (savepoints under the test's transaction) are counted too.
-FILING_QUERIES = 26
+FILING_QUERIES = 23
 COUNTER_STATEMENTS_ON_SQLITE = 2
 
 
