@@ -247,7 +247,7 @@ def test_the_question_asked_all_day_is_no_surge(cast, schools, now):
 
 @pytest.fixture
 def shared_cache(monkeypatch):
-    """The version cache on, as with Redis (this test process alone shares its locmem)."""
+    """The version cache on: Redis, or locmem when SQLite runs (this process alone uses it)."""
     monkeypatch.setattr(surges, "_shared_cache", lambda: True)
     monkeypatch.setattr(surges, "_known", None)
 
@@ -264,7 +264,8 @@ def test_without_an_incident_a_filing_reads_no_alert(cast, schools, now, shared_
 
 
 def test_without_a_shared_cache_every_filing_asks(cast, schools, now, monkeypatch):
-    # locmem is not seen by the other processes: the version cannot be trusted.
+    # A locmem cache is not seen by the other processes: the version cannot be trusted.
+    monkeypatch.setattr(surges, "_shared_cache", lambda: False)
     monkeypatch.setattr(surges, "_known", None)
     file(cast, schools[0], "login", "Не мога да вляза с профила в edu.mon.bg", now, 1)
     with CaptureQueriesContext(connection) as queries:
@@ -325,3 +326,8 @@ def test_an_incident_past_its_linking_time_is_not_asked_until_it_moves(
     linked = file(cast, schools[3], "login", subject, now, 4)
     linked.refresh_from_db()
     assert linked.parent == incident
+
+
+def test_only_a_cache_other_processes_see_carries_the_version(settings):
+    expected = settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
+    assert surges._shared_cache() is expected
