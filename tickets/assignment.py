@@ -4,15 +4,30 @@ The decision itself is the pure function tickets.routing.route(); this module
 only gathers plain data (institutions, competences, agents with their current
 load) and writes the result. Candidate agents are locked (select_for_update)
 while their load is counted, so two tickets routed at the same moment cannot
-both push one expert past capacity.
+both push one expert past capacity. The agents with everything routing asks
+of them are one statement (two on PostgreSQL: the lock, then the read).
 """
 
+import dataclasses
 import datetime
+import json
 import time
 from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db import connection
+from django.db.models import (
+    Count,
+    Exists,
+    Field,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Absence, AgentProfile, Institution, InstitutionDomain, Region
@@ -98,64 +113,26 @@ def clear_caches() -> None:
     _regions_by_code.cache_clear()
 
 
-def agent_infos(*, region_id: int | None, now: datetime.datetime, lock: bool = True, users=None):
-    """Return AgentInfo for the experts who could take a ticket of this region.
+class _CompetenceCodes(Func):
+    """The competence codes of one agent, aggregated in a subquery: a list on
+    PostgreSQL (array_agg, NULL without any), a JSON array on SQLite."""
 
-    That is the region's experts and central support. With `lock`, their
-    profile rows stay locked until the transaction ends. A dict passed as
-    `users` receives their User rows by id (already read with the profiles),
-    so the chosen expert need not be read again.
-    """
-    scope = Q(tier=AgentProfile.Tier.CENTRAL)
-    if region_id is not None:
-        scope |= Q(tier=AgentProfile.Tier.REGIONAL, region_id=region_id)
-    profiles = AgentProfile.objects.filter(
-        scope, kind=AgentProfile.Kind.EXPERT, user__is_active=True
-    ).order_by("pk")
-    if lock:
-        profiles = profiles.select_for_update(of=("self",))
-    # With the person's notification choices: the chosen expert is told at once.
-    profiles = list(profiles.select_related("user", "user__agent_settings", "region"))
-    if users is not None:
-        users.update((p.user_id, p.user) for p in profiles)
-    if not profiles:
-        return []
-    ids = [p.pk for p in profiles]
-    user_ids = [p.user_id for p in profiles]
-    competences: dict[int, set[str]] = {}
-    for agent_id, code in AgentProfile.competences.through.objects.filter(
-        agentprofile_id__in=ids
-    ).values_list("agentprofile_id", "competence__code"):
-        competences.setdefault(agent_id, set()).add(code)
-    absent = set(
-        Absence.objects.filter(agent_id__in=ids, starts_at__lte=now, ends_at__gt=now).values_list(
-            "agent_id", flat=True
-        )
-    )
-    loads = dict(
-        Ticket.objects.filter(assignee_id__in=user_ids, status__in=OPEN_STATUSES)
-        .values("assignee_id")
-        .annotate(n=Count("id"))
-        .values_list("assignee_id", "n")
-    )
-    return [
-        routing.AgentInfo(
-            id=p.user_id,
-            name=str(p.user),
-            tier=p.tier,
-            region_code=p.region.code if p.region_id else None,
-            competences=frozenset(competences.get(p.pk, ())),
-            capacity=p.capacity,
-            open_load=loads.get(p.user_id, 0),
-            absent=p.pk in absent,
-            last_assigned_at=p.last_assigned_at,
-        )
-        for p in profiles
-    ]
+    function = "array_agg"
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="json_group_array", **extra)
 
 
-def previous_assignee_id(ticket: Ticket, now) -> int | None:
-    """The expert of the same requester's recent request, for follow-ups."""
+def _codes(value) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):  # SQLite's json_group_array
+        value = json.loads(value)
+    return frozenset(value)
+
+
+def _recent_assignee(ticket: Ticket, now):
+    """The query of the requester's recent expert (previous_assignee_id), or None."""
     days = settings.HELPDESK["FOLLOWUP_WINDOW_DAYS"]
     if days == 0:
         return None
@@ -170,7 +147,102 @@ def previous_assignee_id(ticket: Ticket, now) -> int | None:
         recent = recent.filter(requester_email=ticket.requester_email)
     else:
         return None
-    return recent.order_by("-created_at").values_list("assignee_id", flat=True).first()
+    return recent.order_by("-created_at").values("assignee_id")[:1]
+
+
+def previous_assignee_id(ticket: Ticket, now) -> int | None:
+    """The expert of the same requester's recent request, for follow-ups."""
+    recent = _recent_assignee(ticket, now)
+    return None if recent is None else recent.values_list("assignee_id", flat=True).first()
+
+
+def agent_infos(
+    *,
+    region_id: int | None,
+    now: datetime.datetime,
+    lock: bool = True,
+    users=None,
+    previous_of: Ticket | None = None,
+):
+    """Return AgentInfo for the experts who could take a ticket of this region.
+
+    That is the region's experts and central support. With `lock`, their
+    profile rows stay locked until the transaction ends. A dict passed as
+    `users` receives their User rows by id (with their notification
+    settings, read with the profiles), so the chosen expert need not be read
+    again. With `previous_of`, return (agents, previous_assignee_id(that
+    ticket)) instead, the follow-up's expert read in the same statement (None
+    when there is no candidate at all, when it cannot matter).
+
+    One statement reads the agents with their user, settings, region,
+    competences, current absence and open load. On PostgreSQL the lock is a
+    statement of its own before it: a statement sees the rows committed when
+    it began, so a read that waited for the lock inside the same statement
+    would count the loads as they were before the transaction it waited for
+    (row locks refresh only the locked rows). SQLite needs no lock: its write
+    transactions are serialised (IMMEDIATE) before routing reads anything.
+    """
+    scope = Q(tier=AgentProfile.Tier.CENTRAL)
+    if region_id is not None:
+        scope |= Q(tier=AgentProfile.Tier.REGIONAL, region_id=region_id)
+    profiles = AgentProfile.objects.filter(
+        scope, kind=AgentProfile.Kind.EXPERT, user__is_active=True
+    )
+    if lock and connection.features.has_select_for_update:
+        ids = list(
+            profiles.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True)
+        )
+        if not ids:
+            return ([], None) if previous_of is not None else []
+        profiles = AgentProfile.objects.filter(pk__in=ids)
+    recent = _recent_assignee(previous_of, now) if previous_of is not None else None
+    through = AgentProfile.competences.through
+    rows = list(
+        profiles.order_by("pk")
+        .select_related("user", "user__agent_settings", "region")
+        .annotate(
+            competence_codes=Subquery(
+                through.objects.filter(agentprofile_id=OuterRef("pk"))
+                .annotate(codes=_CompetenceCodes("competence__code", output_field=Field()))
+                .values("codes")
+            ),
+            is_absent=Exists(
+                Absence.objects.filter(agent_id=OuterRef("pk"), starts_at__lte=now, ends_at__gt=now)
+            ),
+            open_load=Coalesce(
+                Subquery(
+                    Ticket.objects.filter(assignee_id=OuterRef("user_id"), status__in=OPEN_STATUSES)
+                    .order_by()
+                    .values("assignee_id")
+                    .annotate(n=Count("pk"))
+                    .values("n")
+                ),
+                0,
+            ),
+            previous_assignee=Subquery(recent)
+            if recent is not None
+            else Value(None, IntegerField()),
+        )
+    )
+    if users is not None:
+        users.update((p.user_id, p.user) for p in rows)
+    agents = [
+        routing.AgentInfo(
+            id=p.user_id,
+            name=str(p.user),
+            tier=p.tier,
+            region_code=p.region.code if p.region_id else None,
+            competences=_codes(p.competence_codes),
+            capacity=p.capacity,
+            open_load=p.open_load,
+            absent=p.is_absent,
+            last_assigned_at=p.last_assigned_at,
+        )
+        for p in rows
+    ]
+    if previous_of is None:
+        return agents
+    return agents, rows[0].previous_assignee if rows else None
 
 
 def route_new_ticket(
@@ -193,7 +265,6 @@ def route_new_ticket(
         subject=ticket.subject,
         text=text,
         sender_email=ticket.requester_email or None,
-        previous_assignee_id=previous_assignee_id(ticket, now),
     )
     directory = DatabaseDirectory()
     # Resolve the institution first, so that only that region's experts are
@@ -201,7 +272,11 @@ def route_new_ticket(
     institution, _why = routing.resolve_institution(facts, directory)
     region = regions_by_code().get(institution.region_code) if institution else None
     users: dict = {}
-    agents = agent_infos(region_id=region.pk if region else None, now=now, users=users)
+    agents, previous = agent_infos(
+        region_id=region.pk if region else None, now=now, users=users, previous_of=ticket
+    )
+    # The follow-up's expert only matters among the candidates, read with them.
+    facts = dataclasses.replace(facts, previous_assignee_id=previous)
     competences = active_competences()
     decision = routing.route(facts, directory, [info for _c, info in competences.values()], agents)
 
@@ -244,11 +319,9 @@ def pick_again(ticket: Ticket, *, exclude_user_id: int | None, now) -> tuple[int
     if ticket.competence_id is None:
         return None, "no assignee: competence unknown"
     region_code = ticket.region.code if ticket.region_id else None
-    agents = [
-        a for a in agent_infos(region_id=ticket.region_id, now=now) if a.id != exclude_user_id
-    ]
+    agents, previous = agent_infos(region_id=ticket.region_id, now=now, previous_of=ticket)
+    agents = [a for a in agents if a.id != exclude_user_id]
     competence = routing.CompetenceInfo(code=ticket.competence.code, tier=ticket.tier, keywords=())
-    previous = previous_assignee_id(ticket, now)
     agent, why = routing.pick_assignee(agents, region_code, competence, previous)
     if agent is None:
         return None, why

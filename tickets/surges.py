@@ -18,10 +18,19 @@ and its acknowledgement says the problem is known (known_problem_url).
 from __future__ import annotations
 
 import datetime
+import logging
+import time
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import transaction
+from django.db.models import Max
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import AgentProfile
@@ -42,6 +51,8 @@ BASELINE = datetime.timedelta(hours=24)
 ABOVE_USUAL = 2.5
 # Requests come in working hours: a day's like requests are spread over these.
 ACTIVE_HOURS = 10
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -229,6 +240,97 @@ def alerts_for(user, *, limit: int = 10) -> list[SurgeAlert]:
     return [a for a in rows[:100] if may_handle(user, a)][:limit]
 
 
+# --- which competences have an incident to link to, known without a query --------------
+#
+# Every filing asks for the alerts that became incidents; nearly always there
+# are none. Each process keeps {competence id: latest last_at} of the alerts
+# in the incident state, under a version kept in the shared cache (Redis). A
+# change of any alert (post_save, post_delete, and link_on_arrival's own
+# update of last_at) replaces the version at once and again after the
+# commit, so every process reads the alerts again at its next filing. The
+# map may hold more than is true (an incident closed or merged, a rollback):
+# then the query runs as before and decides. A cache that other processes do
+# not share (locmem, the embedded default) cannot carry the version: there
+# the query always runs.
+
+_VERSION_KEY = "surges:incidents:version"
+# A safety net for a version change lost with the cache server: read again after this long.
+_KNOWN_SECONDS = 300
+_known: tuple[str, float, dict] | None = None  # (version, monotonic time read, map)
+
+
+def _shared_cache() -> bool:
+    return not isinstance(caches["default"], LocMemCache | DummyCache)
+
+
+def _new_version() -> None:
+    global _known
+    _known = None
+    if not _shared_cache():
+        return
+    try:
+        cache.set(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception:  # a cache server away: the map is read again within _KNOWN_SECONDS
+        logger.warning("could not renew the surge incident version", exc_info=True)
+
+
+def forget_incidents() -> None:
+    """The alerts changed: every process reads them again (now, and after the commit)."""
+    _new_version()
+    transaction.on_commit(_new_version, robust=True)
+
+
+@receiver(post_save, sender=SurgeAlert, dispatch_uid="surges.forget_incidents.save")
+@receiver(post_delete, sender=SurgeAlert, dispatch_uid="surges.forget_incidents.delete")
+def _alert_changed(**kwargs):
+    # Connected when this module is imported: every code path that writes an
+    # alert (detection, the alert actions, filing) imports it first.
+    forget_incidents()
+
+
+def incidents_by_competence() -> dict | None:
+    """{competence id: latest last_at} of the alerts that became incidents; None if unknown."""
+    global _known
+    if not _shared_cache():
+        return None
+    try:
+        version = cache.get(_VERSION_KEY)
+        if version is None:  # first use, or the cache server lost it
+            cache.add(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+            version = cache.get(_VERSION_KEY)
+            if version is None:
+                return None
+    except Exception:
+        logger.warning("could not read the surge incident version", exc_info=True)
+        return None
+    known = _known
+    if known is not None and known[0] == version and time.monotonic() - known[1] < _KNOWN_SECONDS:
+        return known[2]
+    # Read after the version: an alert committed later changes the version again.
+    read_at = time.monotonic()
+    found = dict(
+        SurgeAlert.objects.filter(state=SurgeAlert.State.INCIDENT, incident__isnull=False)
+        .order_by()
+        .values("competence_id")
+        .annotate(latest=Max("last_at"))
+        .values_list("competence_id", "latest")
+    )
+    _known = (version, read_at, found)
+    return found
+
+
+def _may_have_incident(ticket: Ticket, at) -> bool:
+    known = incidents_by_competence()
+    if known is None:
+        return True
+    since = at - LINK_FOR
+    if ticket.competence_id is None:
+        latest = known.values()
+    else:
+        latest = [known.get(ticket.competence_id)]
+    return any(last is not None and last >= since for last in latest)
+
+
 def link_on_arrival(ticket: Ticket, terms, *, channel, at) -> SurgeAlert | None:
     """Link a new request to the incident of a matching alert; return that alert or None.
 
@@ -236,6 +338,8 @@ def link_on_arrival(ticket: Ticket, terms, *, channel, at) -> SurgeAlert | None:
     """
     if not terms or ticket.is_incident:
         return None
+    if not _may_have_incident(ticket, at):
+        return None  # no alert of its competence became an incident lately: no query
     alerts = SurgeAlert.objects.filter(
         state=SurgeAlert.State.INCIDENT,
         incident__isnull=False,
@@ -260,6 +364,7 @@ def link_on_arrival(ticket: Ticket, terms, *, channel, at) -> SurgeAlert | None:
     SurgeAlert.objects.filter(pk=best.pk).update(
         last_at=max(best.last_at, at), request_count=best.members.count()
     )
+    forget_incidents()  # its last_at moved on
     return best
 
 

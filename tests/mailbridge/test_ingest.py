@@ -561,13 +561,15 @@ def test_per_message_database_work_stays_small(
 ):
     # The bulk of a new request's queries is the ticket service (routing, SLA);
     # the bridge itself adds a handful, and a duplicate costs almost nothing.
+    # Measured: a new request 33 on SQLite, 31 on PostgreSQL with Redis (37 and
+    # 35 before routing's reads were one statement); a follow-up 24; a duplicate 1.
     process_message(make_mail(subject="warm-up"))
     raw = make_mail(sender="new.person@abv.bg")
-    with django_assert_max_num_queries(40):
+    with django_assert_max_num_queries(33):
         created = process_message(raw)
-    with django_assert_max_num_queries(30):
+    with django_assert_max_num_queries(24):
         process_message(make_mail(sender="new.person@abv.bg", subject=f"Re: [HD#{created.ticket}]"))
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(1):
         assert process_message(raw).outcome == "duplicate"
 
 

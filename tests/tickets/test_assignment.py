@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Absence, InstitutionDomain
-from tickets.models import Ticket, TicketEvent
+from tickets.models import AgentSettings, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -192,3 +192,60 @@ def test_reroute_after_competence_change_keeps_the_new_competence(cast, make_tic
     assert t.competence == cast.competences["login"] and t.assignee == cast.expert_x2
     rows = TicketEvent.objects.filter(ticket=t, kind=TicketEvent.Kind.ROUTED)
     assert rows.count() == 2
+
+
+def test_the_candidates_are_read_in_one_statement_with_everything_routing_needs(
+    cast, make_ticket, now
+):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from tickets import notifications
+    from tickets.assignment import agent_infos
+
+    earlier = make_ticket()  # expert_x: one open request (the resolved one is not counted)
+    make_ticket(actor=cast.teacher_b, institution=cast.school_b)  # region y: not a candidate
+    resolved = make_ticket()
+    Ticket.objects.filter(pk=resolved.pk).update(status="resolved")
+    AgentSettings.objects.create(user=cast.expert_x)
+    Absence.objects.create(
+        agent=cast.expert_x2.agent_profile,
+        starts_at=now - datetime.timedelta(hours=1),
+        ends_at=now + datetime.timedelta(hours=1),
+    )
+    users = {}
+    follow_up = Ticket(requester=cast.teacher_a, created_at=now)
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        agents, previous = agent_infos(
+            region_id=cast.region_x.pk, now=now, users=users, previous_of=follow_up
+        )
+    locks = 1 if connection.features.has_select_for_update else 0
+    assert len([q for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]) == 1 + locks
+    by_id = {a.id: a for a in agents}
+    assert set(by_id) == {cast.expert_x.pk, cast.expert_x2.pk, cast.central.pk}
+    x, x2, central = by_id[cast.expert_x.pk], by_id[cast.expert_x2.pk], by_id[cast.central.pk]
+    assert (x.competences, x.open_load, x.absent) == ({"diplomas", "general"}, 1, False)
+    assert (x2.competences, x2.open_load, x2.absent) == ({"login", "delegation"}, 0, True)
+    assert (central.competences, central.tier, central.region_code) == (
+        {"technical"},
+        "central",
+        None,
+    )
+    assert (x.region_code, x.capacity, x.name) == ("22", 10, str(cast.expert_x))
+    assert previous == earlier.assignee_id == cast.expert_x.pk
+    # The experts come with their notification choices: telling them reads nothing.
+    with CaptureQueriesContext(connection) as queries:
+        assert notifications.settings_for(users[cast.expert_x.pk]).pk is not None
+        assert notifications.settings_for(users[cast.expert_x2.pk]).pk is None
+    assert queries.captured_queries == []
+
+
+def test_without_candidates_the_previous_expert_is_not_asked(cast, now):
+    from accounts.models import AgentProfile
+    from tickets.assignment import agent_infos
+
+    AgentProfile.objects.filter(kind="expert").update(kind="supervisor")
+    agents, previous = agent_infos(
+        region_id=cast.region_x.pk, now=now, previous_of=Ticket(requester=cast.teacher_a)
+    )
+    assert (agents, previous) == ([], None)

@@ -5,7 +5,10 @@ import itertools
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Institution
 from helpdesk.errors import DomainError, NotAllowed
@@ -237,3 +240,94 @@ def test_the_question_asked_all_day_is_no_surge(cast, schools, now):
     # ... and twelve in the last hour, a little above the usual ten: no wave.
     wave(cast, schools, now - datetime.timedelta(minutes=30))
     assert surges.detect(now=now) == []
+
+
+# --- the incidents known without a query --------------------------------------------------
+
+
+@pytest.fixture
+def shared_cache(monkeypatch):
+    """The version cache on: Redis, or locmem when SQLite runs (this process alone uses it)."""
+    monkeypatch.setattr(surges, "_shared_cache", lambda: True)
+    monkeypatch.setattr(surges, "_known", None)
+
+
+def alert_reads(queries) -> int:
+    return sum("tickets_surgealert" in q["sql"] for q in queries)
+
+
+def test_without_an_incident_a_filing_reads_no_alert(cast, schools, now, shared_cache):
+    file(cast, schools[0], "login", "Не мога да вляза с профила в edu.mon.bg", now, 1)
+    with CaptureQueriesContext(connection) as queries:
+        file(cast, schools[1], "login", "Не мога да вляза с профила в edu.mon.bg", now, 2)
+    assert alert_reads(queries.captured_queries) == 0
+
+
+def test_without_a_shared_cache_every_filing_asks(cast, schools, now, monkeypatch):
+    # A locmem cache is not seen by the other processes: the version cannot be trusted.
+    monkeypatch.setattr(surges, "_shared_cache", lambda: False)
+    monkeypatch.setattr(surges, "_known", None)
+    file(cast, schools[0], "login", "Не мога да вляза с профила в edu.mon.bg", now, 1)
+    with CaptureQueriesContext(connection) as queries:
+        file(cast, schools[1], "login", "Не мога да вляза с профила в edu.mon.bg", now, 2)
+    assert alert_reads(queries.captured_queries) == 1
+
+
+def test_a_new_incident_is_honoured_at_the_next_filing(
+    cast, schools, now, shared_cache, django_capture_on_commit_callbacks
+):
+    members = wave(cast, schools, now - datetime.timedelta(minutes=30))
+    assert surges.incidents_by_competence() == {}  # known: no incident anywhere
+    (alert,) = surges.detect(now=now)
+    version = cache.get(surges._VERSION_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        incident, _result = actions.open_surge_incident(
+            alert=alert, actor=cast.supervisor_all, subject="Масов проблем с входа", text="Знаем."
+        )
+    assert cache.get(surges._VERSION_KEY) != version  # changed again after the commit
+    newcomer = file(cast, schools[15], "login", "Не мога да вляза с профила в edu.mon.bg", now, 7)
+    newcomer.refresh_from_db()
+    assert newcomer.parent == incident
+    assert set(members) < set(alert.members.all())
+    # Another competence has no incident: once the map is read again (the
+    # link moved the alert's last_at on), its filings ask nothing.
+    file(cast, schools[15], "diplomas", "Не мога да вляза с профила в edu.mon.bg", now, 8)
+    with CaptureQueriesContext(connection) as queries:
+        file(cast, schools[15], "diplomas", "Не мога да вляза с профила в edu.mon.bg", now, 9)
+    assert alert_reads(queries.captured_queries) == 0
+
+
+SUBJECT = "Не мога да вляза в НЕИСПУО с профила в edu.mon.bg"
+
+
+def test_an_incident_past_its_linking_time_is_not_asked_until_it_moves(
+    cast, schools, now, shared_cache
+):
+    old = now - surges.LINK_FOR - datetime.timedelta(hours=1)
+    incident = file(cast, schools[0], "login", "Масов проблем с входа", old, 1)
+    Ticket.objects.filter(pk=incident.pk).update(is_incident=True)
+    alert = SurgeAlert.objects.create(
+        competence=cast.competences["login"],
+        terms=" ".join(similarity.terms(SUBJECT)),
+        label="x",
+        first_at=old,
+        last_at=old,
+        state=SurgeAlert.State.INCIDENT,
+        incident=incident,
+    )
+    subject = SUBJECT
+    file(cast, schools[1], "login", subject, now, 2)  # reads the incidents once
+    with CaptureQueriesContext(connection) as queries:
+        late = file(cast, schools[2], "login", subject, now, 3)
+    assert alert_reads(queries.captured_queries) == 0
+    assert late.parent_id is None
+    alert.last_at = now  # it moved on (e.g. detection grew it): asked, and linked
+    alert.save()
+    linked = file(cast, schools[3], "login", subject, now, 4)
+    linked.refresh_from_db()
+    assert linked.parent == incident
+
+
+def test_only_a_cache_other_processes_see_carries_the_version(settings):
+    expected = settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
+    assert surges._shared_cache() is expected
