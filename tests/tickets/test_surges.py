@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
@@ -247,9 +247,11 @@ def test_the_question_asked_all_day_is_no_surge(cast, schools, now):
 
 @pytest.fixture
 def shared_cache(monkeypatch):
-    """The version cache on: Redis, or locmem when SQLite runs (this process alone uses it)."""
+    """The version cache on, in a cache of this test's own (a parallel run's
+    other workers clear the shared Redis database between their tests)."""
     monkeypatch.setattr(surges, "_shared_cache", lambda: True)
     monkeypatch.setattr(surges, "_known", None)
+    monkeypatch.setattr(surges, "cache", LocMemCache("surges-test", {}))
 
 
 def alert_reads(queries) -> int:
@@ -279,12 +281,12 @@ def test_a_new_incident_is_honoured_at_the_next_filing(
     members = wave(cast, schools, now - datetime.timedelta(minutes=30))
     assert surges.incidents_by_competence() == {}  # known: no incident anywhere
     (alert,) = surges.detect(now=now)
-    version = cache.get(surges._VERSION_KEY)
+    version = surges.cache.get(surges._VERSION_KEY)
     with django_capture_on_commit_callbacks(execute=True):
         incident, _result = actions.open_surge_incident(
             alert=alert, actor=cast.supervisor_all, subject="Масов проблем с входа", text="Знаем."
         )
-    assert cache.get(surges._VERSION_KEY) != version  # changed again after the commit
+    assert surges.cache.get(surges._VERSION_KEY) != version  # changed again after the commit
     newcomer = file(cast, schools[15], "login", "Не мога да вляза с профила в edu.mon.bg", now, 7)
     newcomer.refresh_from_db()
     assert newcomer.parent == incident
