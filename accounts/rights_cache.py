@@ -54,7 +54,10 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import router, transaction
+from django.db.models.signals import post_delete, post_init, post_save
 from django.utils import timezone
+
+from accounts.models import Delegation, Institution, Membership, Region
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +197,6 @@ def bump_directory(*, using=None) -> None:
 
 
 def _compute(user_id) -> dict:
-    from accounts.models import Delegation, Institution, Membership, Region
 
     institution_fields = [f.attname for f in Institution._meta.concrete_fields]
     region_fields = [f.attname for f in Region._meta.concrete_fields]
@@ -253,7 +255,6 @@ def load(user_id) -> dict:
 
 def institutions(data: dict) -> list:
     """Institution objects (with their region loaded) from `data`, in the order of their names."""
-    from accounts.models import Institution, Region
 
     db = router.db_for_read(Institution)
     rows = []
@@ -266,7 +267,6 @@ def institutions(data: dict) -> list:
 
 def delegations(data: dict) -> list:
     """Delegation objects from `data` (every one kept, in force or not), newest start first."""
-    from accounts.models import Delegation
 
     db = router.db_for_read(Delegation)
     fields = data["delegation_fields"]
@@ -299,9 +299,6 @@ def _directory_changed(sender, instance, using=None, **kwargs):
 
 
 def connect() -> None:
-    from django.db.models.signals import post_delete, post_init, post_save
-
-    from accounts.models import Delegation, Institution, Membership, Region
 
     for model in (Membership, Delegation):
         post_init.connect(_remember_owner, model, dispatch_uid=f"hd_rights_{model.__name__}_init")

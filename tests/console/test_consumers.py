@@ -5,15 +5,13 @@ Runs with the in-memory channel layer, and with Redis when REDIS_URL is set
 Redis never hear each other).
 """
 
-import asyncio
-import concurrent.futures
-
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
+from tests.aio import run_coroutine
 from tests.console.channel_layer import private_redis_layer
 from tickets import actions
 
@@ -42,13 +40,8 @@ def _short_lived_connections():
 
 
 def run_async(function):
-    """Run the coroutine function `function` to its end, in a thread of its own.
-
-    Not async_to_sync in this thread: once the session's Playwright browser
-    has started, this thread has an event loop, and async_to_sync refuses.
-    """
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, function()).result(timeout=120)
+    """Run the coroutine function `function` to its end (tests.aio.run_coroutine)."""
+    return run_coroutine(function())
 
 
 def _session_cookie(user) -> str:

@@ -8,6 +8,7 @@ import pytest
 from channels.layers import InMemoryChannelLayer
 
 from console.fanout import send_to_groups
+from tests.aio import run_coroutine
 from tests.testservers import port_open, require_service
 
 REDIS = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
@@ -51,7 +52,7 @@ def test_every_member_of_any_group_gets_the_event_once(redis_layer):
         await layer.flush()
         return got, a, b, outsider
 
-    got, a, b, outsider = asyncio.run(run())
+    got, a, b, outsider = run_coroutine(run())
     assert got[a] == [{"type": "ticket.changed", "ticket_id": 7}]
     assert got[b] == [{"type": "ticket.changed", "ticket_id": 7}]
     assert got[outsider] == []
@@ -82,7 +83,7 @@ def test_groups_nobody_listens_to_cost_two_round_trips_not_three_each(redis_laye
         await layer.flush()
         return got
 
-    assert asyncio.run(run()) == [{"type": "x"}]
+    assert run_coroutine(run()) == [{"type": "x"}]
     assert calls == ["pipeline", "pipeline"]
 
 
@@ -97,7 +98,7 @@ def test_a_full_channel_is_skipped_as_channels_redis_does(redis_layer):
         await layer.flush()
         return got
 
-    assert [m["n"] for m in asyncio.run(run())] == [0, 1]
+    assert [m["n"] for m in run_coroutine(run())] == [0, 1]
 
 
 def test_other_layers_get_plain_group_sends():
@@ -108,4 +109,4 @@ def test_other_layers_get_plain_group_sends():
         await send_to_groups(layer, ["region.1", "all"], {"type": "y"})
         return await asyncio.wait_for(layer.receive(member), timeout=1)
 
-    assert asyncio.run(run()) == {"type": "y"}
+    assert run_coroutine(run()) == {"type": "y"}

@@ -3,7 +3,6 @@
 Driven as uvicorn drives it: ASGI messages in, ASGI messages out.
 """
 
-import asyncio
 import json
 import threading
 
@@ -11,6 +10,7 @@ import pytest
 from django.core.signals import request_finished
 
 from helpdesk.http_bridge import SyncHttpApp, environ_for
+from tests.aio import run_coroutine
 from tests.helpdesk import bridge_urls
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,7 +57,7 @@ def call(app, request_scope, chunks=(b"",)):
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app(request_scope, receive, send))
+    run_coroutine(app(request_scope, receive, send))
     start = sent[0]
     bodies = [m for m in sent[1:] if m["type"] == "http.response.body"]
     return start["status"], dict(start["headers"]), b"".join(m["body"] for m in bodies), len(bodies)
@@ -142,7 +142,7 @@ def test_a_client_gone_before_its_body_ends_runs_no_view(app):
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app(scope("/echo/", method="POST"), receive, send))
+    run_coroutine(app(scope("/echo/", method="POST"), receive, send))
     assert sent == []
     assert bridge_urls.seen_threads == []
 

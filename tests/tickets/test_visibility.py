@@ -13,6 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from accounts.models import Delegation, Membership, Role, User
+from accounts.services import revoke_delegation
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -191,9 +192,10 @@ def test_delegation_is_judged_at_the_moment_asked(cast, tickets):
 def test_revoking_takes_effect_on_the_next_request(cast, tickets):
     delegation = delegate(cast)
     assert visible_names(fresh(cast.teacher_a_colleague), tickets) == SCHOOL_A
-    Delegation.objects.filter(pk=delegation.pk).update(
-        revoked_at=timezone.now(), revoked_by=cast.director_a
-    )
+    # Through the service, as the portal, the API and the admin revoke: it
+    # bumps the person's cached rights (a raw queryset update would not, and
+    # is not a way the application revokes).
+    revoke_delegation(actor=cast.director_a, delegation=delegation)
     assert visible_names(fresh(cast.teacher_a_colleague), tickets) == OWN
 
 
