@@ -49,34 +49,41 @@ def on_notification_created(sender, user_id: int, unread: int, signal=None, **ex
         log.exception("live notification for user %s failed", user_id)
 
 
-def on_ticket_changed(sender, ticket_id: int, change: str, signal=None, **extra) -> None:
+# What a live event and its groups need of the ticket.
+LIVE_FIELDS = (
+    "id",
+    "reference",
+    "region_id",
+    "tier",
+    "assignee_id",
+    "requester_id",
+    "institution_id",
+    "status",
+    "priority",
+    "updated_at",
+    "subject",
+    "last_message_id",
+)
+
+
+def on_ticket_changed(
+    sender, ticket_id: int, change: str, signal=None, ticket=None, **extra
+) -> None:
     """Receiver of ``tickets.signals.ticket_changed`` (sent after the commit)."""
-    publish_ticket_change(ticket_id, change, **extra)
+    publish_ticket_change(ticket_id, change, ticket=ticket, **extra)
 
 
-def publish_ticket_change(ticket_id: int, change: str, **extra) -> None:
-    """Send a "ticket changed" event to every group that may care."""
+def publish_ticket_change(ticket_id: int, change: str, *, ticket=None, **extra) -> None:
+    """Send a "ticket changed" event to every group that may care.
+
+    `ticket`: the committed instance, when the action that changed it handed
+    it over (a new request); otherwise the row is read.
+    """
     layer = get_channel_layer()
     if layer is None:
         return
-    ticket = (
-        Ticket.objects.filter(pk=ticket_id)
-        .only(
-            "id",
-            "reference",
-            "region_id",
-            "tier",
-            "assignee_id",
-            "requester_id",
-            "institution_id",
-            "status",
-            "priority",
-            "updated_at",
-            "subject",
-            "last_message_id",
-        )
-        .first()
-    )
+    if ticket is None:
+        ticket = Ticket.objects.filter(pk=ticket_id).only(*LIVE_FIELDS).first()
     if ticket is None:
         return
     event = {

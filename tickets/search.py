@@ -185,10 +185,14 @@ def refresh(ticket_ids) -> None:
             remove(pk)
 
 
-def start_document(ticket_id: int, subject: str) -> None:
-    """A new ticket's document, from its subject alone (its messages are appended as saved)."""
+def start_document(ticket_id: int, subject: str, messages=()) -> None:
+    """A new ticket's document, from its subject and the messages it has so far.
+
+    Later messages are appended as they are saved (append_message).
+    `messages` is [(kind, text)].
+    """
     if _has_table():
-        _write(ticket_id, *build_document(subject, []), fresh=True)
+        _write(ticket_id, *build_document(subject, messages), fresh=True)
 
 
 def append_message(ticket_id: int, kind: str, text: str) -> None:

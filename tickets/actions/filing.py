@@ -18,7 +18,7 @@ from accounts.models import Institution, User
 from accounts.permissions import can_set_priority, filing_institution_ids, is_agent
 from helpdesk.errors import DomainError, NotAllowed
 from helpdesk.uploads import CheckedFile
-from tickets import events, fields, notifications, outbox, similarity, surges
+from tickets import events, fields, notifications, outbox, search_sync, similarity, surges
 from tickets.actions.base import (
     acting,
     announce,
@@ -47,29 +47,42 @@ from tickets.redaction import Redactor
 from tickets.sla import apply_sla
 
 
-def next_reference(now: datetime.datetime) -> str:
+def next_reference(now: datetime.datetime, *, reserve_message_id: bool = False):
     """Issue the next reference of the year (YY-NNNNNN): gap-free, never twice.
 
     One statement takes the year's row lock, counts on and reads the number
     (UPDATE … RETURNING, on PostgreSQL and SQLite alike); the lock is held to
     the end of the filing's transaction, so a rolled-back filing gives its
     number back.
+
+    With `reserve_message_id` (PostgreSQL only) the same statement also draws
+    the id the first message will have from its sequence, so the ticket row
+    is inserted already pointing at it (the foreign key is checked at the
+    commit) instead of being updated after the message: the result is then
+    (reference, message id).
     """
     year = timezone.localtime(now).year % 100
     table, last, key = map(
         connection.ops.quote_name, (ReferenceCounter._meta.db_table, "last", "year")
     )
-    sql = f"UPDATE {table} SET {last} = {last} + 1 WHERE {key} = %s RETURNING {last}"
+    returning = last
+    if reserve_message_id:
+        returning += ", nextval(pg_get_serial_sequence(%s, %s))"
+        params = [year, Message._meta.db_table, Message._meta.pk.column]
+    else:
+        params = [year]
+    sql = f"UPDATE {table} SET {last} = {last} + 1 WHERE {key} = %s RETURNING {returning}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [year])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
         if row is None:  # the year's first request: make its row without racing another
             ReferenceCounter.objects.bulk_create(
                 [ReferenceCounter(year=year)], ignore_conflicts=True
             )
-            cursor.execute(sql, [year])
+            cursor.execute(sql, params)
             row = cursor.fetchone()
-    return f"{year:02d}-{row[0]:06d}"
+    reference = f"{year:02d}-{row[0]:06d}"
+    return (reference, row[1]) if reserve_message_id else reference
 
 
 def institution_by_code(code: str) -> Institution:
@@ -302,9 +315,17 @@ def file_request(
     apply_sla(ticket, now=now)
     # The number last: its row lock serialises every filing until the commit,
     # so routing and the SLA (which need no number) run before it, in parallel.
-    ticket.reference = next_reference(now)
+    message_id = None
+    if connection.vendor == "postgresql":
+        ticket.reference, message_id = next_reference(now, reserve_message_id=True)
+        ticket.last_message_id = message_id
+    else:
+        ticket.reference = next_reference(now)
+    # Its search document is written with the first message, once (search_sync).
+    ticket.__dict__[search_sync.FIRST_MESSAGE_PENDING] = True
     ticket.save(force_insert=True)
     message = Message.objects.create(
+        id=message_id,
         ticket=ticket,
         kind=Message.Kind.PUBLIC,
         author=requester,
@@ -328,8 +349,9 @@ def file_request(
     redact.keep(ticket, message)
     # How many personal numbers were hidden, for the door to tell the person.
     ticket.egn_masked = redact.count
-    Ticket.objects.filter(pk=ticket.pk).update(last_message_id=message.pk)
-    ticket.last_message_id = message.pk
+    if message_id is None:
+        Ticket.objects.filter(pk=ticket.pk).update(last_message_id=message.pk)
+        ticket.last_message_id = message.pk
     history = [events.created(ticket, actor=acting_user, channel=channel, at=now, save=False)]
     if routed is not None:
         routed.ticket = ticket
@@ -359,5 +381,7 @@ def file_request(
         notifications.tell(
             "assigned", recipient=assignee, ticket=ticket, actor=acting_user, now=now
         )
-    announce(ticket.pk, "created")
+    # The live update is built from this instance after the commit: nothing
+    # else changes the new ticket in this transaction, and it saves a read.
+    announce(ticket.pk, "created", ticket=ticket)
     return ticket

@@ -1,0 +1,60 @@
+"""A new request's live update is built from the filed ticket, without reading it again."""
+
+import pytest
+from channels.layers import InMemoryChannelLayer
+
+from console import live
+from tickets import search
+from tickets.models import Ticket
+from tickets.signals import ticket_changed
+
+pytestmark = pytest.mark.django_db
+
+
+def test_filing_hands_the_committed_ticket_to_the_live_update(
+    cast, make_ticket, django_capture_on_commit_callbacks
+):
+    seen = []
+
+    def receiver(sender, **kwargs):
+        seen.append(kwargs)
+
+    ticket_changed.connect(receiver, dispatch_uid="test-live-publish")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            ticket = make_ticket()
+    finally:
+        ticket_changed.disconnect(dispatch_uid="test-live-publish")
+    created = [k for k in seen if k["change"] == "created"]
+    assert len(created) == 1
+    assert created[0]["ticket"] is ticket
+    assert created[0]["ticket_id"] == ticket.pk
+
+
+def test_an_event_from_the_handed_ticket_equals_one_from_the_row(
+    cast, make_ticket, monkeypatch, django_assert_num_queries
+):
+    ticket = make_ticket()
+    sent = []
+
+    async def record(layer, groups, event):
+        sent.append((sorted(groups), event))
+
+    monkeypatch.setattr(live, "get_channel_layer", lambda: InMemoryChannelLayer())
+    monkeypatch.setattr(live, "_send_all", record)
+    with django_assert_num_queries(0):
+        live.publish_ticket_change(ticket.pk, "created", ticket=ticket)
+    with django_assert_num_queries(1):
+        live.publish_ticket_change(ticket.pk, "created")
+    assert len(sent) == 2
+    assert sent[0] == sent[1]
+    assert sent[0][1]["reference"] == ticket.reference
+    assert sent[0][1]["last_message_id"] == Ticket.objects.get(pk=ticket.pk).last_message_id
+
+
+def test_a_filed_request_is_found_by_its_subject_and_its_text(cast, make_ticket):
+    # Its search document is written once, with the first message.
+    ticket = make_ticket(subject="Дневникът не се отваря", text="Грешка при вход с парола")
+    for words in ("дневникът", "парола"):
+        found = search.filter_by_text(Ticket.objects.all(), words)
+        assert list(found.values_list("pk", flat=True)) == [ticket.pk]
