@@ -46,6 +46,10 @@ def count_up(cache, keys, timeout: int) -> None:
     Redis serializer stores integers as plain numbers).
     """
     keys = list(keys)
+    # django.core.cache.cache is a proxy to this thread's backend: look through it.
+    connections = getattr(cache, "_connections", None)
+    if connections is not None:
+        cache = connections[cache._alias]
     if isinstance(cache, RedisCache):
         client = cache._cache.get_client(write=True)
         pipe = client.pipeline(transaction=False)
