@@ -183,6 +183,15 @@ else:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # Each thread keeps its connection. Closing the last connection to
+            # a WAL database checkpoints the log and removes it, and a request
+            # that opened and closed one paid that every time (about a fifth of
+            # a filing's CPU over HTTP). The threads are few and fixed: the
+            # HTTP bridge's pool (helpdesk/http_bridge.py), a worker's, the
+            # poller's; runserver closes its per-request threads' connections.
+            # Django's own ASGI handler (HELPDESK_ASGI_HTTP=django) runs every
+            # request in a new thread, whose connection would be left open.
+            "CONN_MAX_AGE": 0 if env_str("HELPDESK_ASGI_HTTP", "") == "django" else None,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
