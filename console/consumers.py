@@ -199,10 +199,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             )
 
     async def notification_new(self, event):
-        """The person's unread count changed (a notification was written for them)."""
-        unread = event.get("unread")
-        if isinstance(unread, int) and not isinstance(unread, bool):
-            await self.send_json({"type": "notification", "unread": unread})
+        """A notification was written for the person: send their bell's new count."""
+        unread = await database_sync_to_async(notifications.unread_count)(self.user)
+        await self.send_json({"type": "notification", "unread": unread})
 
     async def ticket_presence(self, event):
         if not self.is_staff:

@@ -33,12 +33,17 @@ def groups_for(ticket: Ticket) -> list[str]:
     return groups
 
 
-def on_notification_created(sender, user_id: int, unread: int, signal=None, **extra) -> None:
-    """Receiver of ``tickets.signals.notification_created``: update that person's bell."""
+def on_notification_created(sender, user_id: int, signal=None, **extra) -> None:
+    """Receiver of ``tickets.signals.notification_created``: update that person's bell.
+
+    The event carries no count: each open page of the person reads it when
+    the event arrives, so a notification for someone with no page open costs
+    no query (most of them: the expert is often away from the console).
+    """
     layer = get_channel_layer()
     if layer is None:
         return
-    event = {"type": "notification.new", "unread": int(unread)}
+    event = {"type": "notification.new"}
     groups = [f"notify.{user_id}"]
     if _uses_network(layer):
         _background().submit(layer, groups, event)

@@ -120,10 +120,10 @@ def tell(
             created_at=now,
         )
         user_id = recipient.pk
+        # The new count is read by each of the person's open console pages
+        # when this reaches it (console/consumers.py): nobody connected, no count.
         transaction.on_commit(
-            lambda: notification_created.send_robust(
-                sender=Notification, user_id=user_id, unread=unread_count(recipient)
-            )
+            lambda: notification_created.send_robust(sender=Notification, user_id=user_id)
         )
     send_mail = prefs.wants(kind, "mail") if mail is None else (mail and prefs.wants(kind, "mail"))
     if send_mail and kind in MAIL_KINDS and not recipient.email_undeliverable and recipient.email:

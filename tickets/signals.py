@@ -27,9 +27,9 @@ ticket_changing = Signal()
 # addresses of its own (the mail bridge: received mail) forgets them too.
 person_anonymised = Signal()
 
-# kwargs: user_id, unread. Sent after the commit of a change that wrote an
-# agent a console notification (tickets/notifications.py): the console
-# pushes the new unread count to that person's open pages.
+# kwargs: user_id. Sent after the commit of a change that wrote an agent a
+# console notification (tickets/notifications.py): the console tells that
+# person's open pages, each of which reads the new unread count.
 notification_created = Signal()
 # kwargs: alert_id. Sent after the commit of tickets.surges.detect for each
 # new SurgeAlert; the console pushes it to the supervisors concerned.

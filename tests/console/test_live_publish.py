@@ -58,3 +58,22 @@ def test_a_filed_request_is_found_by_its_subject_and_its_text(cast, make_ticket)
     for words in ("дневникът", "парола"):
         found = search.filter_by_text(Ticket.objects.all(), words)
         assert list(found.values_list("pk", flat=True)) == [ticket.pk]
+
+
+def test_a_notification_costs_no_count_after_the_commit(
+    cast, make_ticket, django_capture_on_commit_callbacks
+):
+    # The expert's bell count is read by their open console pages when the
+    # event reaches them (test_notification_live.py), not by the filing.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tickets.models import Notification
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        ticket = make_ticket()
+    assert Notification.objects.filter(ticket=ticket, kind="assigned").exists()
+    with CaptureQueriesContext(connection) as ctx:
+        for callback in callbacks:
+            callback()
+    assert not [q for q in ctx.captured_queries if "tickets_notification" in q["sql"]]
