@@ -48,6 +48,8 @@ def on_notification_created(sender, user_id: int, signal=None, **extra) -> None:
     if _uses_network(layer):
         _background().submit(layer, groups, event)
         return
+    if _nobody_listens(layer, groups):
+        return
     try:
         async_to_sync(_send_all)(layer, groups, event)
     except Exception:  # a live update must never break the write that caused it
@@ -108,6 +110,8 @@ def publish_ticket_change(ticket_id: int, change: str, *, ticket=None, **extra) 
     if _uses_network(layer):
         _background().submit(layer, groups, event)
         return
+    if _nobody_listens(layer, groups):
+        return
     try:
         async_to_sync(_send_all)(layer, groups, event)
     except Exception:  # a live update must never break the write that caused it
@@ -116,6 +120,19 @@ def publish_ticket_change(ticket_id: int, change: str, *, ticket=None, **extra) 
 
 def _uses_network(layer) -> bool:
     return not type(layer).__name__.startswith("InMemory")
+
+
+def _nobody_listens(layer, groups) -> bool:
+    """True when an in-process layer has no member in any of `groups`.
+
+    The embedded default's layer lives in this process: its groups can be
+    looked at directly, which spares starting an event loop (async_to_sync)
+    for an event nobody would receive.
+    """
+    members = getattr(layer, "groups", None)
+    if not isinstance(members, dict):
+        return False
+    return not any(members.get(group) for group in groups)
 
 
 class _Publisher:
@@ -175,6 +192,8 @@ def on_surge_alerted(sender, alert_id: int, signal=None, **extra) -> None:
     event = {"type": "surge.alert", "alert_id": alert.pk}
     if _uses_network(layer):
         _background().submit(layer, groups, event)
+        return
+    if _nobody_listens(layer, groups):
         return
     try:
         async_to_sync(_send_all)(layer, groups, event)

@@ -4,6 +4,7 @@ import pytest
 from channels.layers import InMemoryChannelLayer
 
 from console import live
+from tests.aio import run_coroutine
 from tickets import search
 from tickets.models import Ticket
 from tickets.signals import ticket_changed
@@ -40,7 +41,9 @@ def test_an_event_from_the_handed_ticket_equals_one_from_the_row(
     async def record(layer, groups, event):
         sent.append((sorted(groups), event))
 
-    monkeypatch.setattr(live, "get_channel_layer", lambda: InMemoryChannelLayer())
+    layer = InMemoryChannelLayer()
+    run_coroutine(layer.group_add("all", "console-page"))  # someone listens
+    monkeypatch.setattr(live, "get_channel_layer", lambda: layer)
     monkeypatch.setattr(live, "_send_all", record)
     with django_assert_num_queries(0):
         live.publish_ticket_change(ticket.pk, "created", ticket=ticket)
@@ -77,3 +80,22 @@ def test_a_notification_costs_no_count_after_the_commit(
         for callback in callbacks:
             callback()
     assert not [q for q in ctx.captured_queries if "tickets_notification" in q["sql"]]
+
+
+def test_an_in_process_layer_with_nobody_in_the_groups_sends_nothing(
+    cast, make_ticket, monkeypatch
+):
+    ticket = make_ticket()
+    sent = []
+
+    async def record(layer, groups, event):
+        sent.append(groups)
+
+    layer = InMemoryChannelLayer()
+    monkeypatch.setattr(live, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(live, "_send_all", record)
+    live.publish_ticket_change(ticket.pk, "created", ticket=ticket)
+    assert sent == []
+    run_coroutine(layer.group_add(f"ticket.{ticket.pk}", "console-page"))
+    live.publish_ticket_change(ticket.pk, "created", ticket=ticket)
+    assert len(sent) == 1
