@@ -46,18 +46,16 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-import os
 import uuid
 from pathlib import Path
 
-from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache import cache
 from django.db import router, transaction
 from django.db.models.signals import post_delete, post_init, post_save
 from django.utils import timezone
 
 from accounts.models import Delegation, Institution, Membership, Region
+from helpdesk import stamps
 
 logger = logging.getLogger(__name__)
 
@@ -78,41 +76,18 @@ def _entry_key(user_id) -> str:
 
 # --------------------------------------------------------------------------- stamp file
 
-_UNSET = object()
-
 
 def stamp_path() -> Path | None:
     """The stamp file shared by this machine's processes, or None (a shared cache)."""
-    configured = getattr(settings, "HELPDESK_RIGHTS_STAMP_FILE", _UNSET)
-    if configured is not _UNSET:
-        return Path(configured) if configured else None
-    if not isinstance(caches["default"], LocMemCache):
-        return None
-    if os.environ.get("HELPDESK_TESTING", "").lower() in ("1", "true", "yes", "on"):
-        # Tests run in parallel processes over one var directory; each one's
-        # bumps would only make the others miss. Tests of the stamp set it.
-        return None
-    return Path(settings.VAR_DIR) / "rights.stamp"
+    return stamps.path("rights", "HELPDESK_RIGHTS_STAMP_FILE")
 
 
 def _read_stamp() -> str:
-    path = stamp_path()
-    if path is None:
-        return ""
-    try:
-        return path.read_text(encoding="ascii")
-    except FileNotFoundError:
-        return ""
+    return stamps.read(stamp_path())
 
 
 def _write_stamp() -> None:
-    path = stamp_path()
-    if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
-    temporary.write_text(uuid.uuid4().hex, encoding="ascii")
-    os.replace(temporary, path)  # readers see the old token or the new one, never half
+    stamps.renew(stamp_path())
 
 
 # --------------------------------------------------------------------------- versions

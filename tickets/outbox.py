@@ -141,13 +141,14 @@ def notify(kind: str, ticket: Ticket, message: Message | None = None, *, round_=
 def _write(kind, ticket, message, recipients, round_) -> list[int]:
     """Insert one row per recipient whose key is new; return the ids of the rows inserted.
 
-    Three statements whatever the number of recipients (one on PostgreSQL,
-    _insert_with_thread_keys): the rows (a key
-    written before is skipped by the database, so two workers racing on one
-    change write it once), their ids (found by the fresh Message-IDs only
-    this call made), and the thread keys of the new rows, written before
-    sending so an answer that arrives at once (or after a crash that lost the
-    "sent" mark) still finds its ticket.
+    Whatever the number of recipients: the rows (a key written before is
+    skipped by the database, so two workers racing on one change write it
+    once, and the insert returns only the rows it wrote), and the thread keys
+    of the new rows, written before sending so an answer that arrives at once
+    (or after a crash that lost the "sent" mark) still finds its ticket. One
+    statement on PostgreSQL (_insert_with_thread_keys), two where the
+    database returns rows from an insert but has no data-modifying CTEs
+    (SQLite), three elsewhere (the ids found again by the fresh Message-IDs).
     """
     if not recipients:
         return []
@@ -167,12 +168,18 @@ def _write(kind, ticket, message, recipients, round_) -> list[int]:
     if connection.vendor == "postgresql":
         written = _insert_with_thread_keys(rows, ticket, message)
         return [written[row.message_id] for row in rows if row.message_id in written]
-    OutboundMail.objects.bulk_create(rows, ignore_conflicts=True)
-    written = dict(
-        OutboundMail.objects.filter(
-            key__in=[r.key for r in rows], message_id__in=[r.message_id for r in rows]
-        ).values_list("message_id", "pk")
-    )
+    if connection.features.can_return_rows_from_bulk_insert:
+        sql, params = _insert_sql(rows)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            written = {message_id: pk for pk, message_id, _recipients in cursor.fetchall()}
+    else:
+        OutboundMail.objects.bulk_create(rows, ignore_conflicts=True)
+        written = dict(
+            OutboundMail.objects.filter(
+                key__in=[r.key for r in rows], message_id__in=[r.message_id for r in rows]
+            ).values_list("message_id", "pk")
+        )
     MailThreadKey.objects.bulk_create(
         [
             MailThreadKey(
@@ -190,14 +197,13 @@ def _write(kind, ticket, message, recipients, round_) -> list[int]:
     return [written[row.message_id] for row in rows if row.message_id in written]
 
 
-def _insert_with_thread_keys(rows, ticket, message) -> dict[str, int]:
-    """PostgreSQL: the rows and their thread keys in one statement; {Message-ID: id} of the new rows.
+def _insert_sql(rows, *, using=None) -> tuple[str, tuple]:
+    """The rows' INSERT, a key written before skipped, returning (id, Message-ID, recipients).
 
-    The rows' INSERT (a key written before skipped, ON CONFLICT DO NOTHING)
-    returns only the rows it wrote; a second data-modifying CTE writes their
-    thread keys from what it returned. What _write does in three round trips.
+    Only for a database that returns rows from an insert: it returns the rows
+    it wrote, never the ones it skipped.
     """
-    db = router.db_for_write(OutboundMail)
+    db = using or router.db_for_write(OutboundMail)
     fields = [f for f in OutboundMail._meta.concrete_fields if not f.primary_key]
     query = InsertQuery(OutboundMail, on_conflict=OnConflict.IGNORE)
     query.insert_values(fields, rows)
@@ -207,7 +213,19 @@ def _insert_with_thread_keys(rows, ticket, message) -> dict[str, int]:
         OutboundMail._meta.get_field("message_id"),
         OutboundMail._meta.get_field("recipients"),
     ]
-    [(insert_sql, insert_params)] = compiler.as_sql()
+    [(sql, params)] = compiler.as_sql()
+    return sql, params
+
+
+def _insert_with_thread_keys(rows, ticket, message) -> dict[str, int]:
+    """PostgreSQL: the rows and their thread keys in one statement; {Message-ID: id} of the new rows.
+
+    The rows' INSERT (a key written before skipped, ON CONFLICT DO NOTHING)
+    returns only the rows it wrote; a second data-modifying CTE writes their
+    thread keys from what it returned. What _write does in three round trips.
+    """
+    db = router.db_for_write(OutboundMail)
+    insert_sql, insert_params = _insert_sql(rows, using=db)
     ops = connections[db].ops
     key = MailThreadKey._meta
     columns = ", ".join(

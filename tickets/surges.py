@@ -34,6 +34,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import AgentProfile
+from helpdesk import stamps
 from tickets import events, similarity
 from tickets.models import Channel, SurgeAlert, Ticket, TicketSignature
 from tickets.signals import surge_alerted
@@ -251,7 +252,9 @@ def alerts_for(user, *, limit: int = 10) -> list[SurgeAlert]:
 # map may hold more than is true (an incident closed or merged, a rollback):
 # then the query runs as before and decides. A cache that other processes do
 # not share (locmem, the embedded default) cannot carry the version: there
-# the query always runs.
+# the query always runs, unless a stamp file (helpdesk/stamps.py, the
+# embedded default outside tests) carries the version between this
+# machine's processes instead.
 
 _VERSION_KEY = "surges:incidents:version"
 # A safety net for a version change lost with the cache server: read again after this long.
@@ -263,10 +266,19 @@ def _shared_cache() -> bool:
     return not isinstance(caches["default"], LocMemCache | DummyCache)
 
 
+def _stamp():
+    """The stamp file that carries the version where the cache is not shared, or None."""
+    return None if _shared_cache() else stamps.path("surges", "HELPDESK_SURGES_STAMP_FILE")
+
+
 def _new_version() -> None:
     global _known
     _known = None
     if not _shared_cache():
+        try:
+            stamps.renew(_stamp())
+        except OSError:  # the map is read again within _KNOWN_SECONDS
+            logger.warning("could not renew the surge incident stamp", exc_info=True)
         return
     try:
         cache.set(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
@@ -291,18 +303,26 @@ def _alert_changed(**kwargs):
 def incidents_by_competence() -> dict | None:
     """{competence id: latest last_at} of the alerts that became incidents; None if unknown."""
     global _known
-    if not _shared_cache():
-        return None
-    try:
-        version = cache.get(_VERSION_KEY)
-        if version is None:  # first use, or the cache server lost it
-            cache.add(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    if _shared_cache():
+        try:
             version = cache.get(_VERSION_KEY)
-            if version is None:
-                return None
-    except Exception:
-        logger.warning("could not read the surge incident version", exc_info=True)
-        return None
+            if version is None:  # first use, or the cache server lost it
+                cache.add(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+                version = cache.get(_VERSION_KEY)
+                if version is None:
+                    return None
+        except Exception:
+            logger.warning("could not read the surge incident version", exc_info=True)
+            return None
+    else:
+        stamp = _stamp()
+        if stamp is None:
+            return None
+        try:
+            version = stamps.read(stamp)  # "" until the first change writes one
+        except OSError:
+            logger.warning("could not read the surge incident stamp", exc_info=True)
+            return None
     known = _known
     if known is not None and known[0] == version and time.monotonic() - known[1] < _KNOWN_SECONDS:
         return known[2]

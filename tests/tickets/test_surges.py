@@ -265,9 +265,11 @@ def test_without_an_incident_a_filing_reads_no_alert(cast, schools, now, shared_
     assert alert_reads(queries.captured_queries) == 0
 
 
-def test_without_a_shared_cache_every_filing_asks(cast, schools, now, monkeypatch):
-    # A locmem cache is not seen by the other processes: the version cannot be trusted.
+def test_without_a_shared_cache_every_filing_asks(cast, schools, now, monkeypatch, settings):
+    # A locmem cache is not seen by the other processes: the version cannot be
+    # trusted there, and without a stamp file nothing else carries it.
     monkeypatch.setattr(surges, "_shared_cache", lambda: False)
+    settings.HELPDESK_SURGES_STAMP_FILE = ""
     monkeypatch.setattr(surges, "_known", None)
     file(cast, schools[0], "login", "Не мога да вляза с профила в edu.mon.bg", now, 1)
     with CaptureQueriesContext(connection) as queries:
@@ -297,6 +299,37 @@ def test_a_new_incident_is_honoured_at_the_next_filing(
     with CaptureQueriesContext(connection) as queries:
         file(cast, schools[15], "diplomas", "Не мога да вляза с профила в edu.mon.bg", now, 9)
     assert alert_reads(queries.captured_queries) == 0
+
+
+@pytest.fixture
+def stamp_file(monkeypatch, settings, tmp_path):
+    """No shared cache; the version in a stamp file, as the embedded default keeps it."""
+    monkeypatch.setattr(surges, "_shared_cache", lambda: False)
+    monkeypatch.setattr(surges, "_known", None)
+    settings.HELPDESK_SURGES_STAMP_FILE = str(tmp_path / "surges.stamp")
+    return tmp_path / "surges.stamp"
+
+
+def test_a_stamp_file_carries_the_version_without_a_shared_cache(
+    cast, schools, now, stamp_file, django_capture_on_commit_callbacks
+):
+    file(cast, schools[0], "login", "Не мога да вляза с профила в edu.mon.bg", now, 1)
+    with CaptureQueriesContext(connection) as queries:
+        file(cast, schools[1], "login", "Не мога да вляза с профила в edu.mon.bg", now, 2)
+    assert alert_reads(queries.captured_queries) == 0
+    wave(cast, schools, now - datetime.timedelta(minutes=30))
+    (alert,) = surges.detect(now=now)
+    before = stamp_file.read_text()
+    with django_capture_on_commit_callbacks(execute=True):
+        incident, _result = actions.open_surge_incident(
+            alert=alert, actor=cast.supervisor_all, subject="Масов проблем с входа", text="Знаем."
+        )
+    assert stamp_file.read_text() != before
+    # Another process's copy: what this one knew is of no use under the new token.
+    surges._known = ("some older token", surges._known[1] if surges._known else 0.0, {})
+    newcomer = file(cast, schools[15], "login", "Не мога да вляза с профила в edu.mon.bg", now, 7)
+    newcomer.refresh_from_db()
+    assert newcomer.parent == incident
 
 
 SUBJECT = "Не мога да вляза в НЕИСПУО с профила в edu.mon.bg"
