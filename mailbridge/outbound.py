@@ -18,7 +18,7 @@ import datetime
 import logging
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -179,12 +179,11 @@ def _bounces(addresses) -> bool:
     return UndeliverableAddress.objects.filter(address__in=wanted).exists()
 
 
-def send_row(row: OutboundMail, connection=None) -> int:
+def send_row(row: OutboundMail) -> int:
     """Claim, compose and send one row; return 1 if this call sent it, else 0.
 
-    `connection`: an open mail connection to send over (several rows, one
-    SMTP session); without it the mail opens its own. Raises the SMTP error
-    when sending fails (the row stays pending, for a retry or the sweep).
+    Raises the SMTP error when sending fails (the row stays pending, for a
+    retry or the sweep).
     """
     if not claim(row):
         return 0
@@ -197,8 +196,6 @@ def send_row(row: OutboundMail, connection=None) -> int:
         return 0
     try:
         mail = compose(row)
-        if connection is not None:
-            mail.connection = connection
         mail.send()
     except Exception as exc:
         OutboundMail.objects.filter(pk=row.pk).update(
@@ -229,64 +226,19 @@ def _rows(queryset):
     )
 
 
-# A delivery task also sends the pending rows nobody has tried yet, this many
-# at a time, up to FRESH_ROUNDS times (mailbridge/tasks.py: while one task is
-# queued, later changes queue none of their own).
-FRESH_BATCH = 100
-FRESH_ROUNDS = 10
-
-
-def _fresh_rows(exclude) -> list[OutboundMail]:
-    now = timezone.now()
-    return list(
-        _rows(
-            OutboundMail.objects.filter(
-                state=OutboundMail.State.PENDING, last_attempt_at__isnull=True
-            )
-            .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-            .exclude(pk__in=list(exclude))
-            .order_by("pk")
-        )[:FRESH_BATCH]
-    )
-
-
-def deliver(ids, *, fresh: bool = False) -> int:
+def deliver(ids) -> int:
     """Send the given outbox rows (those still pending); return how many went out.
 
-    With `fresh`, then also the pending rows never tried yet (in id order,
-    FRESH_BATCH at a time, at most FRESH_ROUNDS batches): those of the
-    changes that queued no task of their own. All over one mail connection,
-    opened again after a failure. Every row is tried; the last error is
-    raised afterwards, so that the celery task retries what failed.
+    Every row is tried; the last SMTP error is raised afterwards, so that the
+    celery task retries what failed.
     """
     sent, error = 0, None
-    done: set[int] = set()
-    connection = get_connection()
-    try:
+    rows = _rows(OutboundMail.objects.filter(pk__in=list(ids), state=OutboundMail.State.PENDING))
+    for row in rows.order_by("pk"):
         try:
-            connection.open()
-        except Exception:  # each row tries again, and keeps its error
-            log.warning("outbox: could not open the mail connection", exc_info=True)
-        batch = list(
-            _rows(
-                OutboundMail.objects.filter(pk__in=list(ids), state=OutboundMail.State.PENDING)
-            ).order_by("pk")
-        )
-        rounds = 0
-        while batch:
-            for row in batch:
-                done.add(row.pk)
-                try:
-                    sent += send_row(row, connection)
-                except Exception as exc:  # the others still go out; re-raised below
-                    error = exc
-                    connection.close()  # a broken session: the next row opens a new one
-            if not fresh or rounds >= FRESH_ROUNDS or error is not None:
-                break
-            rounds += 1
-            batch = _fresh_rows(done)
-    finally:
-        connection.close()
+            sent += send_row(row)
+        except Exception as exc:  # the others still go out; re-raised below
+            error = exc
     if error is not None:
         raise error
     return sent

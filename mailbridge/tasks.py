@@ -6,9 +6,6 @@ import smtplib
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache, caches
-from django.core.cache.backends.dummy import DummyCache
-from django.core.cache.backends.locmem import LocMemCache
 from django.utils import timezone
 
 from mailbridge import outbound
@@ -68,18 +65,8 @@ def process_received(self) -> int:
     acks_late=True,
 )
 def deliver_outbox(self, ids: list[int]) -> int:
-    """Send the outbox rows a change has just written, and those of changes that queued no task.
-
-    The mark goes first: a change committed from now on queues a task of its
-    own, and one committed before is already visible to the read below.
-    """
-    batching = _batching()
-    if batching:
-        try:
-            cache.delete(QUEUED_MARK)
-        except Exception:  # the mark expires by itself
-            log.warning("outbox: could not clear the queued mark", exc_info=True)
-    return outbound.deliver(ids, fresh=batching)
+    """Send the outbox rows a change has just written."""
+    return outbound.deliver(ids)
 
 
 @shared_task(ignore_result=True)
@@ -120,35 +107,12 @@ def purge_raw_mail() -> int:
     return purged
 
 
-# While a delivery task is queued and has not started, later changes queue
-# none: that task sends their rows too (outbound.deliver(fresh=True)), over
-# one connection. Under a burst this turns a task per request into a task
-# per batch. The mark lives in the shared cache (Redis) and expires by
-# itself, so a lost task holds nothing back for long (and the beat sweep,
-# deliver_pending, sends what is still pending after a minute).
-QUEUED_MARK = "mailbridge:outbox-task-queued"
-QUEUED_MARK_SECONDS = 30
-
-
-def _batching() -> bool:
-    """Batches need a mark every process sees and a task that really waits in a queue."""
-    if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
-        return False
-    return not isinstance(caches["default"], LocMemCache | DummyCache)
-
-
 def schedule(sender, ids, **kwargs) -> None:
     """Receiver of ``tickets.signals.outbox_written``: hand the new rows to a task.
 
     If the broker is down this raises; ``send_robust`` logs it and the rows
     wait for ``deliver_pending``.
     """
-    if _batching():
-        try:
-            if not cache.add(QUEUED_MARK, 1, timeout=QUEUED_MARK_SECONDS):
-                return  # a queued task, not started yet, sends these rows too
-        except Exception:  # no cache: a task of its own, as without batches
-            log.warning("outbox: could not set the queued mark", exc_info=True)
     deliver_outbox.delay(list(ids))
 
 
