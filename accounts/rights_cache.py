@@ -172,7 +172,6 @@ def bump_directory(*, using=None) -> None:
 
 
 def _compute(user_id) -> dict:
-
     institution_fields = [f.attname for f in Institution._meta.concrete_fields]
     region_fields = [f.attname for f in Region._meta.concrete_fields]
     roles: dict[int, str] = {}
@@ -230,7 +229,6 @@ def load(user_id) -> dict:
 
 def institutions(data: dict) -> list:
     """Institution objects (with their region loaded) from `data`, in the order of their names."""
-
     db = router.db_for_read(Institution)
     rows = []
     for institution_values, region_values in data["institutions"]:
@@ -242,7 +240,6 @@ def institutions(data: dict) -> list:
 
 def delegations(data: dict) -> list:
     """Delegation objects from `data` (every one kept, in force or not), newest start first."""
-
     db = router.db_for_read(Delegation)
     fields = data["delegation_fields"]
     rows = [Delegation.from_db(db, fields, values) for values in data["delegations"]]
@@ -274,7 +271,6 @@ def _directory_changed(sender, instance, using=None, **kwargs):
 
 
 def connect() -> None:
-
     for model in (Membership, Delegation):
         post_init.connect(_remember_owner, model, dispatch_uid=f"hd_rights_{model.__name__}_init")
     for signal in (post_save, post_delete):

@@ -45,15 +45,7 @@ def on_notification_created(sender, user_id: int, signal=None, **extra) -> None:
         return
     event = {"type": "notification.new"}
     groups = [f"notify.{user_id}"]
-    if _uses_network(layer):
-        _background().submit(layer, groups, event)
-        return
-    if _nobody_listens(layer, groups):
-        return
-    try:
-        async_to_sync(_send_all)(layer, groups, event)
-    except Exception:  # a live update must never break the write that caused it
-        log.exception("live notification for user %s failed", user_id)
+    _dispatch(layer, groups, event, f"live notification for user {user_id}")
 
 
 # What a live event and its groups need of the ticket.
@@ -107,6 +99,13 @@ def publish_ticket_change(ticket_id: int, change: str, *, ticket=None, **extra) 
         **{k: v for k, v in extra.items() if isinstance(v, (str, int, float, bool, type(None)))},
     }
     groups = groups_for(ticket)
+    _dispatch(layer, groups, event, f"live update for ticket {ticket_id}")
+
+
+def _dispatch(layer, groups, event, what: str) -> None:
+    """Send `event` to `groups`: through the publisher's loop for a networked layer,
+    in this thread for the in-process one (skipped when nobody is in the groups).
+    A live update must never break the write that caused it: failures are logged."""
     if _uses_network(layer):
         _background().submit(layer, groups, event)
         return
@@ -114,8 +113,8 @@ def publish_ticket_change(ticket_id: int, change: str, *, ticket=None, **extra) 
         return
     try:
         async_to_sync(_send_all)(layer, groups, event)
-    except Exception:  # a live update must never break the write that caused it
-        log.exception("live update for ticket %s failed", ticket_id)
+    except Exception:
+        log.exception("%s failed", what)
 
 
 def _uses_network(layer) -> bool:
@@ -190,12 +189,5 @@ def on_surge_alerted(sender, alert_id: int, signal=None, **extra) -> None:
     # Coarse addresses; the consumer asks surges.may_handle() before forwarding.
     groups = ["central", "all"] + [f"region.{pk}" for pk in alert.region_ids]
     event = {"type": "surge.alert", "alert_id": alert.pk}
-    if _uses_network(layer):
-        _background().submit(layer, groups, event)
-        return
-    if _nobody_listens(layer, groups):
-        return
-    try:
-        async_to_sync(_send_all)(layer, groups, event)
-    except Exception:  # an alert that does not arrive live still shows on the next page
-        log.exception("live surge alert %s failed", alert_id)
+    # An alert that does not arrive live still shows on the next page.
+    _dispatch(layer, groups, event, f"live surge alert {alert_id}")
