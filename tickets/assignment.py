@@ -5,7 +5,8 @@ only gathers plain data (institutions, competences, agents with their current
 load) and writes the result. Candidate agents are locked (select_for_update)
 while their load is counted, so two tickets routed at the same moment cannot
 both push one expert past capacity. The agents with everything routing asks
-of them are one statement (two on PostgreSQL: the lock, then the read).
+of them are one statement (two on PostgreSQL: the lock, then the read),
+composed once per shape in tickets/candidates.py.
 """
 
 import dataclasses
@@ -15,24 +16,11 @@ import time
 from functools import lru_cache
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import (
-    Count,
-    Exists,
-    Field,
-    Func,
-    IntegerField,
-    OuterRef,
-    Q,
-    Subquery,
-    Value,
-)
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Absence, AgentProfile, Institution, InstitutionDomain, Region
-from tickets import routing
-from tickets.models import OPEN_STATUSES, Competence, Ticket, TicketEvent
+from accounts.models import AgentProfile, Institution, InstitutionDomain, Region
+from tickets import candidates, routing
+from tickets.models import Competence, Ticket, TicketEvent
 
 
 def institution_info(institution: Institution) -> routing.InstitutionInfo:
@@ -113,16 +101,6 @@ def clear_caches() -> None:
     _regions_by_code.cache_clear()
 
 
-class _CompetenceCodes(Func):
-    """The competence codes of one agent, aggregated in a subquery: a list on
-    PostgreSQL (array_agg, NULL without any), a JSON array on SQLite."""
-
-    function = "array_agg"
-
-    def as_sqlite(self, compiler, connection, **extra):
-        return super().as_sql(compiler, connection, function="json_group_array", **extra)
-
-
 def _codes(value) -> frozenset[str]:
     if value is None:
         return frozenset()
@@ -182,56 +160,22 @@ def agent_infos(
     (row locks refresh only the locked rows). SQLite needs no lock: its write
     transactions are serialised (IMMEDIATE) before routing reads anything.
     """
-    scope = Q(tier=AgentProfile.Tier.CENTRAL)
-    if region_id is not None:
-        scope |= Q(tier=AgentProfile.Tier.REGIONAL, region_id=region_id)
-    profiles = AgentProfile.objects.filter(
-        scope, kind=AgentProfile.Kind.EXPERT, user__is_active=True
-    )
-    if lock and connection.features.has_select_for_update:
-        ids = list(
-            profiles.order_by("pk").select_for_update(of=("self",)).values_list("pk", flat=True)
-        )
-        if not ids:
-            return ([], None) if previous_of is not None else []
-        profiles = AgentProfile.objects.filter(pk__in=ids)
-    recent = _recent_assignee(previous_of, now) if previous_of is not None else None
-    through = AgentProfile.competences.through
-    rows = list(
-        profiles.order_by("pk")
-        .select_related("user", "user__agent_settings", "region")
-        .annotate(
-            competence_codes=Subquery(
-                through.objects.filter(agentprofile_id=OuterRef("pk"))
-                .annotate(codes=_CompetenceCodes("competence__code", output_field=Field()))
-                .values("codes")
-            ),
-            is_absent=Exists(
-                Absence.objects.filter(agent_id=OuterRef("pk"), starts_at__lte=now, ends_at__gt=now)
-            ),
-            open_load=Coalesce(
-                Subquery(
-                    Ticket.objects.filter(assignee_id=OuterRef("user_id"), status__in=OPEN_STATUSES)
-                    .order_by()
-                    .values("assignee_id")
-                    .annotate(n=Count("pk"))
-                    .values("n")
-                ),
-                0,
-            ),
-            previous_assignee=Subquery(recent)
-            if recent is not None
-            else Value(None, IntegerField()),
-        )
+    window_start = None
+    days = settings.HELPDESK["FOLLOWUP_WINDOW_DAYS"]
+    if previous_of is not None and days:
+        window_start = now - datetime.timedelta(days=days)
+    # Composed once per shape, not by the ORM on every filing (tickets/candidates.py).
+    rows = candidates.read(
+        region_id=region_id, now=now, lock=lock, previous_of=previous_of, window_start=window_start
     )
     if users is not None:
-        users.update((p.user_id, p.user) for p in rows)
+        users.update((p.user.pk, p.user) for p in rows)
     agents = [
         routing.AgentInfo(
-            id=p.user_id,
+            id=p.user.pk,
             name=str(p.user),
             tier=p.tier,
-            region_code=p.region.code if p.region_id else None,
+            region_code=p.region_code,
             competences=_codes(p.competence_codes),
             capacity=p.capacity,
             open_load=p.open_load,
