@@ -16,9 +16,13 @@ reference in the subject and threading and loop headers.
 import base64
 import datetime
 import logging
+import smtplib
+import threading
+import time
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connections, router
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -66,10 +70,16 @@ def thread_headers(ticket: Ticket, own_message_id: str = "") -> dict[str, str]:
     or else the latest we sent.
     """
     keys = MailThreadKey.objects.filter(ticket=ticket).exclude(mail_id=own_message_id)
-    first = keys.order_by("created_at", "id").values_list("mail_id", flat=True).first()
-    if first is None:
+    # The latest ten, newest first: when there are no more, the last of them is
+    # the thread's first; only a longer thread needs the first read on its own.
+    latest = list(keys.order_by("-created_at", "-id").values_list("mail_id", "direction")[:10])
+    if not latest:
         return {}
-    latest = list(keys.order_by("-created_at", "-id").values_list("mail_id", "direction")[:9])
+    if len(latest) < 10:
+        first = latest[-1][0]
+    else:
+        first = keys.order_by("created_at", "id").values_list("mail_id", flat=True).first()
+    latest = latest[:9]
     chain = [first] + [mail_id for mail_id, _direction in reversed(latest)]
     refs = list(dict.fromkeys(chain))
     received = [mail_id for mail_id, direction in latest if direction == "in"]
@@ -163,32 +173,138 @@ def compose(row: OutboundMail) -> EmailMultiAlternatives:
 
 def claim(row: OutboundMail) -> bool:
     """Take the sending lease on a pending row; False if sent or someone else holds it."""
+    if not claim_ids([row.pk]):
+        return False
+    row.refresh_from_db(fields=["attempts"])
+    return True
+
+
+def claim_ids(ids) -> list[int]:
+    """Take the sending lease on those of `ids` that are pending and free; return their ids.
+
+    One statement whatever the number of rows (``UPDATE … RETURNING``, on
+    PostgreSQL and SQLite alike): what another sender holds, or what went
+    out already, is left alone.
+    """
+    ids = [int(i) for i in ids]
+    if not ids:
+        return []
     now = timezone.now()
-    claimed = (
-        OutboundMail.objects.filter(pk=row.pk, state=OutboundMail.State.PENDING)
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .update(locked_until=now + SEND_LEASE)
+    using = router.db_for_write(OutboundMail)
+    conn = connections[using]
+    qn, meta = conn.ops.quote_name, OutboundMail._meta
+
+    def col(name):
+        return qn(meta.get_field(name).column)
+
+    marks = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"UPDATE {qn(meta.db_table)} SET {col('locked_until')} = %s"
+        f" WHERE {col('id')} IN ({marks}) AND {col('state')} = %s"
+        f" AND ({col('locked_until')} IS NULL OR {col('locked_until')} < %s)"
+        f" RETURNING {col('id')}"
     )
-    if claimed:
-        row.refresh_from_db(fields=["attempts"])
-    return bool(claimed)
+    adapt = conn.ops.adapt_datetimefield_value
+    params = [adapt(now + SEND_LEASE), *ids, OutboundMail.State.PENDING.value, adapt(now)]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
-def _bounces(addresses) -> bool:
-    wanted = [a.lower() for a in addresses]
-    return UndeliverableAddress.objects.filter(address__in=wanted).exists()
+def _bounced(rows) -> set[str]:
+    """The flagged addresses among the recipients of `rows`, in one query."""
+    wanted = {a.lower() for row in rows for a in (row.recipients or [])}
+    if not wanted:
+        return set()
+    return set(
+        UndeliverableAddress.objects.filter(address__in=wanted).values_list("address", flat=True)
+    )
 
 
-def send_row(row: OutboundMail) -> int:
+# The SMTP connection a sending process keeps between mails (and tasks): the
+# greeting, EHLO, TLS and login once instead of for every mail. Per thread,
+# renewed when the mail settings change or after a minute without use (mail
+# servers drop idle clients after a few minutes); a connection that turns
+# out to be closed is opened again once before the mail counts as failed.
+KEEP_SMTP_SECONDS = 60
+_smtp = threading.local()
+
+
+def _smtp_settings() -> tuple:
+    return (
+        settings.EMAIL_BACKEND,
+        settings.EMAIL_HOST,
+        settings.EMAIL_PORT,
+        settings.EMAIL_HOST_USER,
+        settings.EMAIL_USE_TLS,
+        settings.EMAIL_USE_SSL,
+    )
+
+
+def _kept_connection():
+    """The process's open SMTP backend, or None for the other backends (files, memory)."""
+    if settings.EMAIL_BACKEND != "django.core.mail.backends.smtp.EmailBackend":
+        return None
+    key, now = _smtp_settings(), time.monotonic()
+    kept = getattr(_smtp, "kept", None)
+    if kept is not None and (kept[0] != key or now - kept[2] > KEEP_SMTP_SECONDS):
+        close_kept_connection()
+        kept = None
+    if kept is None:
+        backend = get_connection(fail_silently=False)
+        backend.open()
+        kept = (key, backend, now)
+    _smtp.kept = (kept[0], kept[1], now)
+    return kept[1]
+
+
+def close_kept_connection() -> None:
+    kept = getattr(_smtp, "kept", None)
+    _smtp.kept = None
+    if kept is not None:
+        try:
+            kept[1].close()
+        except Exception:  # closing a connection that is gone already
+            log.debug("outbox: closing the kept SMTP connection failed", exc_info=True)
+
+
+def _send(mail) -> None:
+    backend = _kept_connection()
+    if backend is None:
+        mail.send()
+        return
+    mail.connection = backend
+    try:
+        mail.send()
+    except (smtplib.SMTPServerDisconnected, ConnectionError):
+        # The server closed the kept connection: once more on a new one.
+        close_kept_connection()
+        mail.connection = _kept_connection()
+        try:
+            mail.send()
+        except Exception:
+            close_kept_connection()
+            raise
+    except Exception:
+        close_kept_connection()  # the next mail starts a clean session
+        raise
+
+
+def send_row(row: OutboundMail, *, claimed: bool = False, bounced: set[str] | None = None) -> int:
     """Claim, compose and send one row; return 1 if this call sent it, else 0.
 
-    Raises the SMTP error when sending fails (the row stays pending, for a
-    retry or the sweep).
+    `claimed`: the caller holds the lease already (claim_ids) and read the
+    row after taking it. `bounced`: the flagged addresses, looked up by the
+    caller for a batch of rows. Raises the SMTP error when sending fails
+    (the row stays pending, for a retry or the sweep).
     """
-    if not claim(row):
+    if not claimed and not claim(row):
         return 0
     now = timezone.now()
-    if not row.recipients or _bounces(row.recipients):
+    recipients = row.recipients or []
+    if bounced is None:
+        bounced = _bounced([row])
+    if not recipients or any(a.lower() in bounced for a in recipients):
         # The address bounced since the row was written: keep the row, say why.
         OutboundMail.objects.filter(pk=row.pk).update(
             state=OutboundMail.State.SUPPRESSED, locked_until=None
@@ -196,7 +312,7 @@ def send_row(row: OutboundMail) -> int:
         return 0
     try:
         mail = compose(row)
-        mail.send()
+        _send(mail)
     except Exception as exc:
         OutboundMail.objects.filter(pk=row.pk).update(
             attempts=row.attempts + 1,
@@ -233,10 +349,15 @@ def deliver(ids) -> int:
     celery task retries what failed.
     """
     sent, error = 0, None
-    rows = _rows(OutboundMail.objects.filter(pk__in=list(ids), state=OutboundMail.State.PENDING))
-    for row in rows.order_by("pk"):
+    # The leases first, then the rows as they are under them (their attempts).
+    claimed = claim_ids(ids)
+    if not claimed:
+        return 0
+    rows = list(_rows(OutboundMail.objects.filter(pk__in=claimed)).order_by("pk"))
+    bounced = _bounced(rows)
+    for row in rows:
         try:
-            sent += send_row(row)
+            sent += send_row(row, claimed=True, bounced=bounced)
         except Exception as exc:  # the others still go out; re-raised below
             error = exc
     if error is not None:

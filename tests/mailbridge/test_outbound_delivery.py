@@ -1,0 +1,141 @@
+"""Delivering the outbox to a real SMTP server: leases in one statement, one SMTP
+session kept between mails, and what happens when that session goes away."""
+
+import datetime
+import smtplib
+
+import pytest
+from django.utils import timezone
+
+from mailbridge import outbound
+from mailbridge.models import UndeliverableAddress
+from tests.integration.test_mail_roundtrip import send_to_peer
+from tickets.models import MailThreadKey, OutboundMail
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def peer(settings, smtp_peer):
+    outbound.close_kept_connection()
+    yield send_to_peer(settings, smtp_peer)
+    outbound.close_kept_connection()
+
+
+@pytest.fixture
+def connects(monkeypatch):
+    """Count the SMTP sessions opened (the real connect still runs)."""
+    opened = []
+    real = smtplib.SMTP.connect
+
+    def connect(self, *args, **kwargs):
+        opened.append(args)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(smtplib.SMTP, "connect", connect)
+    return opened
+
+
+def _acknowledgements(make_ticket, n):
+    for i in range(n):
+        make_ticket(subject=f"Диплома {i}")
+    rows = list(OutboundMail.objects.filter(kind="created", state="pending").order_by("pk"))
+    assert len(rows) == n
+    return rows
+
+
+def test_one_smtp_session_carries_mail_after_mail(peer, connects, make_ticket):
+    rows = _acknowledgements(make_ticket, 3)
+    for row in rows:  # one task per change, as after three filings
+        assert outbound.deliver([row.pk]) == 1
+    peer.wait_for_count(3)
+    assert len(connects) == 1
+    assert set(OutboundMail.objects.values_list("state", flat=True)) == {"sent"}
+
+
+def test_a_session_the_server_closed_is_opened_again_and_nothing_fails(peer, connects, make_ticket):
+    first, second = _acknowledgements(make_ticket, 2)
+    assert outbound.deliver([first.pk]) == 1
+    peer.stop()  # the server goes away and comes back: our kept session is dead
+    peer.start()
+    assert outbound.deliver([second.pk]) == 1
+    assert len(peer.wait_for_count(2)) == 2
+    assert len(connects) == 2
+    second.refresh_from_db()
+    assert (second.state, second.attempts, second.last_error) == ("sent", 1, "")
+
+
+def test_a_refused_mail_fails_alone_and_the_next_starts_a_clean_session(
+    peer, connects, make_ticket
+):
+    refused, accepted = _acknowledgements(make_ticket, 2)
+    peer.reject_reply = "550 5.7.1 Refused"
+    try:
+        with pytest.raises(smtplib.SMTPDataError):
+            outbound.deliver([refused.pk])
+    finally:
+        peer.reject_reply = None
+    refused.refresh_from_db()
+    assert (refused.state, refused.attempts) == ("pending", 1)
+    assert "Refused" in refused.last_error and refused.locked_until is None
+    assert outbound.deliver([accepted.pk]) == 1
+    assert len(peer.wait_for_count(1)) == 1
+    assert len(connects) == 2
+
+
+def test_leases_are_taken_in_one_statement_and_only_on_free_pending_rows(
+    make_ticket, django_assert_num_queries
+):
+    free, held, sent = _acknowledgements(make_ticket, 3)
+    now = timezone.now()
+    OutboundMail.objects.filter(pk=held.pk).update(locked_until=now + datetime.timedelta(minutes=1))
+    OutboundMail.objects.filter(pk=sent.pk).update(state="sent")
+    with django_assert_num_queries(1):
+        assert outbound.claim_ids([free.pk, held.pk, sent.pk, 10**9]) == [free.pk]
+    assert outbound.claim_ids([free.pk]) == []
+    # A lease that ran out (its holder died) can be taken again.
+    OutboundMail.objects.filter(pk=held.pk).update(locked_until=now - datetime.timedelta(seconds=1))
+    assert outbound.claim_ids([held.pk]) == [held.pk]
+    assert outbound.claim_ids([]) == []
+
+
+def test_a_bounced_recipient_among_several_rows_is_suppressed_alone(make_ticket):
+    from django.core import mail as django_mail
+
+    first, second = _acknowledgements(make_ticket, 2)
+    OutboundMail.objects.filter(pk=second.pk).update(recipients=["gone@example.org"])
+    UndeliverableAddress.objects.create(address="gone@example.org")
+    django_mail.outbox.clear()
+    assert outbound.deliver([first.pk, second.pk]) == 1
+    assert dict(OutboundMail.objects.values_list("pk", "state")) == {
+        first.pk: "sent",
+        second.pk: "suppressed",
+    }
+    assert len(django_mail.outbox) == 1
+
+
+def test_a_long_thread_names_its_first_mail_and_the_latest_nine(make_ticket):
+    ticket = make_ticket()
+    MailThreadKey.objects.filter(ticket=ticket).delete()  # the acknowledgement's own
+    start = timezone.now() - datetime.timedelta(hours=1)
+    for i in range(12):
+        MailThreadKey.objects.create(
+            ticket=ticket,
+            mail_id=f"m{i}@example.org",
+            direction="in" if i == 5 else "out",
+            created_at=start + datetime.timedelta(minutes=i),
+        )
+    headers = outbound.thread_headers(ticket)
+    refs = headers["References"].split()
+    assert refs[0] == "<m0@example.org>" and refs[-1] == "<m11@example.org>"
+    assert len(refs) == 10 and "<m2@example.org>" not in refs
+    assert headers["In-Reply-To"] == "<m5@example.org>"
+    # A short thread: the first is among the latest.
+    MailThreadKey.objects.filter(
+        ticket=ticket, mail_id__in=[f"m{i}@example.org" for i in range(3, 12)]
+    ).delete()
+    headers = outbound.thread_headers(ticket, own_message_id="m2@example.org")
+    assert headers == {
+        "In-Reply-To": "<m1@example.org>",
+        "References": "<m0@example.org> <m1@example.org>",
+    }
