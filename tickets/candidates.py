@@ -25,6 +25,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from accounts.models import Absence, AgentProfile, Region
+from helpdesk.rowsql import ModelColumns, cache_one_to_one
 from tickets.models import OPEN_STATUSES, AgentSettings, Competence, Ticket
 
 
@@ -41,31 +42,6 @@ class Row:
     is_absent: bool
     open_load: int
     previous_assignee: int | None
-
-
-def _columns(meta, alias: str, qn) -> tuple[list, str]:
-    fields = list(meta.concrete_fields)
-    return fields, ", ".join(f"{alias}.{qn(f.column)}" for f in fields)
-
-
-def _converters(fields, alias: str):
-    """Per field, the database converters Django's compiler would apply (SQLite's
-    strings to datetimes, integers to booleans; nothing on PostgreSQL)."""
-    result = []
-    for field in fields:
-        col = field.get_col(alias)
-        found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
-        result.append((found, col))
-    return result
-
-
-def _convert(values, converters) -> list:
-    out = []
-    for value, (found, col) in zip(values, converters, strict=True):
-        for convert in found:
-            value = convert(value, col, connection)
-        out.append(value)
-    return out
 
 
 class _Shape:
@@ -87,12 +63,9 @@ class _Shape:
         th_competence = qn(through.get_field("competence").column)
         settings_user = qn(S.get_field("user").column)
 
-        self.user_fields, user_cols = _columns(U, "u", qn)
-        self.settings_fields, settings_cols = _columns(S, "s", qn)
-        self.user_converters = _converters(self.user_fields, "u")
-        self.settings_converters = _converters(self.settings_fields, "s")
-        self.settings_pk_index = [f.primary_key for f in self.settings_fields].index(True)
-        self.profile_converters = _converters([P.get_field("last_assigned_at")], "p")
+        self.users = ModelColumns(User, "u", connection)
+        self.settings = ModelColumns(AgentSettings, "s", connection)
+        self.profiles = ModelColumns(AgentProfile, "p", connection)
 
         aggregate = "array_agg" if vendor == "postgresql" else "json_group_array"
         open_marks = ", ".join(["%s"] * len(OPEN_STATUSES))
@@ -128,39 +101,23 @@ class _Shape:
             f" AND a.{af['starts_at']} <= %s AND a.{af['ends_at']} > %s),"
             f" (SELECT COUNT(*) FROM {qn(T.db_table)} t WHERE t.{tf['assignee']} = p.{pf['user']}"
             f" AND t.{tf['status']} IN ({open_marks})),"
-            f" {previous_sql}, {user_cols}, {settings_cols}"
+            f" {previous_sql}, {self.users.sql}, {self.settings.sql}"
             f" FROM {joins}"
             f" LEFT OUTER JOIN {qn(S.db_table)} s ON s.{settings_user} = u.{uf['id']}"
             f" LEFT OUTER JOIN {qn(R.db_table)} r ON r.{qn(R.pk.column)} = p.{pf['region']}"
             f" WHERE {where} ORDER BY p.{pf['id']}"
         )
-        self.user_model = User
-        self.settings_descriptor = User.agent_settings
-        self.settings_user_field = S.get_field("user")
+        self.settings_user = S.get_field("user")
 
     def rows(self, raw) -> list[Row]:
-        nu, ns = len(self.user_fields), len(self.settings_fields)
         result = []
         for values in raw:
             tier, capacity, last, region_code, codes, absent, load, previous = values[:8]
-            user_values = values[8 : 8 + nu]
-            settings_values = values[8 + nu : 8 + nu + ns]
-            user = self.user_model.from_db(
-                connection.alias,
-                [f.attname for f in self.user_fields],
-                _convert(user_values, self.user_converters),
-            )
-            settings = None
-            if settings_values[self.settings_pk_index] is not None:
-                settings = AgentSettings.from_db(
-                    connection.alias,
-                    [f.attname for f in self.settings_fields],
-                    _convert(settings_values, self.settings_converters),
-                )
-                self.settings_user_field.set_cached_value(settings, user)
+            user = self.users.build(values, 8)
+            settings = self.settings.build(values, 8 + self.users.width)
             # Cached either way, as select_related does: asking for it reads nothing.
-            self.settings_descriptor.related.set_cached_value(user, settings)
-            (last,) = _convert([last], self.profile_converters)
+            cache_one_to_one(self.settings_user, user, settings)
+            last = self.profiles.convert_one("last_assigned_at", last)
             result.append(
                 Row(
                     user=user,
