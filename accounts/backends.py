@@ -63,23 +63,34 @@ def load_user(backend: ModelBackend, user_id):
         user_id = int(user_id)
     except (ValueError, TypeError):
         return None
-    User = get_user_model()
-    using = router.db_for_read(User)
-    statement = _user_statement(using)
+    user = read_person(pk=user_id)
+    return user if user is not None and backend.user_can_authenticate(user) else None
+
+
+def read_person(*, pk: int | None = None, email: str | None = None):
+    """The person with this id or this (exact) e-mail address, their agent profile
+    cached (or known to be missing); None when there is no such row.
+
+    One statement, composed once per database and key (helpdesk/rowsql.py):
+    the session's person on every request, a mail's sender on every mail.
+    """
+    if (pk is None) == (email is None):
+        raise ValueError("read_person takes pk or email")
+    using = router.db_for_read(get_user_model())
+    statement = _user_statement(using, "id" if pk is not None else "email")
     with connections[using].cursor() as cursor:
-        cursor.execute(statement.sql, [user_id])
+        cursor.execute(statement.sql, [pk if pk is not None else email])
         row = cursor.fetchone()
     if row is None:
         return None
     user = statement.users.build(row)
-    cache_one_to_one(
-        statement.profile_user, user, statement.profiles.build(row, statement.users.width)
-    )
-    return user if backend.user_can_authenticate(user) else None
+    profile = statement.profiles.build(row, statement.users.width)
+    cache_one_to_one(statement.profile_user, user, profile)
+    return user
 
 
 class _UserStatement:
-    def __init__(self, using: str):
+    def __init__(self, using: str, key: str):
         connection = connections[using]
         qn = connection.ops.quote_name
         User = get_user_model()
@@ -91,18 +102,18 @@ class _UserStatement:
             f" FROM {qn(User._meta.db_table)} u"
             f" LEFT OUTER JOIN {qn(AgentProfile._meta.db_table)} p"
             f" ON {self.profiles.column('user', 'p')} = {self.users.column('id', 'u')}"
-            f" WHERE {self.users.column('id', 'u')} = %s"
+            f" WHERE {self.users.column(key, 'u')} = %s"
         )
 
 
-_user_statements: dict[tuple[str, str], _UserStatement] = {}
+_user_statements: dict[tuple[str, str, str], _UserStatement] = {}
 
 
-def _user_statement(using: str) -> _UserStatement:
-    key = (using, connections[using].vendor)
-    found = _user_statements.get(key)
+def _user_statement(using: str, key: str) -> _UserStatement:
+    token = (using, connections[using].vendor, key)
+    found = _user_statements.get(token)
     if found is None:
-        found = _user_statements.setdefault(key, _UserStatement(using))
+        found = _user_statements.setdefault(token, _UserStatement(using, key))
     return found
 
 

@@ -40,7 +40,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import services as account_services
-from accounts.models import Membership, User
+from accounts.backends import read_person
+from accounts.models import Membership
 from accounts.permissions import is_agent
 from helpdesk import egn
 from helpdesk.uploads import MAIL_TYPES, UploadRejected, check_file
@@ -482,8 +483,7 @@ def _follow_merges(ticket):
 
 
 def _known_user(sender: str):
-
-    user = User.objects.select_related("agent_profile").filter(email=sender).first()
+    user = read_person(email=sender)
     return user if user is not None and user.is_active else None
 
 

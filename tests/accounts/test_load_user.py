@@ -48,3 +48,16 @@ def test_inactive_unknown_and_malformed_ids_are_nobody(cast):
     assert backend.get_user(10**9) is None
     assert backend.get_user("not a number") is None
     assert backend.get_user(None) is None
+
+
+def test_a_mail_sender_is_found_by_exact_address_with_the_profile(cast):
+    from accounts.backends import read_person
+
+    with CaptureQueriesContext(connection) as queries:
+        user = read_person(email=cast.expert_x.email)
+        assert user.agent_profile.tier == "regional"
+    assert len(queries.captured_queries) == 1
+    assert user == cast.expert_x
+    assert read_person(email="nobody@example.org") is None
+    with pytest.raises(ValueError):
+        read_person()
