@@ -35,8 +35,9 @@ class SharedClientRedisCache(RedisCache):
         self._class = SharedClientRedisCacheClient
 
 
-def count_up(cache, keys, timeout: int) -> None:
-    """Add one to each counter in `keys`, creating missing ones with `timeout` seconds to live.
+def count_up(cache, keys, timeout: int) -> list[int]:
+    """Add one to each counter in `keys`, creating missing ones with `timeout` seconds to live;
+    return their new values, in the order of `keys`.
 
     On the Redis cache all counters move in one round trip (a pipeline of
     ``SET … NX EX`` and ``INCR`` per key: a new counter gets its lifetime, an
@@ -57,11 +58,15 @@ def count_up(cache, keys, timeout: int) -> None:
             full = cache.make_and_validate_key(key)
             pipe.set(full, 0, ex=timeout, nx=True)
             pipe.incr(full)
-        pipe.execute()
-        return
+        return [int(value) for value in pipe.execute()[1::2]]
+    counts = []
     for key in keys:
-        if not cache.add(key, 1, timeout=timeout):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between the two calls
-                cache.set(key, 1, timeout=timeout)
+        if cache.add(key, 1, timeout=timeout):
+            counts.append(1)
+            continue
+        try:
+            counts.append(cache.incr(key))
+        except ValueError:  # expired between the two calls
+            cache.set(key, 1, timeout=timeout)
+            counts.append(1)
+    return counts

@@ -44,6 +44,7 @@ from accounts.backends import read_person
 from accounts.models import Membership
 from accounts.permissions import is_agent
 from helpdesk import egn
+from helpdesk.cache import count_up
 from helpdesk.uploads import MAIL_TYPES, UploadRejected, check_file
 from mailbridge import noise
 from mailbridge.authentication import authentication_results, judge
@@ -292,8 +293,15 @@ def _quarantine(row: InboundMessage, parsed: ParsedMail | None, reason: str) -> 
 _own_cache: dict = {}
 
 
-def own_addresses(mailbox: Mailbox | None = None) -> frozenset[str]:
-    """Return the addresses the helpdesk sends from or receives at (lower case)."""
+def own_addresses(
+    mailbox: Mailbox | None = None, *, mailbox_id: int | None = None
+) -> frozenset[str]:
+    """Return the addresses the helpdesk sends from or receives at (lower case).
+
+    With the mailbox (or its id) a mail came in by, that mailbox's address is
+    among them even if it was added since the list was last read; by id, the
+    mailbox is read only then, not for every mail.
+    """
     config = (
         settings.HELPDESK["SUPPORT_ADDRESS"],
         settings.DEFAULT_FROM_EMAIL,
@@ -302,11 +310,14 @@ def own_addresses(mailbox: Mailbox | None = None) -> frozenset[str]:
     cached = _own_cache.get(config)
     if cached is None or time.monotonic() - cached[0] > 30:
         addresses = {parseaddr(value)[1].lower() for value in config}
-        addresses.update(a.lower() for a in Mailbox.objects.values_list("address", flat=True))
+        boxes = list(Mailbox.objects.values_list("pk", "address"))
+        addresses.update(address.lower() for _pk, address in boxes)
         addresses.discard("")
-        cached = (time.monotonic(), frozenset(addresses))
+        cached = (time.monotonic(), frozenset(addresses), frozenset(pk for pk, _a in boxes))
         _own_cache.clear()
         _own_cache[config] = cached
+    if mailbox is None and mailbox_id is not None and mailbox_id not in cached[2]:
+        mailbox = Mailbox.objects.filter(pk=mailbox_id).first()
     if mailbox is not None and mailbox.address.lower() not in cached[1]:
         return cached[1] | {mailbox.address.lower()}
     return cached[1]
@@ -321,7 +332,7 @@ def _decide(parsed: ParsedMail, row: InboundMessage) -> _Decision:
 
     sender = _clean(parsed.from_addr).strip().lower()[:254]
     verdict = noise.classify(
-        parsed, set(own_addresses(row.mailbox)), settings.HELPDESK["LOOP_HEADER"]
+        parsed, set(own_addresses(mailbox_id=row.mailbox_id)), settings.HELPDESK["LOOP_HEADER"]
     )
     if verdict.kind == noise.OWN_LOOP:
         log.info("mailbridge: dropped our own mail %s (%s)", row.message_id, verdict.reason)
@@ -686,16 +697,13 @@ def _acknowledgement(parsed: ParsedMail, sender: str, proven: bool) -> str:
     rules = settings.HELPDESK
     hour = int(time.time() // 3600)
     domain = sender.rpartition("@")[2]
-    for key, limit, scope in (
+    limits = (
         (f"hd:ack:{hour}", rules["ACK_PER_HOUR"], _("all senders")),
         (f"hd:ack:{hour}:{domain}"[:200], rules["ACK_PER_DOMAIN_HOUR"], domain),
-    ):
-        cache.add(key, 0, 3700)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # the key expired in between: start the hour again
-            cache.set(key, 1, 3700)
-            count = 1
+    )
+    # Both counters in one round trip to the cache.
+    counts = count_up(cache, [key for key, _limit, _scope in limits], 3700)
+    for count, (_key, limit, scope) in zip(counts, limits, strict=True):
         if count > limit:
             return _(
                 "No acknowledgement: more than %(n)s acknowledgements this hour (%(scope)s)."
@@ -744,9 +752,8 @@ def _create(parsed, sender, user, related_to=None, proven=True):
         institution=institution,
         institution_verified=verified,
         related_to=related_to,
+        mail_notes=[no_acknowledgement] if no_acknowledgement else [],
     )
-    if no_acknowledgement:
-        events.mail_note(ticket, note=no_acknowledgement)
     _note_omitted(ticket, parsed)
     _note_copied(ticket, parsed, sender)
     return ticket

@@ -305,9 +305,11 @@ def sla_breached(ticket, *, which: str, at) -> TicketEvent:
     )
 
 
-def mail_note(ticket, *, note: str, at=None) -> TicketEvent:
+def mail_note(ticket, *, note: str, at=None, save=True) -> TicketEvent:
     """Something about e-mail the agent should know (a bounce, copies not added, a hold)."""
-    return _row(ticket, kind=TicketEvent.Kind.MAIL, channel=Channel.EMAIL, note=note, at=at)
+    return _row(
+        ticket, kind=TicketEvent.Kind.MAIL, channel=Channel.EMAIL, note=note, at=at, save=save
+    )
 
 
 COPIED_FIELD = "cc"

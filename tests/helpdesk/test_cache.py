@@ -60,9 +60,10 @@ def test_counters_count_up_and_keep_their_lifetime(settings, monkeypatch):
         # the backend's add and incr (three round trips a key).
         monkeypatch.setattr(backend, "add", _refuse)
         monkeypatch.setattr(backend, "incr", _refuse)
-    count_up(cache, keys, 300)
-    count_up(cache, keys[:1], 300)
+    assert count_up(cache, keys, 300) == [1, 1]
+    assert count_up(cache, keys[:1], 300) == [2]
     assert cache.get_many(keys) == {keys[0]: 2, keys[1]: 1}
+    assert count_up(cache, [keys[1], keys[0]], 300) == [2, 3]  # in the order asked
     if hasattr(cache, "_cache") and hasattr(cache._cache, "get_client"):
         client = cache._cache.get_client()
         ttl = client.ttl(cache.make_key(keys[0]))

@@ -19,7 +19,7 @@ from mailbridge import ingest
 from mailbridge.ingest import process_message, reprocess
 from mailbridge.models import InboundMessage, Mailbox, UndeliverableAddress
 from tickets import events
-from tickets.models import Attachment, Status, Ticket, TicketEvent, Watcher
+from tickets.models import Attachment, OutboundMail, Status, Ticket, TicketEvent, Watcher
 
 SUPPORT = "support@helpdesk.example"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
@@ -613,3 +613,23 @@ def test_a_failing_action_inside_the_mail_transaction_still_leaves_nothing(cast,
     outcome = process_message(make_mail(sender="broken@abv.bg", subject="Нещо не работи"))
     assert outcome.outcome == "quarantined"
     assert not Ticket.objects.filter(requester_email="broken@abv.bg").exists()
+
+
+def test_why_no_acknowledgement_went_out_is_written_with_the_requests_history(cast, settings):
+    """The note joins the filing's one insert of history rows, not a statement of its own."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    process_message(make_mail(subject="warm-up"))
+    settings.HELPDESK = {**settings.HELPDESK, "ACK_PER_DOMAIN_HOUR": 0}
+    with CaptureQueriesContext(connection) as ctx:
+        outcome = process_message(make_mail(sender="unproven@abv.bg"))
+    ticket = Ticket.objects.get(reference=outcome.ticket)
+    assert not OutboundMail.objects.filter(ticket=ticket, kind="created").exists()
+    [note] = ticket.events.filter(kind=TicketEvent.Kind.MAIL)
+    assert note.note and note.created_at == ticket.created_at
+    kinds = list(ticket.events.order_by("id").values_list("kind", flat=True))
+    assert kinds[0] == TicketEvent.Kind.CREATED and kinds[-1] == TicketEvent.Kind.MAIL
+    table = TicketEvent._meta.db_table
+    inserts = [q for q in ctx.captured_queries if q["sql"].startswith(f'INSERT INTO "{table}"')]
+    assert len(inserts) == 1

@@ -266,6 +266,7 @@ def file_request(
     notify: bool = True,
     field_values=None,
     require_fields: bool = False,
+    mail_notes: Iterable[str] = (),
     now: datetime.datetime | None = None,
 ) -> Ticket:
     """The shared core of filing: the door has checked who files and what they may set.
@@ -276,7 +277,8 @@ def file_request(
 
     `field_values` ({key: text}) answers the fields of `competence`
     (tickets/fields.py); with `require_fields` a required one left empty is
-    refused.
+    refused. `mail_notes` are things about the e-mail the agent should know
+    (why no acknowledgement went out), written with the request's history.
     """
     now = now or timezone.now()
     # Personal numbers (ЕГН) are masked before anything is stored (tickets/redaction.py).
@@ -361,6 +363,9 @@ def file_request(
         history.append(
             events.linked_on_filing(ticket, earlier=related_to, channel=channel, at=now, save=False)
         )
+    history.extend(
+        events.mail_note(ticket, note=note, at=now, save=False) for note in mail_notes if note
+    )
     TicketEvent.objects.bulk_create(history)
     if answers:
         TicketFieldValue.objects.bulk_create(fields.value_rows(ticket, answers))
