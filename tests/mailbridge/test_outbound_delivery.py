@@ -139,3 +139,51 @@ def test_a_long_thread_names_its_first_mail_and_the_latest_nine(make_ticket):
         "In-Reply-To": "<m1@example.org>",
         "References": "<m0@example.org> <m1@example.org>",
     }
+
+
+def test_claimed_rows_are_read_as_the_orm_reads_them_in_one_statement(make_ticket, cast):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tickets import outbox
+
+    make_ticket()  # an acknowledgement: ticket, requester, institution, region, message
+    unassigned = make_ticket(actor=cast.teacher_b, institution=cast.school_b)
+    Ticket = type(unassigned)
+    Ticket.objects.filter(pk=unassigned.pk).update(assignee=None)
+    # A scheduled report: no ticket, no message.
+    outbox.report(
+        key="report:test",
+        address="boss@example.org",
+        language="bg",
+        subject="Отчет",
+        text="Текст",
+        html="<p>Текст</p>",
+    )
+    ids = list(OutboundMail.objects.order_by("pk").values_list("pk", flat=True))
+    assert len(ids) >= 2
+    with CaptureQueriesContext(connection) as queries:
+        rows = outbound._read_claimed(ids)
+        # Everything composing reads is there: no further query.
+        for row in rows:
+            if row.ticket is not None:
+                _ = (row.ticket.requester, row.ticket.assignee, row.ticket.institution)
+                _ = (row.ticket.region, row.ticket_message)
+    assert len(queries.captured_queries) == 1
+    expected = list(outbound._rows(OutboundMail.objects.filter(pk__in=ids)).order_by("pk"))
+    assert [r.pk for r in rows] == [r.pk for r in expected] == ids
+
+    def values(obj):
+        if obj is None:
+            return None
+        return [getattr(obj, f.attname) for f in obj._meta.concrete_fields]
+
+    for got, want in zip(rows, expected, strict=True):
+        assert values(got) == values(want)
+        assert values(got.ticket_message) == values(want.ticket_message)
+        assert values(got.ticket) == values(want.ticket)
+        if want.ticket is not None:
+            for name in ("requester", "assignee", "institution", "region"):
+                assert values(getattr(got.ticket, name)) == values(getattr(want.ticket, name)), name
+    assert any(r.ticket is not None and r.ticket.assignee is None for r in rows)
+    assert any(r.ticket is None and r.ticket_message is None for r in rows)
