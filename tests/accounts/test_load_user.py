@@ -59,5 +59,5 @@ def test_a_mail_sender_is_found_by_exact_address_with_the_profile(cast):
     assert len(queries.captured_queries) == 1
     assert user == cast.expert_x
     assert read_person(email="nobody@example.org") is None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="pk or email"):
         read_person()
