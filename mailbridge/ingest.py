@@ -46,7 +46,7 @@ from accounts.permissions import is_agent
 from helpdesk import egn
 from helpdesk.cache import count_up
 from helpdesk.uploads import MAIL_TYPES, UploadRejected, check_file
-from mailbridge import noise
+from mailbridge import noise, reads
 from mailbridge.authentication import authentication_results, judge
 from mailbridge.models import InboundMessage, Mailbox, UndeliverableAddress
 from mailbridge.parsing import ParsedMail, parse_message
@@ -345,12 +345,7 @@ def _decide(parsed: ParsedMail, row: InboundMessage) -> _Decision:
     if ids or parsed.message_id:
         lookup = [*ids, parsed.message_id] if parsed.message_id else ids
         # With the tickets (and requesters) they lead to: no second query for a reply.
-        keys = {
-            key.mail_id: (key.ticket, key.direction)
-            for key in MailThreadKey.objects.filter(mail_id__in=lookup).select_related(
-                "ticket__requester"
-            )
-        }
+        keys = {key.mail_id: (key.ticket, key.direction) for key in reads.thread_keys(lookup)}
     if parsed.message_id and keys.get(parsed.message_id, (0, ""))[1] == "out":
         log.info("mailbridge: dropped our own mail %s coming back", parsed.message_id)
         return _ignored(_("Our own mail came back (its Message-ID is one we sent)."))
@@ -499,10 +494,7 @@ def _known_user(sender: str):
 
 
 def _recent_count(sender: str) -> int:
-    since = timezone.now() - datetime.timedelta(hours=1)
-    return InboundMessage.objects.filter(
-        sender=sender, created_at__gte=since, state=InboundMessage.State.PROCESSED
-    ).count()
+    return reads.processed_since(sender, timezone.now() - datetime.timedelta(hours=1))
 
 
 def _visible(ticket, user) -> bool:
