@@ -126,6 +126,7 @@ def setup_embedded() -> None:
     scratch = Path(tempfile.mkdtemp(prefix="bench-mail-"))
     for name in ("DATABASE_URL", "REDIS_URL"):
         os.environ.pop(name, None)
+    (scratch / "var").mkdir()
     os.environ["HELPDESK_VAR_DIR"] = str(scratch / "var")
     os.environ.setdefault("HELPDESK_TESTING", "true")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")

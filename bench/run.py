@@ -27,6 +27,7 @@ RUNS = [
     ["bench_filing.py", "--http"],
     ["bench_mail_ingest.py", "-n", "600"],
     ["bench_mail_ingest.py", "-n", "1200", "--workers", "2"],
+    ["bench_mail_ingest.py", "-n", "1200", "--workers", "3"],
     ["bench_mail_ingest.py", "-n", "600", "--sqlite"],
     ["bench_live.py"],
     ["bench_load.py"],
