@@ -13,7 +13,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.db import connections, router
 
 from accounts.models import AgentProfile
-from helpdesk.rowsql import ModelColumns, cache_one_to_one
+from helpdesk.rowsql import ModelColumns, cache_one_to_one, composed
 
 
 def lockout_username(request, credentials) -> str | None:
@@ -77,8 +77,9 @@ def read_person(*, pk: int | None = None, email: str | None = None):
     if (pk is None) == (email is None):
         raise ValueError("read_person takes pk or email")
     using = router.db_for_read(get_user_model())
-    statement = _user_statement(using, "id" if pk is not None else "email")
-    with connections[using].cursor() as cursor:
+    conn = connections[using]
+    statement = composed(_UserStatement, conn, "id" if pk is not None else "email")
+    with conn.cursor() as cursor:
         cursor.execute(statement.sql, [pk if pk is not None else email])
         row = cursor.fetchone()
     if row is None:
@@ -90,8 +91,7 @@ def read_person(*, pk: int | None = None, email: str | None = None):
 
 
 class _UserStatement:
-    def __init__(self, using: str, key: str):
-        connection = connections[using]
+    def __init__(self, connection, key: str):
         qn = connection.ops.quote_name
         User = get_user_model()
         self.users = ModelColumns(User, "u", connection)
@@ -104,17 +104,6 @@ class _UserStatement:
             f" ON {self.profiles.column('user', 'p')} = {self.users.column('id', 'u')}"
             f" WHERE {self.users.column(key, 'u')} = %s"
         )
-
-
-_user_statements: dict[tuple[str, str, str], _UserStatement] = {}
-
-
-def _user_statement(using: str, key: str) -> _UserStatement:
-    token = (using, connections[using].vendor, key)
-    found = _user_statements.get(token)
-    if found is None:
-        found = _user_statements.setdefault(token, _UserStatement(using, key))
-    return found
 
 
 class PasswordBackend(ModelBackend):

@@ -68,3 +68,20 @@ def cache_one_to_one(field, owner, related) -> None:
     field.remote_field.set_cached_value(owner, related)
     if related is not None:
         field.set_cached_value(related, owner)
+
+
+_composed: dict[tuple, object] = {}
+
+
+def composed(factory, conn, *key):
+    """``factory(conn, *key)``, made once per database (alias and vendor) and key, then kept.
+
+    The statements these helpers write depend only on the models and the
+    database; two threads racing on the first call both compose, and one
+    result is kept.
+    """
+    token = (factory, conn.alias, conn.vendor, *key)
+    found = _composed.get(token)
+    if found is None:
+        found = _composed.setdefault(token, factory(conn, *key))
+    return found

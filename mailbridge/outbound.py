@@ -30,7 +30,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.models import Institution, Region
-from helpdesk.rowsql import ModelColumns
+from helpdesk.rowsql import ModelColumns, composed
 from mailbridge.models import UndeliverableAddress
 from mailbridge.reference import format_subject_tag
 from tickets import rating_links
@@ -419,18 +419,10 @@ class _ClaimedRead:
         return result
 
 
-_claimed_reads: dict[tuple[str, str], _ClaimedRead] = {}
-
-
 def _read_claimed(ids) -> list[OutboundMail]:
     """The rows `ids` (just claimed), as ``_rows()`` would select them, in id order."""
-    using = router.db_for_write(OutboundMail)
-    conn = connections[using]
-    key = (using, conn.vendor)
-    read = _claimed_reads.get(key)
-    if read is None:
-        read = _claimed_reads.setdefault(key, _ClaimedRead(conn))
-    return read.rows(conn, ids)
+    conn = connections[router.db_for_write(OutboundMail)]
+    return composed(_ClaimedRead, conn).rows(conn, ids)
 
 
 def deliver(ids) -> int:

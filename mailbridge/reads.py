@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db import connections, router
 
-from helpdesk.rowsql import ModelColumns
+from helpdesk.rowsql import ModelColumns, composed
 from mailbridge.models import InboundMessage
 from tickets.models import MailThreadKey, Ticket
 
@@ -64,17 +64,6 @@ class _SenderCount:
         )
 
 
-_made: dict[tuple, object] = {}
-
-
-def _statement(kind, conn):
-    key = (kind, conn.alias, conn.vendor)
-    found = _made.get(key)
-    if found is None:
-        found = _made.setdefault(key, kind(conn))
-    return found
-
-
 def thread_keys(mail_ids) -> list[MailThreadKey]:
     """The thread keys of these Message-IDs, each with its ticket and the ticket's
     requester cached (what ``select_related("ticket__requester")`` gives)."""
@@ -82,13 +71,13 @@ def thread_keys(mail_ids) -> list[MailThreadKey]:
     if not mail_ids:
         return []
     conn = connections[router.db_for_read(MailThreadKey)]
-    return _statement(_KeysRead, conn).run(conn, mail_ids)
+    return composed(_KeysRead, conn).run(conn, mail_ids)
 
 
 def processed_since(sender: str, since) -> int:
     """How many mails from `sender` were processed since `since`."""
     conn = connections[router.db_for_read(InboundMessage)]
-    statement = _statement(_SenderCount, conn)
+    statement = composed(_SenderCount, conn)
     params = [
         sender,
         conn.ops.adapt_datetimefield_value(since),

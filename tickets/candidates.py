@@ -18,14 +18,13 @@ region, and the follow-up's subquery by requester id, by address or none.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import connection
 
 from accounts.models import Absence, AgentProfile, Region
-from helpdesk.rowsql import ModelColumns, cache_one_to_one
+from helpdesk.rowsql import ModelColumns, cache_one_to_one, composed
 from tickets.models import OPEN_STATUSES, AgentSettings, Competence, Ticket
 
 
@@ -47,10 +46,9 @@ class Row:
 class _Shape:
     """The statements and row decoding of one shape, composed once."""
 
-    def __init__(
-        self, *, vendor: str, by_ids: bool, with_region: bool, previous: str, exclude_pk: bool
-    ):
-        qn = connection.ops.quote_name
+    def __init__(self, conn, by_ids: bool, with_region: bool, previous: str, exclude_pk: bool):
+        vendor = conn.vendor
+        qn = conn.ops.quote_name
         User = get_user_model()
         P, U, S, R = AgentProfile._meta, User._meta, AgentSettings._meta, Region._meta
         T, A, C = Ticket._meta, Absence._meta, Competence._meta
@@ -63,9 +61,9 @@ class _Shape:
         th_competence = qn(through.get_field("competence").column)
         settings_user = qn(S.get_field("user").column)
 
-        self.users = ModelColumns(User, "u", connection)
-        self.settings = ModelColumns(AgentSettings, "s", connection)
-        self.profiles = ModelColumns(AgentProfile, "p", connection)
+        self.users = ModelColumns(User, "u", conn)
+        self.settings = ModelColumns(AgentSettings, "s", conn)
+        self.profiles = ModelColumns(AgentProfile, "p", conn)
 
         aggregate = "array_agg" if vendor == "postgresql" else "json_group_array"
         open_marks = ", ".join(["%s"] * len(OPEN_STATUSES))
@@ -134,19 +132,6 @@ class _Shape:
         return result
 
 
-_shapes: dict[tuple, _Shape] = {}
-_shapes_lock = threading.Lock()
-
-
-def _shape(**key) -> _Shape:
-    token = tuple(sorted(key.items()))
-    found = _shapes.get(token)
-    if found is None:
-        with _shapes_lock:
-            found = _shapes.setdefault(token, _Shape(**key))
-    return found
-
-
 def _scope_params(region_id) -> list:
     params = [AgentProfile.Kind.EXPERT.value, True, AgentProfile.Tier.CENTRAL.value]
     if region_id is not None:
@@ -162,7 +147,6 @@ def read(*, region_id, now, lock: bool, previous_of, window_start) -> list[Row]:
     `window_start` (None: no follow-up window) ask for the requester's
     recent expert in the same statement.
     """
-    vendor = connection.vendor
     by_ids = bool(lock and connection.features.has_select_for_update)
     previous, who = "none", None
     if previous_of is not None and window_start is not None:
@@ -171,13 +155,7 @@ def read(*, region_id, now, lock: bool, previous_of, window_start) -> list[Row]:
         elif previous_of.requester_email:
             previous, who = "email", previous_of.requester_email
     exclude_pk = previous != "none" and previous_of.pk is not None
-    shape = _shape(
-        vendor=vendor,
-        by_ids=by_ids,
-        with_region=region_id is not None,
-        previous=previous,
-        exclude_pk=exclude_pk,
-    )
+    shape = composed(_Shape, connection, by_ids, region_id is not None, previous, exclude_pk)
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         if by_ids:

@@ -142,10 +142,13 @@ def test_the_follow_up_expert_by_account_by_address_and_not_the_ticket_itself(
 
 
 def test_each_shape_is_composed_once(cast, now):
-    candidates._shapes.clear()
+    from helpdesk import rowsql
+
+    rowsql._composed.clear()
     for _ in range(3):
         candidates.read(
             region_id=cast.region_x.pk, now=now, lock=False, previous_of=None, window_start=None
         )
         candidates.read(region_id=None, now=now, lock=False, previous_of=None, window_start=None)
-    assert len(candidates._shapes) == 2
+    shapes = [key for key in rowsql._composed if key[0] is candidates._Shape]
+    assert len(shapes) == 2
