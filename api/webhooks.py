@@ -40,6 +40,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from api.models import WebhookDelivery, WebhookEvent, WebhookSubscription
+from helpdesk.cache import ahead_get, forget_ahead, read_ahead_on
 from tickets.models import Message, Status, Ticket
 
 log = logging.getLogger(__name__)
@@ -106,11 +107,13 @@ def matching_subscriptions(ticket: Ticket) -> list[WebhookSubscription]:
 # a saved or deleted subscription clears it (see forget_subscriptions).
 ANY_ACTIVE_KEY = "hd:webhooks:any-active"
 ANY_ACTIVE_SECONDS = 300
+# Asked by every filing: read with the filing's other flags (helpdesk/cache.py).
+read_ahead_on("filing", ANY_ACTIVE_KEY)
 
 
 def any_active_subscription() -> bool:
     """Most installations have few subscriptions: no query per change when there are none."""
-    known = cache.get(ANY_ACTIVE_KEY)
+    known = ahead_get(cache, ANY_ACTIVE_KEY)
     if known is None:
         known = WebhookSubscription.objects.filter(is_active=True).exists()
         cache.set(ANY_ACTIVE_KEY, known, ANY_ACTIVE_SECONDS)
@@ -120,6 +123,7 @@ def any_active_subscription() -> bool:
 def forget_subscriptions(sender, **kwargs) -> None:
     """Receiver of a subscription's post_save/post_delete: the next change asks the database."""
     cache.delete(ANY_ACTIVE_KEY)
+    forget_ahead(ANY_ACTIVE_KEY)
     # A transaction that rolls back after the save must not leave a stale answer either.
     transaction.on_commit(lambda: cache.delete(ANY_ACTIVE_KEY))
 

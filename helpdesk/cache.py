@@ -8,6 +8,9 @@ A ``redis.Redis`` is safe to share between threads (every command borrows a
 connection from the pool), so one per pool does the same work.
 """
 
+import contextlib
+import contextvars
+
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 
@@ -70,3 +73,61 @@ def count_up(cache, keys, timeout: int) -> list[int]:
             cache.set(key, 1, timeout=timeout)
             counts.append(1)
     return counts
+
+
+# --- reading ahead ----------------------------------------------------------------
+#
+# Some flags are read by several steps of one action, each with its own
+# ``cache.get``: on filing, whether any webhook is subscribed and the version of
+# the surge incidents. Each step registers its key for the occasion here; the
+# action reads them all in one round trip when it begins (``reading_ahead``),
+# and the steps ask through ``ahead_get``, which answers from that read.
+
+_AHEAD_KEYS: dict[str, list[str]] = {}
+_AHEAD: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "helpdesk_cache_ahead", default=None
+)
+
+
+def read_ahead_on(occasion: str, key: str) -> None:
+    """Have `key` read (with the others of `occasion`) when an action of that occasion begins."""
+    keys = _AHEAD_KEYS.setdefault(occasion, [])
+    if key not in keys:
+        keys.append(key)
+
+
+@contextlib.contextmanager
+def reading_ahead(cache, occasion: str):
+    """Inside this block, ``ahead_get(cache, key)`` of the occasion's keys asks no server.
+
+    A key the cache does not hold is not answered ahead (the step reads it,
+    and sets it, as before); if the cache cannot be reached, nothing is, and
+    each step meets the error (and handles it) as it would without this block.
+    """
+    keys = _AHEAD_KEYS.get(occasion)
+    found = None
+    if keys:
+        try:
+            found = cache.get_many(keys)
+        except Exception:
+            found = None
+    token = _AHEAD.set(found)
+    try:
+        yield
+    finally:
+        _AHEAD.reset(token)
+
+
+def ahead_get(cache, key: str):
+    """``cache.get(key)``, answered from the read ahead when it holds `key`."""
+    found = _AHEAD.get()
+    if found is not None and key in found:
+        return found[key]
+    return cache.get(key)
+
+
+def forget_ahead(key: str) -> None:
+    """This process changed `key`: a later ``ahead_get`` in the same block reads it again."""
+    found = _AHEAD.get()
+    if found is not None:
+        found.pop(key, None)

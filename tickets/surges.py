@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from accounts.models import AgentProfile
 from helpdesk import stamps
+from helpdesk.cache import ahead_get, forget_ahead, read_ahead_on
 from tickets import events, similarity
 from tickets.models import Channel, SurgeAlert, Ticket, TicketSignature
 from tickets.signals import surge_alerted
@@ -257,6 +258,8 @@ def alerts_for(user, *, limit: int = 10) -> list[SurgeAlert]:
 # machine's processes instead.
 
 _VERSION_KEY = "surges:incidents:version"
+# Asked by every filing (link_on_arrival): read with its other flags (helpdesk/cache.py).
+read_ahead_on("filing", _VERSION_KEY)
 # A safety net for a version change lost with the cache server: read again after this long.
 _KNOWN_SECONDS = 300
 _known: tuple[str, float, dict] | None = None  # (version, monotonic time read, map)
@@ -280,6 +283,7 @@ def _new_version() -> None:
         except OSError:  # the map is read again within _KNOWN_SECONDS
             logger.warning("could not renew the surge incident stamp", exc_info=True)
         return
+    forget_ahead(_VERSION_KEY)
     try:
         cache.set(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
     except Exception:  # a cache server away: the map is read again within _KNOWN_SECONDS
@@ -305,7 +309,7 @@ def incidents_by_competence() -> dict | None:
     global _known
     if _shared_cache():
         try:
-            version = cache.get(_VERSION_KEY)
+            version = ahead_get(cache, _VERSION_KEY)
             if version is None:  # first use, or the cache server lost it
                 cache.add(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
                 version = cache.get(_VERSION_KEY)

@@ -55,6 +55,39 @@ def test_an_event_from_the_handed_ticket_equals_one_from_the_row(
     assert sent[0][1]["last_message_id"] == Ticket.objects.get(pk=ticket.pk).last_message_id
 
 
+def test_a_reply_hands_the_ticket_as_it_leaves_it_to_the_live_update(
+    cast, make_ticket, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The event of a reply (here one that reopens the request) needs no read after the commit."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tickets import actions
+    from tickets.models import Status
+
+    ticket = make_ticket()
+    actions.change_status(ticket=ticket, actor=cast.expert_x, status=Status.WAITING)
+    sent = []
+
+    async def record(layer, groups, event):
+        sent.append(event)
+
+    layer = InMemoryChannelLayer()
+    run_coroutine(layer.group_add("all", "console-page"))
+    monkeypatch.setattr(live, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(live, "_send_all", record)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        message = actions.add_message(ticket=ticket, actor=cast.teacher_a, text="Още е така.")
+    with CaptureQueriesContext(connection) as ctx:
+        for callback in callbacks:
+            callback()
+    assert not [q for q in ctx.captured_queries if 'FROM "tickets_ticket"' in q["sql"]]
+    [reply] = [event for event in sent if event["change"] == "message"]
+    row = Ticket.objects.get(pk=ticket.pk)
+    assert reply["message_id"] == message.pk == row.last_message_id
+    assert (reply["status"], reply["updated_at"]) == (Status.OPEN, row.updated_at.isoformat())
+
+
 def test_a_filed_request_is_found_by_its_subject_and_its_text(cast, make_ticket):
     # Its search document is written once, with the first message.
     ticket = make_ticket(subject="Дневникът не се отваря", text="Грешка при вход с парола")

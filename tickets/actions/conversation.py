@@ -178,7 +178,9 @@ def add_message(
         message.mentioned, message.mention_refused = notifications.mention(
             ticket, message, acting_user, now
         )
-    announce(ticket.pk, "message", message_id=message.pk)
+    # This copy is the locked row as the reply leaves it (status moves included):
+    # the live update is built from it, without reading the row after the commit.
+    announce(ticket.pk, "message", ticket=ticket, message_id=message.pk)
     return message
 
 

@@ -8,14 +8,17 @@ first message, history and acknowledgement, in one transaction.
 """
 
 import datetime
+import functools
 from collections.abc import Iterable
 
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Institution, User
 from accounts.permissions import can_set_priority, filing_institution_ids, is_agent
+from helpdesk.cache import reading_ahead
 from helpdesk.errors import DomainError, NotAllowed
 from helpdesk.uploads import CheckedFile
 from tickets import events, fields, notifications, outbox, search_sync, similarity, surges
@@ -239,6 +242,18 @@ def create_ticket(*, channel: str = Channel.PORTAL, actor=None, **kwargs) -> Tic
     return FILERS[channel](actor=actor, **kwargs)
 
 
+def _flags_read_ahead(func):
+    """The cached flags filing's steps ask for (webhooks, surges) in one round trip."""
+
+    @functools.wraps(func)
+    def inner(*args, **kwargs):
+        with reading_ahead(cache, "filing"):
+            return func(*args, **kwargs)
+
+    return inner
+
+
+@_flags_read_ahead
 @atomic_action
 def file_request(
     *,

@@ -71,7 +71,8 @@ def move(ticket, *, actor, status, channel, now, note="", notify=True, record=Tr
         )
     if status == Status.RESOLVED and notify:
         outbox.notify("resolved", ticket)
-    announce(ticket.pk, "status")
+    # The caller's locked copy: the live update needs no read after the commit.
+    announce(ticket.pk, "status", ticket=ticket)
 
 
 @transaction.atomic
