@@ -20,6 +20,18 @@ class TicketsConfig(AppConfig):
                 signal.connect(
                     forget, sender=model, weak=False, dispatch_uid=f"sla.{model.__name__}"
                 )
+        # The directory routing reads mail senders' institutions from (tickets/assignment.py).
+        from accounts.models import Institution, InstitutionDomain
+        from tickets import assignment
+
+        for model in (Institution, InstitutionDomain):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    assignment.forget_directory,
+                    sender=model,
+                    weak=False,
+                    dispatch_uid=f"assignment.directory.{model.__name__}",
+                )
         # Imported here: the models must be loaded before the search sync is connected.
         from tickets import search_sync
 

@@ -32,32 +32,44 @@ def institution_info(institution: Institution) -> routing.InstitutionInfo:
 
 
 class DatabaseDirectory:
-    """routing.Directory over the Institution tables, remembering its answers.
+    """routing.Directory over the Institution tables.
 
-    One directory serves one routing decision, which asks the same questions
-    more than once (the institution is resolved before and inside route()).
+    The answers come from this process's copy of the directory's codes and
+    mail domains (``directory_snapshot``), read in one statement and kept for
+    a short while: a mail from a sender without an account asks it for a
+    domain or two and for the codes in its text, a lookup each, no query.
     """
 
-    def __init__(self):
-        self._codes: dict[str, routing.InstitutionInfo | None] = {}
-        self._domains: dict[str, routing.InstitutionInfo | None] = {}
-
     def institution_by_code(self, code):
-        if code not in self._codes:
-            institution = Institution.objects.select_related("region").filter(code=code).first()
-            self._codes[code] = institution_info(institution) if institution else None
-        return self._codes[code]
+        return directory_snapshot().by_code.get(code)
 
     def institution_by_domain(self, domain):
-        domain = domain.lower()
-        if domain not in self._domains:
-            row = (
-                InstitutionDomain.objects.select_related("institution__region")
-                .filter(domain=domain)
-                .first()
-            )
-            self._domains[domain] = institution_info(row.institution) if row else None
-        return self._domains[domain]
+        return directory_snapshot().by_domain.get(domain.lower())
+
+
+@dataclasses.dataclass(frozen=True)
+class DirectorySnapshot:
+    by_code: dict[str, routing.InstitutionInfo]
+    by_domain: dict[str, routing.InstitutionInfo]
+
+
+def _read_directory() -> DirectorySnapshot:
+    by_code: dict[str, routing.InstitutionInfo] = {}
+    by_id: dict[int, routing.InstitutionInfo] = {}
+    for pk, code, region_code in Institution.objects.order_by().values_list(
+        "pk", "code", "region__code"
+    ):
+        by_id[pk] = by_code[code] = routing.InstitutionInfo(
+            id=pk, code=code, region_code=region_code
+        )
+    by_domain = {
+        domain: by_id[institution_id]
+        for domain, institution_id in InstitutionDomain.objects.order_by().values_list(
+            "domain", "institution_id"
+        )
+        if institution_id in by_id
+    }
+    return DirectorySnapshot(by_code=by_code, by_domain=by_domain)
 
 
 # The catalogue and the regions change a few times a year but are read by
@@ -88,6 +100,28 @@ def active_competences() -> dict[str, tuple[Competence, routing.CompetenceInfo]]
 
 
 @lru_cache(maxsize=2)
+def _directory(_bucket: int) -> DirectorySnapshot:
+    return _read_directory()
+
+
+def directory_snapshot() -> DirectorySnapshot:
+    """The institutions' codes and mail domains, as this process read them lately.
+
+    5,000 institutions and their domains are a few hundred kilobytes, read in
+    two short statements at most every _CATALOGUE_SECONDS, and only by a
+    process that routes mail from unknown senders. A change made in this
+    process is seen at once (``forget_directory``); one made elsewhere (the
+    directory import, the admin of another web process) within that time.
+    """
+    return _directory(_bucket())
+
+
+def forget_directory(**kwargs) -> None:
+    """Receiver of the institutions' and their domains' saves and deletes."""
+    _directory.cache_clear()
+
+
+@lru_cache(maxsize=2)
 def _regions_by_code(_bucket: int):
     return {r.code: r for r in Region.objects.all()}
 
@@ -97,6 +131,7 @@ def regions_by_code() -> dict[str, Region]:
 
 
 def clear_caches() -> None:
+    _directory.cache_clear()
     _active_competences.cache_clear()
     _regions_by_code.cache_clear()
 
