@@ -59,8 +59,11 @@ for port in "${WEB_PORTS[@]}"; do
     --lifespan off --no-access-log &
   PIDS+=($!)
 done
+# Each worker runs its tasks in threads (no child processes to hand every task
+# to: docs/scaling.md, "Celery workers: threads"); WORKER_ARGS changes that.
+read -r -a WORKER_ARGS <<< "${WORKER_ARGS:---pool threads --concurrency 4}"
 for n in 1 2; do
-  DATABASE_URL="$(named "worker$n")" .venv/bin/celery -A helpdesk worker --concurrency 2 -n "worker$n@%h" --loglevel=WARNING &
+  DATABASE_URL="$(named "worker$n")" .venv/bin/celery -A helpdesk worker "${WORKER_ARGS[@]}" -n "worker$n@%h" --loglevel=WARNING &
   PIDS+=($!)
 done
 DATABASE_URL="$(named beat)" .venv/bin/celery -A helpdesk beat --loglevel=WARNING \

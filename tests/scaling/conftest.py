@@ -93,10 +93,10 @@ class Processes:
         self.wait_for(f"{url}/health/live", process)
         return url
 
-    def worker(self, env, name, queue) -> subprocess.Popen:
+    def worker(self, env, name, queue, pool=("--pool=solo",)) -> subprocess.Popen:
         celery = ROOT / ".venv" / "bin" / "celery"
         return self._start(
-            [str(celery), "-A", "helpdesk", "worker", "--pool=solo", "--without-gossip"]
+            [str(celery), "-A", "helpdesk", "worker", *pool, "--without-gossip"]
             + ["--without-mingle", "--without-heartbeat", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h"]
             + ["-Q", queue, "-l", "INFO"],
             env,

@@ -97,7 +97,9 @@ def test_two_workers_process_a_burst_once_each_and_in_conversation_order(
 
     env = {**processes_env, "HELPDESK_MAIL_PER_SENDER_HOUR": str(FLOOD_LIMIT)}
     name = f"mail-{uuid.uuid4().hex[:8]}"
-    workers = [processes.worker(env, f"mail{n}", name) for n in (1, 2)]
+    # As run-scaled and production run them: tasks in threads, so four claim at once.
+    threads = ("--pool", "threads", "--concurrency", "2")
+    workers = [processes.worker(env, f"mail{n}", name, pool=threads) for n in (1, 2)]
     for worker in workers:
         _wait_until_ready(processes, worker)
     for _i in range(queue.MAX_TASKS // 2):
