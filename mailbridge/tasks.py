@@ -3,12 +3,13 @@
 import datetime
 import logging
 import smtplib
+import time
 
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from mailbridge import outbound
+from mailbridge import outbound, ready
 from mailbridge.imap import poll_all_once
 from mailbridge.models import InboundMessage
 
@@ -107,13 +108,69 @@ def purge_raw_mail() -> int:
     return purged
 
 
-def schedule(sender, ids, **kwargs) -> None:
-    """Receiver of ``tickets.signals.outbox_written``: hand the new rows to a task.
+# A drain task sends at most this many rows (or works this long), then queues
+# its successor if rows are left, so the queue's other tasks get a worker too.
+DRAIN_ROWS = 500
+DRAIN_SECONDS = 20
+# A batch that failed is retried by deliver_outbox (its back-off) after this.
+FAILED_BATCH_COUNTDOWN = 10
 
-    If the broker is down this raises; ``send_robust`` logs it and the rows
-    wait for ``deliver_pending``.
+
+@shared_task(bind=True, ignore_result=True, acks_late=True)
+def deliver_ready(self) -> int:
+    """Send the rows on the ready list, a batch at a time; return how many went out.
+
+    mailbridge/ready.py explains the list. A batch that fails is handed to
+    ``deliver_outbox``, which retries it with back-off; the others still go.
     """
-    deliver_outbox.delay(list(ids))
+    sent = taken = 0
+    deadline = time.monotonic() + DRAIN_SECONDS
+    # Run inline (celery's eager mode: tests, a request), never wait.
+    gather = 0 if self.request.is_eager else ready.GATHER_SECONDS
+    while True:
+        ids, left = ready.take()
+        if not ids and gather and taken:
+            # The burst may go on: wait a moment once for more before letting go.
+            time.sleep(gather)
+            ids, left = ready.take()
+        if not ids:
+            # Changes from now on queue a task of their own; one that came
+            # between the take and the reopening is still this task's.
+            ready.reopen()
+            if not ready.waiting():
+                return sent
+            continue
+        taken += len(ids)
+        if left >= ready.HELP_AT and ready.may_call_for_help():
+            deliver_ready.delay()
+        try:
+            sent += outbound.deliver(ids)
+        except Exception as exc:  # the rows are still pending; the retrying task takes them
+            log.warning("outbox: a batch of %s failed (%s); retrying it", len(ids), exc)
+            deliver_outbox.apply_async((ids,), countdown=FAILED_BATCH_COUNTDOWN)
+        if taken >= DRAIN_ROWS or time.monotonic() > deadline:
+            # The flag stays set: the successor drains what is left.
+            deliver_ready.delay()
+            return sent
+        if gather and len(ids) < ready.BATCH and not left:
+            # A trickle: gather a few more rows before the next batch.
+            time.sleep(gather)
+
+
+def schedule(sender, ids, **kwargs) -> None:
+    """Receiver of ``tickets.signals.outbox_written``: hand the new rows to the workers.
+
+    Onto the ready list, with a drain task queued if none is (mailbridge/ready.py),
+    where the cache is Redis; else a task of their own. If Redis or the broker
+    is down this raises; ``send_robust`` logs it and the rows wait for
+    ``deliver_pending``.
+    """
+    ids = list(ids)
+    if not ready.available():
+        deliver_outbox.delay(ids)
+        return
+    if ready.hand_over(ids):
+        deliver_ready.delay()
 
 
 def forget_person(sender, user_id, old_email, new_email, **kwargs) -> None:
