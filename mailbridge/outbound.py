@@ -14,6 +14,8 @@ reference in the subject and threading and loop headers.
 """
 
 import base64
+import contextlib
+import contextvars
 import datetime
 import logging
 import smtplib
@@ -24,7 +26,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import connections, router
-from django.db.models import Q
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -75,7 +78,11 @@ def thread_headers(ticket: Ticket, own_message_id: str = "") -> dict[str, str]:
     keys = MailThreadKey.objects.filter(ticket=ticket).exclude(mail_id=own_message_id)
     # The latest ten, newest first: when there are no more, the last of them is
     # the thread's first; only a longer thread needs the first read on its own.
-    latest = list(keys.order_by("-created_at", "-id").values_list("mail_id", "direction")[:10])
+    read = _batch_keys.get()
+    if read is not None and ticket.pk in read:
+        latest = [key for key in read[ticket.pk] if key[0] != own_message_id][:10]
+    else:
+        latest = list(keys.order_by("-created_at", "-id").values_list("mail_id", "direction")[:10])
     if not latest:
         return {}
     if len(latest) < 10:
@@ -88,6 +95,46 @@ def thread_headers(ticket: Ticket, own_message_id: str = "") -> dict[str, str]:
     received = [mail_id for mail_id, direction in latest if direction == "in"]
     parent = received[0] if received else latest[0][0]
     return {"In-Reply-To": f"<{parent}>", "References": " ".join(f"<{r}>" for r in refs)}
+
+
+# The latest thread keys of the tickets of the batch being sent, read in one
+# statement (``batch_thread_keys``): {ticket id: [(mail_id, direction), …]}.
+_batch_keys: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "outbound_batch_keys", default=None
+)
+
+
+@contextlib.contextmanager
+def batch_thread_keys(rows):
+    """Inside this block ``thread_headers`` of the rows' tickets reads nothing.
+
+    The latest eleven keys of each ticket (ten once a row's own Message-ID is
+    left out), newest first, as ``thread_headers`` would read them one by one.
+    """
+    tickets = {row.ticket_id for row in rows if row.ticket_id}
+    if len(rows) < 2 or not tickets:
+        yield
+        return
+    ranked = (
+        MailThreadKey.objects.filter(ticket_id__in=tickets)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("ticket_id")],
+                order_by=[F("created_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank__lte=11)
+        .values_list("ticket_id", "mail_id", "direction", "rank")
+    )
+    read: dict[int, list] = {pk: [] for pk in tickets}
+    for ticket_id, mail_id, direction, rank in sorted(ranked, key=lambda key: (key[0], key[3])):
+        read[ticket_id].append((mail_id, direction))
+    token = _batch_keys.set(read)
+    try:
+        yield
+    finally:
+        _batch_keys.reset(token)
 
 
 # Mail that carries an agent's written answer, signed with the author's signature.
@@ -438,11 +485,12 @@ def deliver(ids) -> int:
         return 0
     rows = _read_claimed(claimed)
     bounced = _bounced(rows)
-    for row in rows:
-        try:
-            sent += send_row(row, claimed=True, bounced=bounced)
-        except Exception as exc:  # the others still go out; re-raised below
-            error = exc
+    with batch_thread_keys(rows):
+        for row in rows:
+            try:
+                sent += send_row(row, claimed=True, bounced=bounced)
+            except Exception as exc:  # the others still go out; re-raised below
+                error = exc
     if error is not None:
         raise error
     return sent

@@ -141,6 +141,49 @@ def test_a_long_thread_names_its_first_mail_and_the_latest_nine(make_ticket):
     }
 
 
+def test_a_batch_reads_its_thread_keys_once_and_heads_each_mail_as_if_alone(make_ticket, cast):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    long_thread, short_thread, other = make_ticket(), make_ticket(), make_ticket()
+    start = timezone.now() - datetime.timedelta(hours=1)
+    for i, (ticket, count) in enumerate([(long_thread, 13), (short_thread, 3)]):
+        for n in range(count):
+            MailThreadKey.objects.create(
+                ticket=ticket,
+                mail_id=f"t{i}-m{n}@example.org",
+                direction="in" if n % 4 == 1 else "out",
+                created_at=start + datetime.timedelta(minutes=n),
+            )
+    MailThreadKey.objects.filter(ticket=other).delete()  # a thread with no keys at all
+    rows = list(
+        OutboundMail.objects.filter(ticket__in=[long_thread, short_thread, other])
+        .select_related("ticket")
+        .order_by("pk")
+    )
+    # Two mails of one change share a thread: each leaves out only its own Message-ID.
+    sibling = OutboundMail.objects.create(
+        key=f"sibling-{short_thread.pk}",
+        ticket=short_thread,
+        kind="created",
+        recipients=["deputy@example.org"],
+        message_id=f"sibling-{short_thread.pk}@helpdesk.example",
+    )
+    MailThreadKey.objects.create(
+        ticket=short_thread, mail_id=sibling.message_id, direction="out", created_at=timezone.now()
+    )
+    rows.append(OutboundMail.objects.select_related("ticket").get(pk=sibling.pk))
+    alone = {row.pk: outbound.thread_headers(row.ticket, row.message_id) for row in rows}
+    assert alone[sibling.pk]["References"].startswith("<t1-m0@example.org>")
+    with CaptureQueriesContext(connection) as queries:
+        with outbound.batch_thread_keys(rows):
+            together = {row.pk: outbound.thread_headers(row.ticket, row.message_id) for row in rows}
+    assert together == alone
+    key_reads = [q for q in queries.captured_queries if "tickets_mailthreadkey" in q["sql"]]
+    # The batch's one read, and the first mail of the long thread (as alone).
+    assert len(key_reads) == 2
+
+
 def test_claimed_rows_are_read_as_the_orm_reads_them_in_one_statement(make_ticket, cast):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
