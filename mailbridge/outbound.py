@@ -128,7 +128,7 @@ def batch_thread_keys(rows):
         .values_list("ticket_id", "mail_id", "direction", "rank")
     )
     read: dict[int, list] = {pk: [] for pk in tickets}
-    for ticket_id, mail_id, direction, rank in sorted(ranked, key=lambda key: (key[0], key[3])):
+    for ticket_id, mail_id, direction, _rank in sorted(ranked, key=lambda key: (key[0], key[3])):
         read[ticket_id].append((mail_id, direction))
     token = _batch_keys.set(read)
     try:
