@@ -166,6 +166,8 @@ def schedule(sender, ids, **kwargs) -> None:
     ``deliver_pending``.
     """
     ids = list(ids)
+    if not ids:
+        return
     if not ready.available():
         deliver_outbox.delay(ids)
         return
