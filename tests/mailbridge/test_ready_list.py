@@ -1,5 +1,6 @@
 """The ready list (mailbridge/ready.py): outbox rows handed to the workers in batches, on a real Redis."""
 
+import os
 import smtplib
 
 import pytest
@@ -10,6 +11,11 @@ from tests.testservers import port_open, require_service
 from tickets.models import OutboundMail
 
 
+def _worker_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker[2:]) if worker[2:].isdigit() else 0
+
+
 @pytest.fixture
 def redis_default_cache():
     if not port_open("127.0.0.1", 6379):
@@ -17,7 +23,8 @@ def redis_default_cache():
     config = {
         "default": {
             "BACKEND": "helpdesk.cache.SharedClientRedisCache",
-            "LOCATION": "redis://127.0.0.1:6379/13",
+            # A database of this test process's own: clear() empties it.
+            "LOCATION": f"redis://127.0.0.1:6379/{10 - _worker_index() % 4}",
             "KEY_PREFIX": "hd-test-ready",
         }
     }
