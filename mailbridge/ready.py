@@ -13,11 +13,12 @@ takes the ids a batch at a time (``LPOP`` with a count) and sends them with
 ``outbound.deliver`` until the list is empty; then it clears the flag and
 looks once more (an id pushed just before the flag went is still its own).
 A change that comes while the flag is set has its ids sent by that task.
-While fewer than a batch wait, the task waits GATHER_SECONDS between
-batches, so a steady stream of filings (not only a burst) is sent in
-batches, each mail at most that much later. When many ids wait, the task queues a helper (at most one every
-HELP_SECONDS), so a burst is sent by several workers at once; a flag whose
-task died expires after QUEUED_SECONDS.
+While fewer than a batch wait, the task waits GATHER_SECONDS before the
+next batch (or, with none waiting, once before it lets go), so a steady
+stream of filings, not only a burst, is sent in batches, each mail at most
+that much later. When many ids wait, the task queues a helper (at most one
+every HELP_SECONDS), so a burst is sent by several workers at once; a flag
+whose task died expires after QUEUED_SECONDS.
 
 The outbox table stays the truth, the list is only a hint of what to send
 first: a row whose id is lost (Redis restarted, a worker killed after

@@ -127,12 +127,14 @@ def deliver_ready(self) -> int:
     deadline = time.monotonic() + DRAIN_SECONDS
     # Run inline (celery's eager mode: tests, a request), never wait.
     gather = 0 if self.request.is_eager else ready.GATHER_SECONDS
+    just_waited = False
     while True:
         ids, left = ready.take()
-        if not ids and gather and taken:
+        if not ids and gather and taken and not just_waited:
             # The burst may go on: wait a moment once for more before letting go.
             time.sleep(gather)
             ids, left = ready.take()
+        just_waited = False
         if not ids:
             # Changes from now on queue a task of their own; one that came
             # between the take and the reopening is still this task's.
@@ -155,6 +157,7 @@ def deliver_ready(self) -> int:
         if gather and len(ids) < ready.BATCH and not left:
             # A trickle: gather a few more rows before the next batch.
             time.sleep(gather)
+            just_waited = True
 
 
 def schedule(sender, ids, **kwargs) -> None:

@@ -234,3 +234,22 @@ def test_a_trickle_is_gathered_before_the_task_lets_go(
     assert queued == [("ready",)]  # the second filing found the task still holding the list
     assert waits and set(waits) == {0.05}
     assert len(mailoutbox) == 2
+
+
+def test_a_task_waits_once_after_its_last_batch_then_lets_go(
+    cast,
+    make_ticket,
+    django_capture_on_commit_callbacks,
+    redis_default_cache,
+    queued,
+    mailoutbox,
+    monkeypatch,
+):
+    file(make_ticket, django_capture_on_commit_callbacks, 1)
+    monkeypatch.setattr(ready, "GATHER_SECONDS", 0.05)
+    waits = []
+    monkeypatch.setattr(tasks.time, "sleep", waits.append)
+    assert tasks.deliver_ready() == 1
+    assert waits == [0.05]  # after the short batch; not again before letting go
+    file(make_ticket, django_capture_on_commit_callbacks, 1)
+    assert queued == [("ready",), ("ready",)]  # the list was let go
