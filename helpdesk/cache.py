@@ -38,6 +38,21 @@ class SharedClientRedisCache(RedisCache):
         self._class = SharedClientRedisCacheClient
 
 
+def redis_of(cache):
+    """(the writer's Redis client, the cache's key maker) of a Redis cache; None for any other.
+
+    For the few operations Django's cache API has no word for (pipelines,
+    lists). django.core.cache.cache is a proxy to this thread's backend: it
+    is looked through.
+    """
+    connections = getattr(cache, "_connections", None)
+    if connections is not None:
+        cache = connections[cache._alias]
+    if not isinstance(cache, RedisCache):
+        return None
+    return cache._cache.get_client(write=True), cache.make_and_validate_key
+
+
 def count_up(cache, keys, timeout: int) -> list[int]:
     """Add one to each counter in `keys`, creating missing ones with `timeout` seconds to live;
     return their new values, in the order of `keys`.
@@ -50,15 +65,12 @@ def count_up(cache, keys, timeout: int) -> list[int]:
     Redis serializer stores integers as plain numbers).
     """
     keys = list(keys)
-    # django.core.cache.cache is a proxy to this thread's backend: look through it.
-    connections = getattr(cache, "_connections", None)
-    if connections is not None:
-        cache = connections[cache._alias]
-    if isinstance(cache, RedisCache):
-        client = cache._cache.get_client(write=True)
+    redis = redis_of(cache)
+    if redis is not None:
+        client, full_key = redis
         pipe = client.pipeline(transaction=False)
         for key in keys:
-            full = cache.make_and_validate_key(key)
+            full = full_key(key)
             pipe.set(full, 0, ex=timeout, nx=True)
             pipe.incr(full)
         return [int(value) for value in pipe.execute()[1::2]]

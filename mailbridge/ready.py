@@ -31,7 +31,8 @@ change still queues its own task.
 from __future__ import annotations
 
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
+
+from helpdesk.cache import redis_of
 
 READY_KEY = "outbox:ready"
 QUEUED_KEY = "outbox:drain-queued"
@@ -52,10 +53,7 @@ GATHER_SECONDS = 0.2
 
 def _redis():
     """The default cache's Redis client and key maker, or None where the cache is not Redis."""
-    backend = caches["default"]
-    if not isinstance(backend, RedisCache):
-        return None
-    return backend._cache.get_client(write=True), backend.make_and_validate_key
+    return redis_of(caches["default"])
 
 
 def available() -> bool:

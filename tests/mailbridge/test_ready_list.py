@@ -1,7 +1,9 @@
 """The ready list (mailbridge/ready.py): outbox rows handed to the workers in batches, on a real Redis."""
 
+import datetime
 import os
 import smtplib
+import unittest.mock
 
 import pytest
 from django.test import override_settings
@@ -56,12 +58,18 @@ def queued(monkeypatch):
     return seen
 
 
-def file(make_ticket, django_capture_on_commit_callbacks, count):
-    made = []
-    for i in range(count):
-        with django_capture_on_commit_callbacks(execute=True):
-            made.append(make_ticket(subject=f"Заявка {i}"))
-    return made
+@pytest.fixture
+def file(cast, make_ticket, django_capture_on_commit_callbacks):
+    """file(count): that many requests filed, each committed (its mail handed over)."""
+
+    def go(count):
+        made = []
+        for i in range(count):
+            with django_capture_on_commit_callbacks(execute=True):
+                made.append(make_ticket(subject=f"Заявка {i}"))
+        return made
+
+    return go
 
 
 def pending_ids(tickets):
@@ -73,9 +81,9 @@ def pending_ids(tickets):
 
 
 def test_a_burst_goes_on_the_list_and_one_task_sends_it(
-    cast, make_ticket, django_capture_on_commit_callbacks, redis_default_cache, queued, mailoutbox
+    file, redis_default_cache, queued, mailoutbox
 ):
-    made = file(make_ticket, django_capture_on_commit_callbacks, 3)
+    made = file(3)
     ids = pending_ids(made)
     assert len(ids) == 3  # an acknowledgement each
     assert queued == [("ready",)]  # one drain task for the three
@@ -85,14 +93,12 @@ def test_a_burst_goes_on_the_list_and_one_task_sends_it(
     assert len(mailoutbox) == 3
     assert not pending_ids(made)
     # The task cleared its flag when it began: the next change queues a new one.
-    file(make_ticket, django_capture_on_commit_callbacks, 1)
+    file(1)
     assert queued == [("ready",), ("ready",)]
 
 
-def test_an_id_on_the_list_twice_is_sent_once(
-    cast, make_ticket, django_capture_on_commit_callbacks, redis_default_cache, queued, mailoutbox
-):
-    made = file(make_ticket, django_capture_on_commit_callbacks, 1)
+def test_an_id_on_the_list_twice_is_sent_once(file, redis_default_cache, queued, mailoutbox):
+    made = file(1)
     [pk] = pending_ids(made)
     ready.hand_over([pk])
     assert ready.waiting() == 2
@@ -101,15 +107,9 @@ def test_an_id_on_the_list_twice_is_sent_once(
 
 
 def test_a_failed_batch_goes_to_the_retrying_task_and_the_next_still_goes(
-    cast,
-    make_ticket,
-    django_capture_on_commit_callbacks,
-    redis_default_cache,
-    queued,
-    mailoutbox,
-    monkeypatch,
+    file, redis_default_cache, queued, mailoutbox, monkeypatch
 ):
-    made = file(make_ticket, django_capture_on_commit_callbacks, 3)
+    made = file(3)
     ids = pending_ids(made)
     monkeypatch.setattr(ready, "BATCH", 2)
     real = outbound.deliver
@@ -129,13 +129,9 @@ def test_a_failed_batch_goes_to_the_retrying_task_and_the_next_still_goes(
     assert pending_ids(made) == ids[:2]  # still pending: the retry or the sweep sends them
 
 
-def test_a_long_list_is_shared_with_a_successor(
-    cast, make_ticket, django_capture_on_commit_callbacks, redis_default_cache, queued, mailoutbox
-):
-    file(make_ticket, django_capture_on_commit_callbacks, 5)
+def test_a_long_list_is_shared_with_a_successor(file, redis_default_cache, queued, mailoutbox):
+    file(5)
     queued.clear()
-    import unittest.mock
-
     with (
         unittest.mock.patch.object(tasks, "DRAIN_ROWS", 2),
         unittest.mock.patch.object(ready, "BATCH", 2),
@@ -148,42 +144,32 @@ def test_a_long_list_is_shared_with_a_successor(
 
 
 def test_ids_lost_with_the_list_are_sent_by_the_sweep(
-    cast, make_ticket, django_capture_on_commit_callbacks, redis_default_cache, queued, mailoutbox
+    file, redis_default_cache, queued, mailoutbox
 ):
-    import datetime
-
-    made = file(make_ticket, django_capture_on_commit_callbacks, 2)
+    made = file(2)
     redis_default_cache.clear()  # Redis restarted empty
     assert tasks.deliver_ready() == 0
     assert outbound.deliver_pending(older_than=datetime.timedelta(0))["sent"] == 2
     assert not pending_ids(made)
 
 
-def test_the_embedded_default_queues_a_task_per_change(
-    cast, make_ticket, django_capture_on_commit_callbacks, queued, settings
-):
+def test_the_embedded_default_queues_a_task_per_change(file, queued, settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    made = file(make_ticket, django_capture_on_commit_callbacks, 2)
+    made = file(2)
     ids = pending_ids(made)
     assert queued == [("outbox", [ids[0]], 0), ("outbox", [ids[1]], 0)]
 
 
 def test_a_change_while_a_task_drains_is_sent_by_that_task(
-    cast,
-    make_ticket,
-    django_capture_on_commit_callbacks,
-    redis_default_cache,
-    queued,
-    mailoutbox,
-    monkeypatch,
+    file, redis_default_cache, queued, mailoutbox, monkeypatch
 ):
-    first = file(make_ticket, django_capture_on_commit_callbacks, 1)
+    first = file(1)
     real = outbound.deliver
     later = []
 
     def deliver_and_meanwhile_file(batch):
         if not later:  # another filing commits while this batch is being sent
-            later.extend(file(make_ticket, django_capture_on_commit_callbacks, 1))
+            later.extend(file(1))
         return real(batch)
 
     monkeypatch.setattr(outbound, "deliver", deliver_and_meanwhile_file)
@@ -191,16 +177,12 @@ def test_a_change_while_a_task_drains_is_sent_by_that_task(
     assert queued == [("ready",)]  # the first filing's; the second found the task at work
     assert not pending_ids(first + later)
     assert ready.waiting() == 0
-    file(make_ticket, django_capture_on_commit_callbacks, 1)  # the task reopened the list
+    file(1)  # the task reopened the list
     assert queued == [("ready",), ("ready",)]
 
 
-def test_a_long_list_calls_for_one_helper(
-    cast, make_ticket, django_capture_on_commit_callbacks, redis_default_cache, queued, mailoutbox
-):
-    import unittest.mock
-
-    file(make_ticket, django_capture_on_commit_callbacks, 5)
+def test_a_long_list_calls_for_one_helper(file, redis_default_cache, queued, mailoutbox):
+    file(5)
     queued.clear()
     with (
         unittest.mock.patch.object(ready, "BATCH", 1),
@@ -211,23 +193,17 @@ def test_a_long_list_calls_for_one_helper(
 
 
 def test_a_trickle_is_gathered_before_the_task_lets_go(
-    cast,
-    make_ticket,
-    django_capture_on_commit_callbacks,
-    redis_default_cache,
-    queued,
-    mailoutbox,
-    monkeypatch,
+    file, redis_default_cache, queued, mailoutbox, monkeypatch
 ):
     """After the list runs dry the task waits a moment; a filing in that moment is still its own."""
-    file(make_ticket, django_capture_on_commit_callbacks, 1)
+    file(1)
     monkeypatch.setattr(ready, "GATHER_SECONDS", 0.05)
     waits, later = [], []
 
     def sleep(seconds):
         waits.append(seconds)
         if not later:
-            later.extend(file(make_ticket, django_capture_on_commit_callbacks, 1))
+            later.extend(file(1))
 
     monkeypatch.setattr(tasks.time, "sleep", sleep)
     assert tasks.deliver_ready() == 2
@@ -237,19 +213,13 @@ def test_a_trickle_is_gathered_before_the_task_lets_go(
 
 
 def test_a_task_waits_once_after_its_last_batch_then_lets_go(
-    cast,
-    make_ticket,
-    django_capture_on_commit_callbacks,
-    redis_default_cache,
-    queued,
-    mailoutbox,
-    monkeypatch,
+    file, redis_default_cache, queued, mailoutbox, monkeypatch
 ):
-    file(make_ticket, django_capture_on_commit_callbacks, 1)
+    file(1)
     monkeypatch.setattr(ready, "GATHER_SECONDS", 0.05)
     waits = []
     monkeypatch.setattr(tasks.time, "sleep", waits.append)
     assert tasks.deliver_ready() == 1
     assert waits == [0.05]  # after the short batch; not again before letting go
-    file(make_ticket, django_capture_on_commit_callbacks, 1)
+    file(1)
     assert queued == [("ready",), ("ready",)]  # the list was let go
