@@ -16,6 +16,7 @@ from django.http import FileResponse, Http404, HttpResponse, JsonResponse, Query
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -823,21 +824,41 @@ def attachment(request, pk):
 def dashboard(request):
     scope = Scope.from_request(request)
     data = collect_cached(scope)
-    handoff_agents = []
+    handoff_options = ""
     if policies.is_supervisor(request.user):
-        agents = AgentProfile.objects.filter(
-            user__is_active=True, kind=AgentProfile.Kind.EXPERT
-        ).select_related("user")
+        agents = AgentProfile.objects.filter(user__is_active=True, kind=AgentProfile.Kind.EXPERT)
         if scope.region is not None:
             agents = agents.filter(region=scope.region)
-        handoff_agents = list(agents.order_by("user__full_name"))
+        # Both pickers (from whom, to whom) list every expert in scope: a
+        # national supervisor's page has hundreds. Rendered once, as plain
+        # tuples, and shown twice.
+        handoff_options = format_html_join(
+            "",
+            '<option value="{}">{}</option>',
+            (
+                (user_id, full_name or email)
+                for user_id, full_name, email in agents.order_by("user__full_name").values_list(
+                    "user_id", "user__full_name", "user__email"
+                )
+            ),
+        )
     return render(
         request,
         "console/dashboard.html",
         {
-            "handoff_agents": handoff_agents,
+            "handoff_options": handoff_options,
             "scope": scope,
             "data": data,
+            # One row per expert with open requests (hundreds nationally):
+            # joined here rather than by the template's loop, cell by cell.
+            "load_rows": format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (r["agent"], r["open"], r["waiting"], r["breached"], r["capacity"])
+                    for r in data.load
+                ),
+            ),
             "charts": charts(data, scope),
             "figures": collect_figures_cached(scope),
             "figure_reports": FIGURE_REPORTS,

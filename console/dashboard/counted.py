@@ -233,15 +233,24 @@ def backlog(scope, region_id, now, buckets, aggregates) -> dict:
         for key in keys[:-1]:
             row[key] += r[key]
         younger[r["competence_id"]] += r["total"] - r[keys[-1]]
+    # Each (day, competence) row falls in the bucket of its day: find it once a day.
+    bounds = [
+        (key, now - datetime.timedelta(days=high), now - datetime.timedelta(days=low))
+        for key, _label, low, high in buckets[:-1]
+    ]
+    bucket_of_day: dict = {}
     for r in by_day:
         competence = r["competence_id"]
         row = out.setdefault(competence, {**dict.fromkeys(keys, 0), "total": 0})
         younger[competence] += r["n"]
-        moment = datetime.datetime.combine(r["day"], datetime.time.min, tzinfo=zone)
-        for key, _label, low, high in buckets[:-1]:
-            if now - datetime.timedelta(days=high) < moment <= now - datetime.timedelta(days=low):
-                row[key] += r["n"]
-                break
+        day = r["day"]
+        if day not in bucket_of_day:
+            moment = datetime.datetime.combine(day, datetime.time.min, tzinfo=zone)
+            bucket_of_day[day] = next(
+                (key for key, older, newer in bounds if older < moment <= newer), None
+            )
+        if bucket_of_day[day] is not None:
+            row[bucket_of_day[day]] += r["n"]
     for competence, row in out.items():
         row[keys[-1]] = row["total"] - younger[competence]
     return out

@@ -275,19 +275,22 @@ def agent_load(scope: Scope, *, counters: bool = True) -> list[dict]:
             )
             .order_by()
         )
+    # Names and capacities as plain tuples: a national page lists every
+    # expert, and building a profile and a user object for each was most of
+    # this function's time.
     people = {
-        p.user_id: p
-        for p in AgentProfile.objects.filter(
+        user_id: (full_name or email, capacity)
+        for user_id, full_name, email, capacity in AgentProfile.objects.filter(
             user_id__in=[r["assignee_id"] for r in rows]
-        ).select_related("user")
+        ).values_list("user_id", "user__full_name", "user__email", "capacity")
     }
     out = []
     for r in rows:
-        profile = people.get(r["assignee_id"])
+        name, capacity = people.get(r["assignee_id"], (str(r["assignee_id"]), 0))
         out.append(
             {
-                "agent": str(profile.user) if profile else str(r["assignee_id"]),
-                "capacity": profile.capacity if profile else 0,
+                "agent": name,
+                "capacity": capacity,
                 "open": r["open"],
                 "waiting": r["waiting"],
                 "breached": r["breached"],

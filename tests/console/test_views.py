@@ -454,6 +454,19 @@ def test_supervisor_hands_over_an_experts_open_requests(login, cast, make_ticket
     assert Ticket.objects.filter(assignee=cast.expert_x2).count() == 2
 
 
+def test_dashboard_pickers_and_load_table_list_experts_escaped(login, cast, make_ticket):
+    """The hand-over pickers and the load table are joined in the view: still escaped."""
+    cast.expert_x.full_name = "Ана <b>Иванова</b>"
+    cast.expert_x.save(update_fields=["full_name"])
+    ticket = make_ticket()
+    actions.assign(ticket=ticket, actor=cast.expert_x, assignee=cast.expert_x)
+    page = login(cast.supervisor_x).get(reverse("console:dashboard")).content.decode()
+    option = f'<option value="{cast.expert_x.pk}">Ана &lt;b&gt;Иванова&lt;/b&gt;</option>'
+    assert page.count(option) == 2  # from whom, and to whom
+    assert "<td>Ана &lt;b&gt;Иванова&lt;/b&gt;</td><td>1</td>" in page
+    assert "<b>Иванова</b>" not in page
+
+
 def test_csv_never_starts_a_cell_with_a_formula():
     from console.dashboard.reports import csv_safe
 
