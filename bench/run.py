@@ -24,7 +24,7 @@ RUNS = [
     ["bench_console.py", "--sizes", SIZES, "--runs", "20"],
     ["bench_console.py", "--http", "--sizes", SIZES, "--runs", "30"],
     ["bench_filing.py", "-n", "300"],
-    ["bench_filing.py", "--http"],
+    ["bench_filing.py", "--http", "-n", "1000"],
     ["bench_mail_ingest.py", "-n", "600"],
     ["bench_mail_ingest.py", "-n", "1200", "--workers", "2"],
     ["bench_mail_ingest.py", "-n", "1200", "--workers", "3"],

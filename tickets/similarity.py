@@ -233,20 +233,35 @@ def cluster(items: Sequence[tuple[object, object]], *, threshold=THRESHOLD, comp
     Each item joins the cluster with the best-matching member among its first
     one and its latest `compare_last`, when that match reaches `threshold`;
     otherwise it starts a cluster. Returns lists of keys, in arrival order.
+
+    An item is scored only against the clusters that share a word with it
+    (the same stem, or the same five-letter start: the test `rank` applies
+    to candidates), found in an index of the clusters' words. Ordinary
+    traffic is mostly unrelated requests, one cluster each, and scoring every
+    newcomer against every one of them grew with the square of the requests.
     """
     clusters: list[list[tuple[object, Signature]]] = []
+    by_word: dict[str, set[int]] = {}  # a stem or a five-letter start -> cluster indexes
     for key, signature in items:
         signature = Signature.of(signature)
+        candidates: set[int] = set()
+        for probe in signature.exact | signature.prefixes:
+            candidates |= by_word.get(probe, set())
         best, best_score = None, threshold
-        for group in clusters:
+        for index in sorted(candidates):  # in creation order: on a tie the newer cluster wins
+            group = clusters[index]
             members = [group[0]] + group[-compare_last:]
             value = max(score(signature, other) for _k, other in members)
             if value >= best_score:
-                best, best_score = group, value
+                best, best_score = index, value
         if best is None:
+            best = len(clusters)
             clusters.append([(key, signature)])
         else:
-            best.append((key, signature))
+            clusters[best].append((key, signature))
+        for term in signature.terms:
+            by_word.setdefault(term, set()).add(best)
+            by_word.setdefault(term[:PREFIX], set()).add(best)
     return [[key for key, _sig in group] for group in clusters]
 
 

@@ -51,6 +51,8 @@ DEFAULT = {"requests": 8, "institutions": 5, "minutes": 60}
 # (the question asked every day is not a wave).
 BASELINE = datetime.timedelta(hours=24)
 ABOVE_USUAL = 2.5
+# At most this many of a competence's latest requests are clustered in one run.
+MAX_CLUSTERED = 2000
 # Requests come in working hours: a day's like requests are spread over these.
 ACTIVE_HOURS = 10
 
@@ -121,6 +123,11 @@ def find_clusters(now=None) -> list[Found]:
         recent = [r for r in group if r[6] >= window_start]
         if len(recent) < limit.requests:
             continue
+        # A bound on one run's work whatever the burst: the latest requests
+        # only. A wave that big is far over any threshold; the requests left
+        # out were in the previous runs' windows, and the alert's later
+        # requests join it at the next runs.
+        recent = recent[-MAX_CLUSTERED:]
         info = {r[0]: r for r in recent}
         for keys in similarity.cluster([(r[0], r[1]) for r in recent]):
             members = [info[k] for k in keys]

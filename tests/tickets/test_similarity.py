@@ -106,6 +106,50 @@ def test_cluster_groups_paraphrases_and_leaves_others_alone():
     assert [2] in groups and [5] in groups
 
 
+def test_cluster_scores_only_clusters_that_share_a_word(monkeypatch):
+    """Unrelated requests cost no comparisons: the work does not grow with their square."""
+    calls = []
+    real_score = similarity.score
+
+    def counting(a, b):
+        calls.append(b.terms)
+        return real_score(a, b)
+
+    monkeypatch.setattr(similarity, "score", counting)
+    unrelated = [(n, (f"{n:04d}abx", f"{n:04d}zzq")) for n in range(300)]
+    groups = similarity.cluster(unrelated)
+    assert len(groups) == 300 and not calls
+    # A request sharing a word with one of them is scored against that one only.
+    groups = similarity.cluster([*unrelated, (999, ("0007abx", "0007zzq"))])
+    assert [7, 999] in groups and set(calls) == {("0007abx", "0007zzq")}
+
+
+def test_cluster_with_the_word_index_groups_as_comparing_with_every_cluster():
+    """The index only skips clusters that could not have matched."""
+    texts = [LOGIN, GRADES, DELEGATE] * 3 + [
+        "Профилът ми в edu.mon.bg не ме пуска да вляза в НЕИСПУО",
+        "Не мога да вляза с edu.mon.bg профила",
+        "Оценките на 5а клас не се виждат в дневника",
+    ]
+    items = [(n, terms(text)) for n, text in enumerate(texts)]
+
+    def by_brute_force():
+        clusters = []
+        for key, signature in items:
+            best, best_score = None, similarity.THRESHOLD
+            for group in clusters:
+                value = max(similarity.score(signature, other) for _k, other in group)
+                if value >= best_score:
+                    best, best_score = group, value
+            if best is None:
+                clusters.append([(key, signature)])
+            else:
+                best.append((key, signature))
+        return [[key for key, _s in group] for group in clusters]
+
+    assert similarity.cluster(items) == by_brute_force()
+
+
 # --- with the database -------------------------------------------------------------
 
 

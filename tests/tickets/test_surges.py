@@ -120,6 +120,18 @@ def test_a_surge_inside_ordinary_traffic_raises_exactly_one_alert(cast, schools,
     assert SurgeAlert.objects.get().request_count == 13
 
 
+def test_one_run_clusters_at_most_the_latest_requests_of_a_competence(
+    cast, schools, now, monkeypatch
+):
+    """A burst of any size costs a run a bounded amount of work; the latest are linked."""
+    monkeypatch.setattr(surges, "MAX_CLUSTERED", 10)
+    members = wave(cast, schools, now - datetime.timedelta(minutes=40), count=14)
+    new = surges.detect(now=now)
+    assert len(new) == 1
+    linked = set(new[0].members.values_list("pk", flat=True))
+    assert linked == {t.pk for t in members[-10:]}
+
+
 def test_a_cluster_under_the_institution_threshold_is_no_surge(cast, schools, now):
     for i in range(10):  # ten requests, but from two schools only
         file(cast, schools[i % 2], "login", WAVE[i], now - datetime.timedelta(minutes=i), i)
