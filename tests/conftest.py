@@ -50,10 +50,11 @@ def _test_settings(settings, tmp_path):
     from django.core.cache import cache
 
     cache.clear()
-    from tickets import assignment, sla
+    from tickets import assignment, fields, sla
 
     sla.clear_caches()
     assignment.clear_caches()
+    fields.clear_caches()
     _usable_broker_pool(app)
     yield
 

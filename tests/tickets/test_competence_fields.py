@@ -137,3 +137,28 @@ def test_a_choice_field_needs_options(cast):
     field = CompetenceField(competence=cast.diplomas, key="k", label="K", kind="choice")
     with pytest.raises(ValidationError, match="choices"):
         field.clean()
+
+
+def test_the_process_keeps_the_fields_it_read_and_forgets_them_on_a_change(
+    cast, diploma_fields, monkeypatch
+):
+    """One read of the shared cache per LOCAL_SECONDS; a save here is seen at once."""
+    from django.core.cache import cache
+
+    assert len(fields.active_fields()) == 4
+    reads = []
+    real_get = cache.get
+    monkeypatch.setattr(cache, "get", lambda *a, **k: reads.append(a[0]) or real_get(*a, **k))
+    for _ in range(5):
+        assert len(fields.active_fields()) == 4
+    assert fields.CACHE_KEY not in reads
+    number = diploma_fields[0]
+    number.is_active = False
+    number.save()
+    assert [f.key for f in fields.active_fields()] == ["kind", "issued", "copies"]
+    # Another process's change (the shared cache emptied) is seen after LOCAL_SECONDS.
+    CompetenceField.objects.filter(pk=number.pk).update(is_active=True)
+    cache.delete(fields.CACHE_KEY)
+    assert len(fields.active_fields()) == 3
+    monkeypatch.setattr(fields, "LOCAL_SECONDS", 10**-9)
+    assert len(fields.active_fields()) == 4
