@@ -67,6 +67,21 @@ def test_a_phone_request_filed_for_a_teacher_is_acknowledged_by_mail(
     assert received.rcpt_tos == [cast.teacher_a.email]
 
 
+def test_a_name_typed_before_the_picker_script_ran_is_still_searched(
+    cast, asgi_server, agent_page
+):
+    """A slow page or a quick typist: what was typed before people.js ran gets its search."""
+    page = agent_page(cast.expert_x)
+    held = []
+    page.route("**/js/people.js*", lambda route: held.append(route))  # held until released
+    page.goto(asgi_server.url + reverse("console:new_request"), wait_until="commit")
+    page.fill("#person-q", "Учител А")
+    page.wait_for_timeout(400)  # longer than the picker's typing pause
+    assert held and not page.locator("[data-picker-results] li").count()
+    held[0].continue_()
+    page.locator("[data-picker-results] li", has_text=cast.teacher_a.email).wait_for()
+
+
 def test_a_watcher_added_in_the_console_gets_the_next_public_reply(
     cast, asgi_server, agent_page, smtp_peer
 ):

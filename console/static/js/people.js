@@ -106,6 +106,9 @@
       clearTimeout(timer);
       timer = setTimeout(function () { search(1); }, 250);
     });
+    // Text typed before this script ran (a slow page, a quick typist) had no
+    // listener: search it now, unless a person is already chosen.
+    if (!id.value && q.value.trim().length >= 2) search(1);
     if (q.dataset.enterSearches !== undefined) {
       q.addEventListener("keydown", function (event) {
         if (event.key === "Enter") { event.preventDefault(); search(1); }
