@@ -67,9 +67,7 @@ def test_a_phone_request_filed_for_a_teacher_is_acknowledged_by_mail(
     assert received.rcpt_tos == [cast.teacher_a.email]
 
 
-def test_a_name_typed_before_the_picker_script_ran_is_still_searched(
-    cast, asgi_server, agent_page
-):
+def test_a_name_typed_before_the_picker_script_ran_is_still_searched(cast, asgi_server, agent_page):
     """A slow page or a quick typist: what was typed before people.js ran gets its search."""
     page = agent_page(cast.expert_x)
     held = []
