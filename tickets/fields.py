@@ -19,6 +19,7 @@ import decimal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django import forms
 from django.core.cache import cache
@@ -33,8 +34,6 @@ from tickets.models import FIELD_VALUE_MAX, Competence, CompetenceField, TicketF
 CACHE_KEY = "tickets:competence-fields:v1"
 CACHE_SECONDS = 300
 LOCAL_SECONDS = 10
-# (time bucket, rows) as this process last read them; None after a change here.
-_local: tuple[int, list] | None = None
 PARAM_PREFIX = "cf_"
 # Numbers an answer may hold: what the number column stores (18 digits, 4 decimals).
 NUMBER_LIMIT = decimal.Decimal("99999999999999")
@@ -61,11 +60,12 @@ def active_fields() -> list[CompetenceField]:
 
     The rows are shared by the process's threads: read them, never change them.
     """
-    global _local
-    bucket = int(time.monotonic() // LOCAL_SECONDS)
-    held = _local
-    if held is not None and held[0] == bucket:
-        return held[1]
+    return _active_fields(int(time.monotonic() // LOCAL_SECONDS))
+
+
+@lru_cache(maxsize=2)
+def _active_fields(_bucket: int) -> list[CompetenceField]:
+    """The rows this process read in one LOCAL_SECONDS bucket (as tickets/assignment.py does)."""
     rows = cache.get(CACHE_KEY)
     if rows is None:
         rows = list(
@@ -74,14 +74,12 @@ def active_fields() -> list[CompetenceField]:
             .order_by("competence__order", "competence_id", "order", "id")
         )
         cache.set(CACHE_KEY, rows, CACHE_SECONDS)
-    _local = (bucket, rows)
     return rows
 
 
 def clear_caches() -> None:
     """Forget this process's copy (the next read asks the shared cache)."""
-    global _local
-    _local = None
+    _active_fields.cache_clear()
 
 
 def fields_for(
